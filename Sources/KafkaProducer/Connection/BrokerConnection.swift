@@ -1,0 +1,184 @@
+import KafkaWire
+import NIOCore
+import NIOPosix
+
+/// One TCP connection to one Kafka broker, shared by every caller that talks to it.
+///
+/// Requests are pipelined: many may be in flight, each matched to its response by
+/// correlation id, each with its own timeout. When the connection drops, every pending
+/// request fails with `.connectionClosed` at once. API versions are negotiated when the
+/// connection opens (ApiVersions) and fixed for its lifetime.
+public final class BrokerConnection: Sendable {
+    public let broker: BrokerAddress
+    public let versions: ApiVersionTable
+    public let channel: any Channel
+    private let configuration: ConnectionConfiguration
+
+    /// The versions Sluice implements, by API.
+    public static let implementedVersions: [ApiKey: ClosedRange<Int16>] = [
+        ApiVersionsRequest.apiKey: ApiVersionsRequest.supportedVersions,
+        MetadataRequest.apiKey: MetadataRequest.supportedVersions,
+        ProduceRequest.apiKey: ProduceRequest.supportedVersions,
+        InitProducerIdRequest.apiKey: InitProducerIdRequest.supportedVersions,
+        SaslHandshakeRequest.apiKey: SaslHandshakeRequest.supportedVersions,
+        SaslAuthenticateRequest.apiKey: SaslAuthenticateRequest.supportedVersions,
+    ]
+
+    private init(broker: BrokerAddress, channel: any Channel, versions: ApiVersionTable, configuration: ConnectionConfiguration) {
+        self.broker = broker
+        self.channel = channel
+        self.versions = versions
+        self.configuration = configuration
+    }
+
+    /// Connects and negotiates API versions.
+    /// - Throws: `.connectFailed` when the broker cannot be reached, `.connectionClosed`
+    ///   when it hangs up during negotiation, `.unsupportedVersion` for a bad override.
+    public static func connect(
+        to broker: BrokerAddress, configuration: ConnectionConfiguration = .init(), eventLoop: any EventLoop
+    ) async throws(KafkaClientError) -> BrokerConnection {
+        let channel: any Channel
+        do {
+            channel = try await ClientBootstrap(group: eventLoop)
+                .connectTimeout(configuration.connectTimeout)
+                .channelOption(.socketOption(.tcp_nodelay), value: 1)
+                .channelInitializer { channel in
+                    channel.eventLoop.makeCompletedFuture {
+                        try channel.pipeline.syncOperations.addHandler(
+                            ByteToMessageHandler(LengthPrefixedFrameDecoder(maxFrameBytes: configuration.maxResponseBytes)))
+                        try channel.pipeline.syncOperations.addHandler(KafkaChannelHandler(broker: broker.description))
+                    }
+                }
+                .connect(host: broker.host, port: broker.port)
+                .get()
+        } catch {
+            throw KafkaClientError(.connectFailed, "cannot connect to broker \(broker): \(Self.describe(error))")
+        }
+        do {
+            let versions = try await negotiateVersions(channel: channel, broker: broker, configuration: configuration)
+            return BrokerConnection(broker: broker, channel: channel, versions: versions, configuration: configuration)
+        } catch {
+            channel.close(promise: nil)
+            throw error
+        }
+    }
+
+    /// Sends a request at the negotiated version and awaits its response.
+    public func send<R: KafkaRequest>(_ request: R, timeout: TimeAmount? = nil) async throws(KafkaClientError) -> R.Response {
+        let version = try version(for: R.self)
+        return try await Self.send(request, version: version, on: channel, configuration: configuration, timeout: timeout)
+    }
+
+    /// Sends a request the broker will not answer (Produce with acks = 0); returns once written.
+    public func sendWithoutResponse<R: KafkaRequest>(_ request: R) async throws(KafkaClientError) {
+        let version = try version(for: R.self)
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
+        channel.writeAndFlush(
+            Self.outbound(request, version: version, expectsResponse: false, timeout: configuration.requestTimeout, clientId: configuration.clientId, promise: promise),
+            promise: nil)
+        do {
+            _ = try await promise.futureResult.get()
+        } catch {
+            throw Self.clientError(error)
+        }
+    }
+
+    /// The negotiated version of an API, or `.unsupportedVersion`.
+    public func version<R: KafkaRequest>(for type: R.Type) throws(KafkaClientError) -> Int16 {
+        guard let version = versions[R.apiKey] else {
+            throw KafkaClientError(.unsupportedVersion, "broker \(broker) shares no version of \(R.apiKey) with Sluice")
+        }
+        return version
+    }
+
+    /// True until the connection closes.
+    public var isActive: Bool { channel.isActive }
+
+    /// Completes when the connection has closed, for whatever reason.
+    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+
+    /// Closes the connection; pending requests fail with `.connectionClosed`.
+    public func close() async {
+        try? await channel.close()
+    }
+
+    // MARK: internals
+
+    private static func negotiateVersions(
+        channel: any Channel, broker: BrokerAddress, configuration: ConnectionConfiguration
+    ) async throws(KafkaClientError) -> ApiVersionTable {
+        let request = ApiVersionsRequest(clientSoftwareName: "sluice", clientSoftwareVersion: "0.1.0")
+        var version = ApiVersionsRequest.supportedVersions.upperBound
+        var response = try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+        if response.errorCode == .unsupportedVersion {
+            // KIP-511: the broker answers in v0 and lists the ApiVersions versions it has.
+            guard let theirs = response.versionRange(for: .apiVersions),
+                let common = Optional(min(theirs.upperBound, version)), common >= max(theirs.lowerBound, ApiVersionsRequest.supportedVersions.lowerBound)
+            else {
+                throw KafkaClientError(.unsupportedVersion, "broker \(broker) supports no ApiVersions version Sluice has")
+            }
+            version = common
+            response = try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+        }
+        guard response.errorCode == .none else {
+            throw KafkaClientError(.kafkaError, "ApiVersions to \(broker) failed", kafkaError: response.errorCode)
+        }
+        var brokerRanges: [ApiKey: ClosedRange<Int16>] = [:]
+        for key in response.apiKeys where key.minVersion <= key.maxVersion {
+            brokerRanges[ApiKey(rawValue: key.apiKey)] = key.minVersion...key.maxVersion
+        }
+        return try ApiVersionTable.negotiate(broker: brokerRanges, ours: implementedVersions, overrides: configuration.versionOverrides)
+    }
+
+    private static func send<R: KafkaRequest>(
+        _ request: R, version: Int16, on channel: any Channel, configuration: ConnectionConfiguration, timeout: TimeAmount?
+    ) async throws(KafkaClientError) -> R.Response {
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
+        channel.writeAndFlush(
+            outbound(request, version: version, expectsResponse: true, timeout: timeout ?? configuration.requestTimeout, clientId: configuration.clientId, promise: promise),
+            promise: nil)
+        let frame: ByteBuffer?
+        do {
+            frame = try await promise.futureResult.get()
+        } catch {
+            throw clientError(error)
+        }
+        guard var frame else {
+            throw KafkaClientError(.protocolError, "\(R.apiKey) v\(version): no response frame")
+        }
+        do {
+            return try KafkaRequestEncoder.decodeResponse(R.self, version: version, from: &frame).1
+        } catch {
+            throw KafkaClientError(.protocolError, "cannot decode \(R.apiKey) v\(version) response: \(error)")
+        }
+    }
+
+    private static func outbound<R: KafkaRequest>(
+        _ request: R, version: Int16, expectsResponse: Bool, timeout: TimeAmount, clientId: String,
+        promise: EventLoopPromise<ByteBuffer?>
+    ) -> OutboundRequest {
+        OutboundRequest(
+            expectsResponse: expectsResponse,
+            timeout: timeout,
+            description: "\(R.apiKey) v\(version)",
+            encode: { correlationId, allocator in
+                var buffer = allocator.buffer(capacity: 256)
+                try KafkaRequestEncoder.encode(request, version: version, correlationId: correlationId, clientId: clientId, into: &buffer)
+                return buffer
+            },
+            complete: { result in promise.completeWith(result.mapError { $0 as any Error }) }
+        )
+    }
+
+    private static func clientError(_ error: any Error) -> KafkaClientError {
+        (error as? KafkaClientError) ?? KafkaClientError(.connectionClosed, "\(error)")
+    }
+
+    private static func describe(_ error: any Error) -> String {
+        if let e = error as? NIOConnectionError {
+            let reasons = e.connectionErrors.map { "\($0.target): \($0.error)" }
+            return reasons.isEmpty ? "\(e)" : reasons.joined(separator: "; ")
+        }
+        return "\(error)"
+    }
+}

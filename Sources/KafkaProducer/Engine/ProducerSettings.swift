@@ -1,0 +1,33 @@
+import KafkaWire
+
+/// Options of a partition producer, with brod_producer's names and defaults.
+public struct ProducerSettings: Sendable, Equatable {
+    /// How many replicas must have the records before the broker answers: -1 all in-sync
+    /// replicas, 1 the leader only, 0 no answer at all (calls are acked at once with
+    /// offset -1) [-1].
+    public var requiredAcks: Int16 = -1
+    /// How long the broker may wait for `requiredAcks` replicas, in ms [10000].
+    public var ackTimeoutMs: Int32 = 10_000
+    /// Calls a partition buffers before callers are held (back-pressure) [512].
+    public var partitionBufferLimit: Int = 512
+    /// Produce requests a partition may have on the wire before waiting for acks [1].
+    public var partitionOnwireLimit: Int = 1
+    /// Bytes of records one produce request may carry; a single larger call is sent
+    /// alone [1 MiB].
+    public var maxBatchSize: Int = 1_048_576
+    /// How long buffered calls may wait for more to batch with them, in ms [0].
+    public var maxLingerMs: Int = 0
+    /// How many calls may linger before they are sent regardless of age; 0 = no count
+    /// limit [0].
+    public var maxLingerCount: Int = 0
+    /// How many times a request is retried after retriable errors; -1 = for ever [3].
+    public var maxRetries: Int = 3
+    /// Pause before a retry, in ms [500].
+    public var retryBackoffMs: Int = 500
+    /// Compression of each batch [none].
+    public var compression: Compression = Compression(codec: .none)
+    /// Forces the Produce API version; nil = the highest both sides support [nil].
+    public var produceApiVersion: Int16? = nil
+
+    public init() {}
+}

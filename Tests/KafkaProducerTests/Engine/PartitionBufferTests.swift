@@ -1,0 +1,304 @@
+import KafkaWire
+import NIOCore
+import Testing
+
+@testable import KafkaProducer
+
+/// A call in tests: an id to follow it, a size and a record count.
+struct TestCall: PartitionCall, Equatable, CustomStringConvertible {
+    var id: Int
+    var byteSize: Int = 100
+    var recordCount: Int = 1
+    var description: String { "call\(id)" }
+}
+
+/// Drives a PartitionBuffer with a manual clock and records what it asks for.
+struct Harness {
+    var buffer: PartitionBuffer<TestCall>
+    var now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+    var released: [Int] = []
+    var sent: [SealedBatch<TestCall>] = []
+    var acked: [(Int, Int64)] = []
+    var failed: [(Int, CallFailure)] = []
+    var wakeUps: [NIODeadline] = []
+    var metadataRefreshes = 0
+    var producerIdResets = 0
+
+    init(_ configure: (inout ProducerSettings) -> Void = { _ in }, idempotent: Bool = false) {
+        var settings = ProducerSettings()
+        configure(&settings)
+        buffer = PartitionBuffer(settings: settings, idempotent: idempotent)
+    }
+
+    mutating func perform(_ actions: [PartitionBuffer<TestCall>.Action]) {
+        for action in actions {
+            switch action {
+            case .buffered(let call): released.append(call.id)
+            case .send(let batch): sent.append(batch)
+            case .acked(let acks): acked += acks.map { ($0.call.id, $0.baseOffset) }
+            case .failed(let calls, let failure): failed += calls.map { ($0.id, failure) }
+            case .wakeUp(let at): wakeUps.append(at)
+            case .refreshMetadata: metadataRefreshes += 1
+            case .resetProducerId: producerIdResets += 1
+            }
+        }
+    }
+
+    mutating func produce(_ id: Int, bytes: Int = 100, records: Int = 1) {
+        perform(buffer.enqueue(TestCall(id: id, byteSize: bytes, recordCount: records), now: now))
+    }
+
+    mutating func advance(ms: Int64) {
+        now = now + .milliseconds(ms)
+        perform(buffer.tick(now: now))
+    }
+
+    mutating func answer(_ batch: SealedBatch<TestCall>, _ outcome: SendOutcome) {
+        perform(buffer.sendCompleted(attemptId: batch.attemptId, outcome: outcome, now: now))
+    }
+
+    /// The ids of the calls in each sent batch, in send order.
+    var sentIds: [[Int]] { sent.map { $0.calls.map(\.id) } }
+}
+
+@Suite struct PartitionBufferTests {
+    @Test func defaultsAreBrods() {
+        let s = ProducerSettings()
+        #expect(s.requiredAcks == -1)
+        #expect(s.ackTimeoutMs == 10_000)
+        #expect(s.partitionBufferLimit == 512)
+        #expect(s.partitionOnwireLimit == 1)
+        #expect(s.maxBatchSize == 1_048_576)
+        #expect(s.maxRetries == 3)
+        #expect(s.retryBackoffMs == 500)
+        #expect(s.maxLingerMs == 0)
+        #expect(s.maxLingerCount == 0)
+        #expect(s.compression.codec == .none)
+    }
+
+    @Test func firstCallIsSentAtOnceAndLaterOnesBatchBehindTheOnwireLimit() {
+        var h = Harness()
+        h.produce(1)
+        #expect(h.released == [1])
+        #expect(h.sentIds == [[1]])
+        h.produce(2)
+        h.produce(3)
+        #expect(h.released == [1, 2, 3])
+        #expect(h.sentIds == [[1]], "onwire limit 1 holds the next request")
+        h.answer(h.sent[0], .success(baseOffset: 10))
+        #expect(h.acked.map(\.0) == [1])
+        #expect(h.sentIds == [[1], [2, 3]], "calls buffered meanwhile coalesce into one request")
+        h.answer(h.sent[1], .success(baseOffset: 11))
+        #expect(h.acked.map(\.0) == [1, 2, 3])
+        #expect(h.acked.map(\.1) == [10, 11, 12], "each call's offset follows the records before it")
+        #expect(h.buffer.isEmpty)
+    }
+
+    @Test func offsetsAccountForRecordsPerCall() {
+        var h = Harness { $0.partitionOnwireLimit = 1 }
+        h.produce(1)
+        h.produce(2, records: 5)
+        h.produce(3, records: 2)
+        h.answer(h.sent[0], .success(baseOffset: 0))
+        h.answer(h.sent[1], .success(baseOffset: 1))
+        #expect(h.acked.map(\.1) == [0, 1, 6])
+    }
+
+    @Test func onwireLimitAllowsSeveralRequests() {
+        var h = Harness { $0.partitionOnwireLimit = 3 }
+        for i in 1...5 { h.produce(i) }
+        #expect(h.sentIds == [[1], [2], [3]])
+        h.answer(h.sent[0], .success(baseOffset: 0))
+        #expect(h.sentIds.last == [4, 5])
+    }
+
+    @Test func maxBatchSizeSplitsBatchesButSendsAnOversizeCallAlone() {
+        var h = Harness { $0.maxBatchSize = 250 }
+        h.produce(0)
+        for i in 1...5 { h.produce(i, bytes: 100) }
+        h.produce(6, bytes: 1000)
+        h.produce(7, bytes: 10)
+        for _ in 0..<5 {
+            guard let last = h.sent.last else { break }
+            h.answer(last, .success(baseOffset: 0))
+        }
+        #expect(h.sentIds == [[0], [1, 2], [3, 4], [5], [6], [7]])
+    }
+
+    @Test func bufferLimitHoldsCallersUntilThereIsRoom() {
+        var h = Harness { $0.partitionBufferLimit = 2 }
+        h.produce(1)  // straight on the wire
+        h.produce(2)
+        h.produce(3)
+        h.produce(4)
+        #expect(h.released == [1, 2, 3], "buffer holds 2; call 4 is pending")
+        #expect(h.buffer.pendingCount == 1)
+        h.answer(h.sent[0], .success(baseOffset: 0))
+        #expect(h.sentIds.last == [2, 3])
+        #expect(h.released == [1, 2, 3, 4], "sending freed the buffer, releasing call 4")
+        #expect(h.buffer.pendingCount == 0)
+    }
+
+    @Test func lingerWaitsForAgeOrCount() {
+        var h = Harness {
+            $0.maxLingerMs = 50
+            $0.maxLingerCount = 3
+        }
+        h.produce(1)
+        #expect(h.sent.isEmpty)
+        #expect(h.wakeUps.last == h.now + .milliseconds(50))
+        h.advance(ms: 20)
+        h.produce(2)
+        #expect(h.sent.isEmpty)
+        h.advance(ms: 30)
+        #expect(h.sentIds == [[1, 2]], "the oldest call's linger ended")
+        h.answer(h.sent[0], .success(baseOffset: 0))
+        h.produce(3)
+        h.produce(4)
+        #expect(h.sent.count == 1)
+        h.produce(5)
+        #expect(h.sentIds.last == [3, 4, 5], "max_linger_count reached")
+    }
+
+    @Test func lingerEndsEarlyForAFullBatch() {
+        var h = Harness {
+            $0.maxLingerMs = 1000
+            $0.maxBatchSize = 300
+        }
+        h.produce(1)
+        h.produce(2)
+        #expect(h.sent.isEmpty)
+        h.produce(3)
+        #expect(h.sentIds == [[1, 2, 3]])
+    }
+
+    @Test func retriableErrorPutsEveryOnwireRequestBackInOrderAfterBackoff() {
+        var h = Harness { $0.partitionOnwireLimit = 2 }
+        for i in 1...4 { h.produce(i) }
+        #expect(h.sentIds == [[1], [2]])
+        h.answer(h.sent[1], .retriable("NOT_LEADER_OR_FOLLOWER"))
+        #expect(h.metadataRefreshes == 1)
+        #expect(h.sent.count == 2, "nothing is sent during the backoff")
+        #expect(h.wakeUps.last == h.now + .milliseconds(500))
+        // A late answer to a nacked attempt is stale and ignored.
+        h.answer(h.sent[0], .success(baseOffset: 99))
+        #expect(h.acked.isEmpty)
+        h.advance(ms: 499)
+        #expect(h.sent.count == 2)
+        h.advance(ms: 1)
+        #expect(h.sentIds == [[1], [2], [1], [2]], "the same batches, in the same order")
+        h.answer(h.sent[2], .success(baseOffset: 0))
+        h.answer(h.sent[3], .success(baseOffset: 1))
+        #expect(h.sentIds.last == [3, 4])
+        h.answer(h.sent[4], .success(baseOffset: 2))
+        #expect(h.acked.map(\.0) == [1, 2, 3, 4])
+        #expect(h.acked.map(\.1) == [0, 1, 2, 3])
+    }
+
+    @Test func connectionLossIsRetriable() {
+        var h = Harness()
+        h.produce(1)
+        h.perform(h.buffer.connectionLost(reason: "connection reset", now: h.now))
+        h.advance(ms: 500)
+        #expect(h.sentIds == [[1], [1]])
+    }
+
+    @Test func retriesExhaustedFailsTheCallsWithTheLastReason() {
+        var h = Harness { $0.maxRetries = 2 }
+        h.produce(1)
+        for attempt in 0..<3 {
+            h.answer(h.sent[attempt], .retriable("REQUEST_TIMED_OUT #\(attempt)"))
+            h.advance(ms: 500)
+        }
+        #expect(h.sent.count == 3, "1 try + 2 retries")
+        #expect(h.failed.count == 1)
+        #expect(h.failed.first?.1.reason == .retriesExhausted)
+        #expect(h.failed.first?.1.message.contains("REQUEST_TIMED_OUT #2") == true)
+        h.produce(2)
+        #expect(h.sentIds.last == [2], "the partition keeps serving")
+    }
+
+    @Test func unlimitedRetries() {
+        var h = Harness { $0.maxRetries = -1 }
+        h.produce(1)
+        for attempt in 0..<50 {
+            h.answer(h.sent[attempt], .retriable("down"))
+            h.advance(ms: 500)
+        }
+        #expect(h.failed.isEmpty)
+        #expect(h.sent.count == 51)
+    }
+
+    @Test func nonRetriableErrorFailsOnlyThatRequest() {
+        var h = Harness { $0.partitionOnwireLimit = 2 }
+        h.produce(1)
+        h.produce(2)
+        h.produce(3)
+        h.answer(h.sent[0], .fatal(.messageTooLarge, "too large"))
+        #expect(h.failed.map(\.0) == [1])
+        #expect(h.failed.first?.1.reason == .kafkaError(.messageTooLarge))
+        h.answer(h.sent[1], .success(baseOffset: 7))
+        #expect(h.acked.map(\.0) == [2])
+        h.answer(h.sent[2], .success(baseOffset: 8))
+        #expect(h.acked.map(\.0) == [2, 3])
+    }
+
+    @Test func idempotentBatchesCarrySequencesAndKeepThemOnRetry() {
+        var h = Harness({ $0.partitionOnwireLimit = 5 }, idempotent: true)
+        h.produce(1, records: 3)
+        h.produce(2, records: 2)
+        h.produce(3, records: 1)
+        #expect(h.sent.map(\.baseSequence) == [0, 3, 5])
+        h.answer(h.sent[0], .retriable("NOT_LEADER_OR_FOLLOWER"))
+        h.advance(ms: 500)
+        #expect(h.sent.suffix(3).map(\.baseSequence) == [0, 3, 5])
+        #expect(h.sent.suffix(3).map { $0.calls.map(\.id) } == [[1], [2], [3]])
+        h.produce(4)
+        for b in h.sent.suffix(3) { h.answer(b, .success(baseOffset: 0)) }
+        #expect(h.sent.last?.baseSequence == 6)
+    }
+
+    @Test func idempotentFatalErrorRestartsSequencesUnderANewProducerId() {
+        var h = Harness({ $0.partitionOnwireLimit = 5 }, idempotent: true)
+        h.produce(1, records: 2)
+        h.produce(2)
+        h.produce(3)
+        h.answer(h.sent[0], .fatal(.invalidRecord, "bad record"))
+        #expect(h.failed.map(\.0) == [1])
+        #expect(h.producerIdResets == 1)
+        #expect(h.sent.count == 3, "nothing is sent until the new producer id")
+        h.perform(h.buffer.producerIdReset(now: h.now))
+        #expect(h.sent.suffix(2).map(\.baseSequence) == [0, 1])
+        #expect(h.sent.suffix(2).map { $0.calls.map(\.id) } == [[2], [3]])
+    }
+
+    @Test func sequenceResetIsNotCountedAsARetry() {
+        var h = Harness({ $0.maxRetries = 0 }, idempotent: true)
+        h.produce(1)
+        h.answer(h.sent[0], .sequenceReset("UNKNOWN_PRODUCER_ID"))
+        #expect(h.failed.isEmpty)
+        h.perform(h.buffer.producerIdReset(now: h.now))
+        #expect(h.sent.count == 2)
+        #expect(h.sent[1].baseSequence == 0)
+    }
+
+    @Test func failUnsentFailsBufferedAndPendingButNotOnwire() {
+        var h = Harness { $0.partitionBufferLimit = 1 }
+        h.produce(1)
+        h.produce(2)
+        h.produce(3)
+        let actions = h.buffer.failUnsent(CallFailure(.shutdown, "draining"))
+        h.perform(actions)
+        #expect(Set(h.failed.map(\.0)) == [2, 3])
+        #expect(h.buffer.onWireCount == 1)
+    }
+
+    @Test func requiredAcksZeroAcksWithMinusOne() {
+        var h = Harness { $0.requiredAcks = 0 }
+        h.produce(1)
+        h.produce(2, records: 4)
+        h.answer(h.sent[0], .success(baseOffset: -1))
+        h.answer(h.sent[1], .success(baseOffset: -1))
+        #expect(h.acked.map(\.1) == [-1, -1])
+    }
+}
