@@ -213,7 +213,7 @@ public struct ApiVersionsResponse: KafkaResponse {
         let flexible = try ApiVersionsRequest.checkedFlexible(version)
         let errorCode = KafkaErrorCode(try buffer.readKafkaInt(Int16.self, "error code"))
         // A null api_keys array is invalid; reading it as nullable and rejecting nil keeps a
-        // v0 body misread as v3 from passing as an empty list (see decodeWithFallback).
+        // v0 body misread as v3 from passing as an empty list.
         guard
             let apiKeys = try buffer.readKafkaNullableArray(flexible: flexible, "api keys", { buf in
                 ApiVersion(
@@ -261,29 +261,22 @@ public struct ApiVersionsResponse: KafkaResponse {
     }
 
     /// Decodes a response body as a client must: with the requested version, except that a
-    /// broker which did not support that version answered with a version 0 body.
+    /// broker which does not support that version answers UNSUPPORTED_VERSION with a version 0
+    /// body (listing its own ApiVersions range so the client can retry lower).
     ///
-    /// Such an answer carries UNSUPPORTED_VERSION, so that code selects v0 first; any other
-    /// body that fails to decode at `version` is tried as v0 as well (Kafka's Java client does
-    /// the same). The v0 reading is accepted only if it consumes the whole body, so a body
-    /// that is simply corrupt still fails with the original error. `buffer` must hold exactly
-    /// the response body (the frame after the header).
+    /// The fallback is taken only for that error code, and only if the v0 reading uses the
+    /// whole body. Kafka's Java client retries v0 after any failure, but a v1/v2 body cut
+    /// before its throttle time *is* a valid v0 body, so that rule would turn a damaged
+    /// answer into a plausible one. `buffer` must hold exactly the response body.
     public static func decodeWithFallback(from buffer: inout ByteBuffer, version: Int16) throws -> ApiVersionsResponse {
-        guard version > 0 else { return try decode(from: &buffer, version: version) }
-        let start = buffer
-        if buffer.getInteger(at: buffer.readerIndex, as: Int16.self) == KafkaErrorCode.unsupportedVersion.rawValue,
-            let v0 = wholeV0(start)
+        if version > 0,
+            buffer.getInteger(at: buffer.readerIndex, as: Int16.self) == KafkaErrorCode.unsupportedVersion.rawValue,
+            let v0 = wholeV0(buffer)
         {
             buffer.moveReaderIndex(to: buffer.writerIndex)
             return v0
         }
-        do {
-            return try decode(from: &buffer, version: version)
-        } catch {
-            guard let v0 = wholeV0(start) else { throw error }
-            buffer.moveReaderIndex(to: buffer.writerIndex)
-            return v0
-        }
+        return try decode(from: &buffer, version: version)
     }
 
     /// `body` decoded as v0 if that reading uses every byte, else nil.

@@ -282,6 +282,8 @@ public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomString
     public static let duplicateVoter = KafkaErrorCode(126)
     /// `VOTER_NOT_FOUND`.
     public static let voterNotFound = KafkaErrorCode(127)
+    /// `INVALID_REGULAR_EXPRESSION`.
+    public static let invalidRegularExpression = KafkaErrorCode(128)
 
     // MARK: names
 
@@ -418,6 +420,7 @@ public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomString
         case 125: "INVALID_VOTER_KEY"
         case 126: "DUPLICATE_VOTER"
         case 127: "VOTER_NOT_FOUND"
+        case 128: "INVALID_REGULAR_EXPRESSION"
         default: "UNKNOWN_ERROR_CODE_\(rawValue)"
         }
     }
