@@ -19,6 +19,7 @@ public struct ApiVersionsRequest: KafkaRequest {
     /// Tagged fields of the request (v3+), kept raw.
     public var taggedFields: [TaggedField]
 
+    /// Creates a request; set both names for v3.
     public init(clientSoftwareName: String = "", clientSoftwareVersion: String = "", taggedFields: [TaggedField] = []) {
         self.clientSoftwareName = clientSoftwareName
         self.clientSoftwareVersion = clientSoftwareVersion
@@ -61,6 +62,7 @@ public struct ApiVersionsResponse: KafkaResponse {
         /// Tagged fields (v3+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates an entry.
         public init(apiKey: ApiKey, minVersion: Int16, maxVersion: Int16, taggedFields: [TaggedField] = []) {
             self.apiKey = apiKey
             self.minVersion = minVersion
@@ -71,12 +73,16 @@ public struct ApiVersionsResponse: KafkaResponse {
 
     /// A feature the broker supports (tagged field 0, v3+).
     public struct SupportedFeature: Sendable, Equatable {
+        /// The feature name.
         public var name: String
+        /// The lowest supported version, inclusive.
         public var minVersion: Int16
+        /// The highest supported version, inclusive.
         public var maxVersion: Int16
         /// Tagged fields, kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates an entry.
         public init(name: String, minVersion: Int16, maxVersion: Int16, taggedFields: [TaggedField] = []) {
             self.name = name
             self.minVersion = minVersion
@@ -88,12 +94,16 @@ public struct ApiVersionsResponse: KafkaResponse {
     /// A cluster-wide finalized feature (tagged field 2, v3+). On the wire the max level
     /// comes before the min level.
     public struct FinalizedFeature: Sendable, Equatable {
+        /// The feature name.
         public var name: String
+        /// The finalized max version level.
         public var maxVersionLevel: Int16
+        /// The finalized min version level.
         public var minVersionLevel: Int16
         /// Tagged fields, kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates an entry.
         public init(name: String, maxVersionLevel: Int16, minVersionLevel: Int16, taggedFields: [TaggedField] = []) {
             self.name = name
             self.maxVersionLevel = maxVersionLevel
@@ -130,6 +140,7 @@ public struct ApiVersionsResponse: KafkaResponse {
     /// properties above own those tags.
     public var taggedFields: [TaggedField]
 
+    /// Creates a response; the defaults are what versions lacking a field decode to.
     public init(
         errorCode: KafkaErrorCode = .noError,
         apiKeys: [ApiVersion],

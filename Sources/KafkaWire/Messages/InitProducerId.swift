@@ -23,6 +23,7 @@ public struct InitProducerIdRequest: KafkaRequest {
     /// Tagged fields (v2+), kept raw.
     public var taggedFields: [TaggedField]
 
+    /// Creates a request; the defaults ask for a fresh producer id.
     public init(
         transactionalId: String? = nil, transactionTimeoutMs: Int32, producerId: Int64 = -1, producerEpoch: Int16 = -1,
         taggedFields: [TaggedField] = []
@@ -63,7 +64,9 @@ public struct InitProducerIdRequest: KafkaRequest {
 
 /// InitProducerId response, versions 0-4; versions 2+ are flexible.
 public struct InitProducerIdResponse: KafkaResponse {
+    /// Throttle time.
     public var throttleTimeMs: Int32
+    /// The error, or `noError`.
     public var errorCode: KafkaErrorCode
     /// The producer id assigned (-1 on error).
     public var producerId: Int64
@@ -72,6 +75,7 @@ public struct InitProducerIdResponse: KafkaResponse {
     /// Tagged fields (v2+), kept raw.
     public var taggedFields: [TaggedField]
 
+    /// Creates a response.
     public init(
         throttleTimeMs: Int32 = 0, errorCode: KafkaErrorCode = .noError, producerId: Int64, producerEpoch: Int16,
         taggedFields: [TaggedField] = []

@@ -26,27 +26,27 @@ public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomString
 
     /// `UNKNOWN_SERVER_ERROR`.
     public static let unknownServerError = KafkaErrorCode(-1)
-    /// `NONE`.
+    /// `NONE` (0): success.
     public static let noError = KafkaErrorCode(0)
     /// `OFFSET_OUT_OF_RANGE`.
     public static let offsetOutOfRange = KafkaErrorCode(1)
-    /// `CORRUPT_MESSAGE`.
+    /// `CORRUPT_MESSAGE`: CRC or size check failed; retriable since the corruption may have happened in transit.
     public static let corruptMessage = KafkaErrorCode(2)
-    /// `UNKNOWN_TOPIC_OR_PARTITION`.
+    /// `UNKNOWN_TOPIC_OR_PARTITION`: the broker does not host it (yet, or any more); refresh metadata.
     public static let unknownTopicOrPartition = KafkaErrorCode(3)
     /// `INVALID_FETCH_SIZE`.
     public static let invalidFetchSize = KafkaErrorCode(4)
     /// `LEADER_NOT_AVAILABLE`.
     public static let leaderNotAvailable = KafkaErrorCode(5)
-    /// `NOT_LEADER_OR_FOLLOWER`.
+    /// `NOT_LEADER_OR_FOLLOWER`: the leader moved; refresh metadata and resend to the new leader.
     public static let notLeaderOrFollower = KafkaErrorCode(6)
-    /// `REQUEST_TIMED_OUT`.
+    /// `REQUEST_TIMED_OUT`: replication did not finish within the request timeout; the write may still land, so only idempotent retries are duplicate-free.
     public static let requestTimedOut = KafkaErrorCode(7)
     /// `BROKER_NOT_AVAILABLE`.
     public static let brokerNotAvailable = KafkaErrorCode(8)
     /// `REPLICA_NOT_AVAILABLE`.
     public static let replicaNotAvailable = KafkaErrorCode(9)
-    /// `MESSAGE_TOO_LARGE`.
+    /// `MESSAGE_TOO_LARGE`: the batch exceeds the broker or topic maximum; resending cannot help.
     public static let messageTooLarge = KafkaErrorCode(10)
     /// `STALE_CONTROLLER_EPOCH`.
     public static let staleControllerEpoch = KafkaErrorCode(11)
@@ -66,7 +66,7 @@ public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomString
     public static let recordListTooLarge = KafkaErrorCode(18)
     /// `NOT_ENOUGH_REPLICAS`.
     public static let notEnoughReplicas = KafkaErrorCode(19)
-    /// `NOT_ENOUGH_REPLICAS_AFTER_APPEND`.
+    /// `NOT_ENOUGH_REPLICAS_AFTER_APPEND`: written to the leader but to too few replicas; a retry may duplicate without idempotence.
     public static let notEnoughReplicasAfterAppend = KafkaErrorCode(20)
     /// `INVALID_REQUIRED_ACKS`.
     public static let invalidRequiredAcks = KafkaErrorCode(21)
@@ -116,11 +116,11 @@ public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomString
     public static let unsupportedForMessageFormat = KafkaErrorCode(43)
     /// `POLICY_VIOLATION`.
     public static let policyViolation = KafkaErrorCode(44)
-    /// `OUT_OF_ORDER_SEQUENCE_NUMBER`.
+    /// `OUT_OF_ORDER_SEQUENCE_NUMBER`: the broker expected another sequence number (an earlier batch was lost).
     public static let outOfOrderSequenceNumber = KafkaErrorCode(45)
-    /// `DUPLICATE_SEQUENCE_NUMBER`.
+    /// `DUPLICATE_SEQUENCE_NUMBER`: the batch was already written (an idempotent retry of an acknowledged batch).
     public static let duplicateSequenceNumber = KafkaErrorCode(46)
-    /// `INVALID_PRODUCER_EPOCH`.
+    /// `INVALID_PRODUCER_EPOCH`: the producer epoch is older than the broker's; the producer was fenced.
     public static let invalidProducerEpoch = KafkaErrorCode(47)
     /// `INVALID_TXN_STATE`.
     public static let invalidTxnState = KafkaErrorCode(48)
@@ -138,13 +138,13 @@ public struct KafkaErrorCode: RawRepresentable, Hashable, Sendable, CustomString
     public static let securityDisabled = KafkaErrorCode(54)
     /// `OPERATION_NOT_ATTEMPTED`.
     public static let operationNotAttempted = KafkaErrorCode(55)
-    /// `KAFKA_STORAGE_ERROR`.
+    /// `KAFKA_STORAGE_ERROR`: the replica's log directory failed; leadership will move, so refresh metadata.
     public static let kafkaStorageError = KafkaErrorCode(56)
     /// `LOG_DIR_NOT_FOUND`.
     public static let logDirNotFound = KafkaErrorCode(57)
     /// `SASL_AUTHENTICATION_FAILED`.
     public static let saslAuthenticationFailed = KafkaErrorCode(58)
-    /// `UNKNOWN_PRODUCER_ID`.
+    /// `UNKNOWN_PRODUCER_ID`: the broker no longer has state for the producer id (e.g. its records were deleted).
     public static let unknownProducerId = KafkaErrorCode(59)
     /// `REASSIGNMENT_IN_PROGRESS`.
     public static let reassignmentInProgress = KafkaErrorCode(60)

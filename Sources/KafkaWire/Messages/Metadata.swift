@@ -20,6 +20,7 @@ public struct MetadataRequest: KafkaRequest {
         /// Tagged fields (v9+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates a topic entry.
         public init(topicId: KafkaUUID = .zero, name: String?, taggedFields: [TaggedField] = []) {
             self.topicId = topicId
             self.name = name
@@ -39,6 +40,7 @@ public struct MetadataRequest: KafkaRequest {
     /// Tagged fields (v9+), kept raw.
     public var taggedFields: [TaggedField]
 
+    /// Creates a request; the defaults are what versions lacking a field decode to.
     public init(
         topics: [Topic]?,
         allowAutoTopicCreation: Bool = true,
@@ -104,14 +106,18 @@ public struct MetadataResponse: KafkaResponse {
 
     /// A broker of the cluster.
     public struct Broker: Sendable, Equatable {
+        /// The broker id.
         public var nodeId: Int32
+        /// The broker host name.
         public var host: String
+        /// The broker port.
         public var port: Int32
         /// The broker's rack, if assigned.
         public var rack: String?
         /// Tagged fields (v9+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates a broker entry.
         public init(nodeId: Int32, host: String, port: Int32, rack: String? = nil, taggedFields: [TaggedField] = []) {
             self.nodeId = nodeId
             self.host = host
@@ -123,19 +129,24 @@ public struct MetadataResponse: KafkaResponse {
 
     /// One partition of a topic.
     public struct Partition: Sendable, Equatable {
+        /// The partition error (LEADER_NOT_AVAILABLE during an election, ...).
         public var errorCode: KafkaErrorCode
+        /// The partition index.
         public var partitionIndex: Int32
         /// The leader's node id, -1 when there is none.
         public var leaderId: Int32
         /// The leader epoch (v7+; -1 before).
         public var leaderEpoch: Int32
+        /// All replicas of the partition.
         public var replicaNodes: [Int32]
+        /// The in-sync replicas.
         public var isrNodes: [Int32]
         /// Offline replicas (v5+; empty before).
         public var offlineReplicas: [Int32]
         /// Tagged fields (v9+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates a partition entry; defaults as decoded from versions lacking a field.
         public init(
             errorCode: KafkaErrorCode = .noError, partitionIndex: Int32, leaderId: Int32, leaderEpoch: Int32 = -1,
             replicaNodes: [Int32] = [], isrNodes: [Int32] = [], offlineReplicas: [Int32] = [],
@@ -154,6 +165,7 @@ public struct MetadataResponse: KafkaResponse {
 
     /// One topic.
     public struct Topic: Sendable, Equatable {
+        /// The topic error (UNKNOWN_TOPIC_OR_PARTITION, TOPIC_AUTHORIZATION_FAILED, ...).
         public var errorCode: KafkaErrorCode
         /// The topic name; nil only from v12, for an unknown topic asked by id.
         public var name: String?
@@ -161,12 +173,14 @@ public struct MetadataResponse: KafkaResponse {
         public var topicId: KafkaUUID
         /// Whether the topic is internal (v1+).
         public var isInternal: Bool
+        /// The partitions of the topic.
         public var partitions: [Partition]
         /// Authorized operations bitfield (v8+; `authorizedOperationsOmitted` before).
         public var topicAuthorizedOperations: Int32
         /// Tagged fields (v9+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates a topic entry; defaults as decoded from versions lacking a field.
         public init(
             errorCode: KafkaErrorCode = .noError, name: String?, topicId: KafkaUUID = .zero, isInternal: Bool = false,
             partitions: [Partition], topicAuthorizedOperations: Int32 = MetadataResponse.authorizedOperationsOmitted,
@@ -184,17 +198,20 @@ public struct MetadataResponse: KafkaResponse {
 
     /// Throttle time (v3+; 0 before).
     public var throttleTimeMs: Int32
+    /// The brokers of the cluster.
     public var brokers: [Broker]
     /// The cluster id (v2+; nil before).
     public var clusterId: String?
     /// The controller's node id (-1 when unknown).
     public var controllerId: Int32
+    /// The topics asked for (or all topics).
     public var topics: [Topic]
     /// Cluster authorized operations (v8-v10; `authorizedOperationsOmitted` otherwise).
     public var clusterAuthorizedOperations: Int32
     /// Tagged fields (v9+), kept raw.
     public var taggedFields: [TaggedField]
 
+    /// Creates a response; the defaults are what versions lacking a field decode to.
     public init(
         throttleTimeMs: Int32 = 0, brokers: [Broker], clusterId: String? = nil, controllerId: Int32 = -1,
         topics: [Topic], clusterAuthorizedOperations: Int32 = MetadataResponse.authorizedOperationsOmitted,

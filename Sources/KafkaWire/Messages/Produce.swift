@@ -21,6 +21,7 @@ public struct ProduceRequest: KafkaRequest {
         /// Tagged fields (v9+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates a partition entry.
         public init(index: Int32, records: ByteBuffer?, taggedFields: [TaggedField] = []) {
             self.index = index
             self.records = records
@@ -30,11 +31,14 @@ public struct ProduceRequest: KafkaRequest {
 
     /// The partitions of one topic.
     public struct TopicData: Sendable, Equatable {
+        /// The topic name.
         public var name: String
+        /// The partitions to produce to.
         public var partitionData: [PartitionData]
         /// Tagged fields (v9+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates a topic entry.
         public init(name: String, partitionData: [PartitionData], taggedFields: [TaggedField] = []) {
             self.name = name
             self.partitionData = partitionData
@@ -49,10 +53,12 @@ public struct ProduceRequest: KafkaRequest {
     public var acks: Int16
     /// How long the broker may wait for the required acknowledgements.
     public var timeoutMs: Int32
+    /// The topics to produce to.
     public var topicData: [TopicData]
     /// Tagged fields (v9+), kept raw.
     public var taggedFields: [TaggedField]
 
+    /// Creates a request.
     public init(
         transactionalId: String? = nil, acks: Int16, timeoutMs: Int32, topicData: [TopicData],
         taggedFields: [TaggedField] = []
@@ -117,10 +123,12 @@ public struct ProduceResponse: KafkaResponse {
     public struct RecordError: Sendable, Equatable {
         /// Index of the record within its batch.
         public var batchIndex: Int32
+        /// Why that record was rejected, if the broker says.
         public var batchIndexErrorMessage: String?
         /// Tagged fields (v9+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates an entry.
         public init(batchIndex: Int32, batchIndexErrorMessage: String? = nil, taggedFields: [TaggedField] = []) {
             self.batchIndex = batchIndex
             self.batchIndexErrorMessage = batchIndexErrorMessage
@@ -132,6 +140,7 @@ public struct ProduceResponse: KafkaResponse {
     public struct PartitionResponse: Sendable, Equatable {
         /// The partition index.
         public var index: Int32
+        /// The partition error, or `noError`.
         public var errorCode: KafkaErrorCode
         /// Offset of the first record appended (-1 on error).
         public var baseOffset: Int64
@@ -146,6 +155,7 @@ public struct ProduceResponse: KafkaResponse {
         /// Tagged fields (v9+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates a partition outcome; defaults as decoded from versions lacking a field.
         public init(
             index: Int32, errorCode: KafkaErrorCode = .noError, baseOffset: Int64, logAppendTimeMs: Int64 = -1,
             logStartOffset: Int64 = -1, recordErrors: [RecordError] = [], errorMessage: String? = nil,
@@ -164,11 +174,14 @@ public struct ProduceResponse: KafkaResponse {
 
     /// The outcomes for one topic.
     public struct TopicResponse: Sendable, Equatable {
+        /// The topic name.
         public var name: String
+        /// The outcome per partition.
         public var partitionResponses: [PartitionResponse]
         /// Tagged fields (v9+), kept raw.
         public var taggedFields: [TaggedField]
 
+        /// Creates a topic entry.
         public init(name: String, partitionResponses: [PartitionResponse], taggedFields: [TaggedField] = []) {
             self.name = name
             self.partitionResponses = partitionResponses
@@ -176,12 +189,14 @@ public struct ProduceResponse: KafkaResponse {
         }
     }
 
+    /// The outcome per topic.
     public var responses: [TopicResponse]
     /// Throttle time (present in every version here).
     public var throttleTimeMs: Int32
     /// Tagged fields (v9+), kept raw.
     public var taggedFields: [TaggedField]
 
+    /// Creates a response.
     public init(responses: [TopicResponse], throttleTimeMs: Int32 = 0, taggedFields: [TaggedField] = []) {
         self.responses = responses
         self.throttleTimeMs = throttleTimeMs

@@ -14,6 +14,7 @@ public struct SaslAuthenticateRequest: KafkaRequest {
     /// Tagged fields (v2+), kept raw.
     public var taggedFields: [TaggedField]
 
+    /// Creates a request.
     public init(authBytes: ByteBuffer, taggedFields: [TaggedField] = []) {
         self.authBytes = authBytes
         self.taggedFields = taggedFields
@@ -38,6 +39,7 @@ public struct SaslAuthenticateRequest: KafkaRequest {
 public struct SaslAuthenticateResponse: KafkaResponse {
     /// SASL_AUTHENTICATION_FAILED (with `errorMessage`) when the credentials are refused.
     public var errorCode: KafkaErrorCode
+    /// A reason for the error, if any.
     public var errorMessage: String?
     /// The server's SASL token.
     public var authBytes: ByteBuffer
@@ -47,6 +49,7 @@ public struct SaslAuthenticateResponse: KafkaResponse {
     /// Tagged fields (v2+), kept raw.
     public var taggedFields: [TaggedField]
 
+    /// Creates a response; the defaults are what versions lacking a field decode to.
     public init(
         errorCode: KafkaErrorCode = .noError, errorMessage: String? = nil, authBytes: ByteBuffer,
         sessionLifetimeMs: Int64 = 0, taggedFields: [TaggedField] = []

@@ -15,6 +15,7 @@ public struct SaslHandshakeRequest: KafkaRequest {
     /// The SASL mechanism chosen, e.g. `"PLAIN"` or `"SCRAM-SHA-512"`.
     public var mechanism: String
 
+    /// Creates a request.
     public init(mechanism: String) {
         self.mechanism = mechanism
     }
@@ -37,6 +38,7 @@ public struct SaslHandshakeResponse: KafkaResponse {
     /// The mechanisms the broker enables.
     public var mechanisms: [String]
 
+    /// Creates a response.
     public init(errorCode: KafkaErrorCode = .noError, mechanisms: [String]) {
         self.errorCode = errorCode
         self.mechanisms = mechanisms
