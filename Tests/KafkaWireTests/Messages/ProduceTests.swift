@@ -1,0 +1,118 @@
+import KafkaWire
+import NIOCore
+import Testing
+
+@Suite struct ProduceTests {
+    static let records = ByteBuffer(bytes: Array(0..<50) as [UInt8])
+
+    static func request(_ v: Int16, transactionalId: String? = "txn-1") -> ProduceRequest {
+        let f = v >= 9
+        return ProduceRequest(
+            transactionalId: transactionalId, acks: -1, timeoutMs: 30_000,
+            topicData: [
+                .init(
+                    name: "orders",
+                    partitionData: [
+                        .init(index: 0, records: records, taggedFields: sampleTags(f)),
+                        .init(index: 3, records: nil),
+                        .init(index: 4, records: ByteBuffer()),
+                    ],
+                    taggedFields: sampleTags(f, tag: 2)),
+                .init(name: "empty", partitionData: []),
+            ],
+            taggedFields: sampleTags(f, tag: 3))
+    }
+
+    static func response(_ v: Int16) -> ProduceResponse {
+        let f = v >= 9
+        return ProduceResponse(
+            responses: [
+                .init(
+                    name: "orders",
+                    partitionResponses: [
+                        .init(
+                            index: 0, errorCode: .noError, baseOffset: 100, logAppendTimeMs: 1_700_000_000_000,
+                            logStartOffset: v >= 5 ? 7 : -1,
+                            recordErrors: v >= 8
+                                ? [.init(batchIndex: 2, batchIndexErrorMessage: "bad", taggedFields: sampleTags(f)),
+                                    .init(batchIndex: 3)]
+                                : [],
+                            errorMessage: v >= 8 ? "dropped" : nil,
+                            taggedFields: sampleTags(f, tag: 2)),
+                        .init(index: 1, errorCode: .notLeaderOrFollower, baseOffset: -1),
+                    ],
+                    taggedFields: sampleTags(f, tag: 3))
+            ],
+            throttleTimeMs: 5,
+            taggedFields: sampleTags(f, tag: 4))
+    }
+
+    @Test(arguments: ProduceRequest.supportedVersions)
+    func requestRoundTrip(version: Int16) throws {
+        try expectRequestRoundTrip(Self.request(version), version: version)
+        try expectRequestRoundTrip(Self.request(version, transactionalId: nil), version: version)
+    }
+
+    @Test(arguments: ProduceRequest.supportedVersions)
+    func responseRoundTrip(version: Int16) throws {
+        try expectResponseRoundTrip(ProduceRequest.self, Self.response(version), version: version)
+    }
+
+    @Test(arguments: ProduceRequest.supportedVersions)
+    func truncatedFramesThrow(version: Int16) throws {
+        try expectTruncationThrows(Self.request(version), Self.response(version), version: version)
+    }
+
+    @Test func v3RequestBytes() throws {
+        let request = ProduceRequest(
+            acks: -1, timeoutMs: 30_000, topicData: [.init(name: "t", partitionData: [.init(index: 0, records: buffer([1, 2, 3]))])])
+        let expected: [UInt8] =
+            [0xFF, 0xFF] + be(Int16(-1)) + be(Int32(30_000))  // null transactional id, acks, timeout
+            + be(Int32(1)) + str16("t") + be(Int32(1)) + be(Int32(0)) + be(Int32(3)) + [1, 2, 3]
+        #expect(try requestBodyBytes(request, version: 3) == expected)
+        #expect(try requestBodyBytes(request, version: 8) == expected)
+        let flexible: [UInt8] =
+            [0x00] + be(Int16(-1)) + be(Int32(30_000))
+            + [0x02] + compact("t") + [0x02] + be(Int32(0)) + [0x04, 1, 2, 3] + [0x00] + [0x00] + [0x00]
+        #expect(try requestBodyBytes(request, version: 9) == flexible)
+    }
+
+    @Test func recordsAreWrittenFromTheReadableBytesWithoutConsumingThem() throws {
+        var records = buffer([9, 9, 1, 2, 3])
+        records.moveReaderIndex(forwardBy: 2)
+        let request = ProduceRequest(acks: 1, timeoutMs: 1, topicData: [.init(name: "t", partitionData: [.init(index: 0, records: records)])])
+        let body = try requestBodyBytes(request, version: 3)
+        #expect(Array(body.suffix(7)) == be(Int32(3)) + [1, 2, 3])
+        #expect(request.topicData[0].partitionData[0].records?.readableBytes == 3)
+        #expect(try requestBodyBytes(request, version: 3) == body)
+    }
+
+    @Test func v8ResponseBytes() throws {
+        let bytes: [UInt8] =
+            be(Int32(1)) + str16("t") + be(Int32(1))
+            + be(Int32(0)) + be(Int16(0)) + be(Int64(100)) + be(Int64(-1)) + be(Int64(0))  // index .. log start
+            + be(Int32(0)) + [0xFF, 0xFF]  // no record errors, null error message
+            + be(Int32(0))  // throttle
+        var b = buffer(bytes)
+        let response = try ProduceResponse.decode(from: &b, version: 8)
+        let expected = ProduceResponse(responses: [
+            .init(name: "t", partitionResponses: [.init(index: 0, baseOffset: 100, logStartOffset: 0)])
+        ])
+        #expect(response == expected)
+        #expect(b.readableBytes == 0)
+        #expect(try bodyBytes(expected, version: 8) == bytes)
+    }
+
+    @Test func acksZeroExpectsNoResponse() {
+        #expect(!ProduceRequest(acks: 0, timeoutMs: 1, topicData: []).expectsResponse)
+        #expect(ProduceRequest(acks: -1, timeoutMs: 1, topicData: []).expectsResponse)
+    }
+
+    @Test func headerVersions() {
+        #expect(ProduceRequest.requestHeaderVersion(8) == 1)
+        #expect(ProduceRequest.requestHeaderVersion(9) == 2)
+        #expect(ProduceRequest.responseHeaderVersion(8) == 0)
+        #expect(ProduceRequest.responseHeaderVersion(9) == 1)
+        #expect(ApiVersionsRequest.responseHeaderVersion(3) == 0)
+    }
+}
