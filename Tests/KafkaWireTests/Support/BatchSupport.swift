@@ -28,7 +28,7 @@ func rawBatch(attributes: Int16 = 0, recordCount: Int32, records: ByteBuffer, ma
     batch.writeInteger(magic)
     batch.writeInteger(UInt32(0))  // crc
     batch.writeInteger(attributes)
-    batch.writeInteger(max(recordCount - 1, 0))  // lastOffsetDelta
+    batch.writeInteger(recordCount > 0 ? recordCount - 1 : 0)  // lastOffsetDelta
     batch.writeInteger(Int64(1000))  // baseTimestamp
     batch.writeInteger(Int64(1000))  // maxTimestamp
     batch.writeInteger(Int64(-1))  // producerId
