@@ -1,0 +1,124 @@
+import NIOCore
+
+/// Writes RecordBatch v2 (magic 2), byte for byte as Kafka's `DefaultRecordBatch`.
+public enum RecordBatchEncoder {
+    /// Bytes before the first record.
+    public static let headerSize = RecordBatchLayout.headerSize
+
+    /// Appends one batch holding `records` to `output`.
+    ///
+    /// - baseTimestamp is the first record's timestamp (as Kafka's Java producer does), so
+    ///   a later record with an earlier timestamp gets a negative delta; maxTimestamp is the
+    ///   largest timestamp; lastOffsetDelta is `records.count - 1`.
+    /// - Uncompressed records are written straight into `output`; compressed ones into one
+    ///   scratch buffer that is compressed into `output`. The CRC is computed over the bytes
+    ///   in `output`, in place.
+    /// - On error `output` is left as it was.
+    ///
+    /// - Parameters:
+    ///   - producerId, producerEpoch, baseSequence: idempotence fields; -1 when not idempotent.
+    ///   - baseOffset: 0 from producers; the broker assigns offsets.
+    ///   - partitionLeaderEpoch: -1 from producers; the broker fills it in.
+    ///   - isTransactional: sets attribute bit 4.
+    /// - Returns: The number of bytes appended.
+    /// - Throws: `KafkaWireError` `.invalidRecordBatch` for no records, a timestamp delta
+    ///   beyond Int64, or a batch over Int32.max bytes; `.compression` if the codec fails.
+    @discardableResult
+    public static func encode(
+        _ records: some Collection<ProducerRecord>,
+        compression: Compression = .uncompressed,
+        producerId: Int64 = -1,
+        producerEpoch: Int16 = -1,
+        baseSequence: Int32 = -1,
+        baseOffset: Int64 = 0,
+        partitionLeaderEpoch: Int32 = -1,
+        isTransactional: Bool = false,
+        into output: inout ByteBuffer
+    ) throws -> Int {
+        guard let first = records.first else {
+            throw KafkaWireError(.invalidRecordBatch, "a record batch needs at least one record")
+        }
+        guard records.count <= Int(Int32.max) else {
+            throw KafkaWireError(.invalidRecordBatch, "\(records.count) records do not fit in one batch")
+        }
+        // One pass for the checks and sizes, so the writing pass below cannot fail halfway.
+        let baseTimestamp = first.timestamp
+        var maxTimestamp = baseTimestamp
+        var recordsSize = 0
+        for (index, record) in records.enumerated() {
+            let (delta, overflow) = record.timestamp.subtractingReportingOverflow(baseTimestamp)
+            guard !overflow else {
+                throw KafkaWireError(.invalidRecordBatch, "timestamp \(record.timestamp) is too far from the base \(baseTimestamp)")
+            }
+            maxTimestamp = max(maxTimestamp, record.timestamp)
+            recordsSize += RecordEncoding.size(record, offsetDelta: Int32(index), timestampDelta: delta)
+        }
+        guard recordsSize <= Int(Int32.max) - headerSize else {
+            throw KafkaWireError(.invalidRecordBatch, "records of \(recordsSize) bytes do not fit in one batch")
+        }
+
+        let start = output.writerIndex
+        do {
+            var attributes = compression.codec.rawValue
+            if isTransactional { attributes |= RecordBatchLayout.transactionalBit }
+            output.reserveCapacity(minimumWritableBytes: headerSize + compression.maxCompressedSize(recordsSize))
+            output.writeInteger(baseOffset)
+            output.writeInteger(Int32(0))  // batchLength, set below
+            output.writeInteger(partitionLeaderEpoch)
+            output.writeInteger(RecordBatchLayout.magic)
+            output.writeInteger(UInt32(0))  // crc, set below
+            output.writeInteger(attributes)
+            output.writeInteger(Int32(records.count - 1))
+            output.writeInteger(baseTimestamp)
+            output.writeInteger(maxTimestamp)
+            output.writeInteger(producerId)
+            output.writeInteger(producerEpoch)
+            output.writeInteger(baseSequence)
+            output.writeInteger(Int32(records.count))
+
+            if compression.codec == .none {
+                writeRecords(records, baseTimestamp: baseTimestamp, into: &output)
+            } else {
+                var scratch = ByteBufferAllocator().buffer(capacity: recordsSize)
+                writeRecords(records, baseTimestamp: baseTimestamp, into: &scratch)
+                try compression.compress(scratch, into: &output)
+            }
+
+            let length = output.writerIndex - start
+            guard length - RecordBatchLayout.logOverhead <= Int(Int32.max) else {
+                throw KafkaWireError(.invalidRecordBatch, "compressed batch of \(length) bytes is too large")
+            }
+            output.setInteger(Int32(length - RecordBatchLayout.logOverhead), at: start + RecordBatchLayout.batchLengthOffset)
+            let crcStart = start + RecordBatchLayout.attributesOffset
+            guard let crc = CRC32C.checksum(output, at: crcStart, length: output.writerIndex - crcStart) else {
+                // Unreachable: the span lies between the old and the new writer index.
+                throw KafkaWireError(.invalidRecordBatch, "CRC span outside the output buffer")
+            }
+            output.setInteger(crc, at: start + RecordBatchLayout.crcOffset)
+            return length
+        } catch {
+            output.moveWriterIndex(to: start)
+            throw error
+        }
+    }
+
+    /// Bytes of the uncompressed batch that `encode` would write for `records`.
+    public static func uncompressedSize(of records: some Sequence<ProducerRecord>) -> Int {
+        RecordBatchSizer(records).uncompressedSize
+    }
+
+    /// An upper bound on the batch `encode` would write for `records` under `compression`.
+    public static func maxEncodedSize(of records: some Sequence<ProducerRecord>, compression: Compression) -> Int {
+        RecordBatchSizer(records).maxEncodedSize(compression)
+    }
+
+    private static func writeRecords(
+        _ records: some Collection<ProducerRecord>, baseTimestamp: Int64, into buffer: inout ByteBuffer
+    ) {
+        for (index, record) in records.enumerated() {
+            // Checked not to overflow in the sizing pass.
+            RecordEncoding.write(
+                record, offsetDelta: Int32(index), timestampDelta: record.timestamp &- baseTimestamp, into: &buffer)
+        }
+    }
+}
