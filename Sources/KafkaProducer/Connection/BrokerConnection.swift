@@ -120,12 +120,12 @@ public final class BrokerConnection: Sendable {
             version = common
             response = try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
         }
-        guard response.errorCode == .none else {
+        guard response.errorCode == .noError else {
             throw KafkaClientError(.kafkaError, "ApiVersions to \(broker) failed", kafkaError: response.errorCode)
         }
         var brokerRanges: [ApiKey: ClosedRange<Int16>] = [:]
         for key in response.apiKeys where key.minVersion <= key.maxVersion {
-            brokerRanges[ApiKey(rawValue: key.apiKey)] = key.minVersion...key.maxVersion
+            brokerRanges[key.apiKey] = key.minVersion...key.maxVersion
         }
         return try ApiVersionTable.negotiate(broker: brokerRanges, ours: implementedVersions, overrides: configuration.versionOverrides)
     }
