@@ -148,10 +148,12 @@ class MockCluster:
         name = self.lib.rd_kafka_err2name(err)
         return {"ok": False, "error": f"{what}: {name.decode() if name else err} ({err})"}
 
-    def _broker(self, req: Dict[str, Any]) -> int:
+    def _broker(self, req: Dict[str, Any], allow_all: bool = False) -> int:
+        """A broker id 1..N; -1 (all brokers) where librdkafka accepts it."""
         broker = require(req, "broker_id", int)
-        if not 1 <= broker <= self.brokers:
-            raise ValueError(f"broker_id {broker} not in 1..{self.brokers}")
+        if not (1 <= broker <= self.brokers or (allow_all and broker == -1)):
+            raise ValueError(f"broker_id {broker} not in 1..{self.brokers}"
+                             + (" or -1" if allow_all else ""))
         return broker
 
     # --- ops -----------------------------------------------------------------
@@ -183,16 +185,16 @@ class MockCluster:
             self.mc, topic.encode(), partition, broker), "partition_set_follower")
 
     def broker_down(self, req: Dict[str, Any]) -> Dict[str, Any]:
-        return self._result(self.lib.rd_kafka_mock_broker_set_down(self.mc, self._broker(req)),
+        return self._result(self.lib.rd_kafka_mock_broker_set_down(self.mc, self._broker(req, allow_all=True)),
                             "broker_set_down")
 
     def broker_up(self, req: Dict[str, Any]) -> Dict[str, Any]:
-        return self._result(self.lib.rd_kafka_mock_broker_set_up(self.mc, self._broker(req)),
+        return self._result(self.lib.rd_kafka_mock_broker_set_up(self.mc, self._broker(req, allow_all=True)),
                             "broker_set_up")
 
     def set_rtt(self, req: Dict[str, Any]) -> Dict[str, Any]:
         rtt = require(req, "rtt_ms", int)
-        return self._result(self.lib.rd_kafka_mock_broker_set_rtt(self.mc, self._broker(req), rtt),
+        return self._result(self.lib.rd_kafka_mock_broker_set_rtt(self.mc, self._broker(req, allow_all=True), rtt),
                             "broker_set_rtt")
 
     def push_request_errors(self, req: Dict[str, Any]) -> Dict[str, Any]:
