@@ -100,7 +100,9 @@ enum Consumer {
     /// Returns the records sorted by (partition, offset). Batch CRCs are verified.
     ///
     /// Give `expect` to stop early; leave it nil to also catch extra (e.g. duplicate)
-    /// records, at the cost of waiting `idleMs` at the end.
+    /// records, at the cost of waiting `idleMs` at the end. The idle clock starts
+    /// when the partitions are assigned, so keep `idleMs` well above the time the
+    /// first fetch needs (a mock broker with an injected RTT is slower).
     static func readAll(
         bootstrap: String, topic: String, partitions: [Int32]? = nil, expect: Int? = nil,
         idleMs: Int = 3000, timeoutS: Double = 60

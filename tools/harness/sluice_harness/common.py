@@ -70,6 +70,10 @@ def port_accepts(port: int, timeout: float = 0.5) -> bool:
 
 
 _PR_SET_PDEATHSIG = 1
+# Resolved before any fork: the child of a multi-threaded process must not dlopen.
+_prctl = ctypes.CDLL(None, use_errno=True).prctl
+_prctl.restype = ctypes.c_int
+_prctl.argtypes = [ctypes.c_int, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong, ctypes.c_ulong]
 
 
 def set_pdeathsig_kill() -> None:
@@ -78,8 +82,7 @@ def set_pdeathsig_kill() -> None:
     The harness forks its broker from its main thread, which lives as long as the
     harness process, so this means: the broker dies with the harness.
     """
-    libc = ctypes.CDLL(None, use_errno=True)
-    if libc.prctl(_PR_SET_PDEATHSIG, signal.SIGKILL, 0, 0, 0) != 0:
+    if _prctl(_PR_SET_PDEATHSIG, int(signal.SIGKILL), 0, 0, 0) != 0:
         os._exit(127)
     # The parent may already have died between fork and prctl.
     if os.getppid() == 1:

@@ -144,8 +144,7 @@ class Tansu:
             cmd += ["--config", f"{key}={value}"]
         try:
             res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
-                                 env=child_env(), timeout=TOPIC_CLI_TIMEOUT_S,
-                                 preexec_fn=common.set_pdeathsig_kill)
+                                 env=child_env(), timeout=TOPIC_CLI_TIMEOUT_S)
         except subprocess.TimeoutExpired:
             return {"ok": False, "error": f"tansu topic create timed out after {TOPIC_CLI_TIMEOUT_S}s"}
         if res.returncode != 0:
