@@ -69,15 +69,49 @@ public final class BrokerConnection: Sendable {
         return try await Self.send(request, version: version, on: channel, configuration: configuration, timeout: timeout)
     }
 
-    /// Sends a request the broker will not answer (Produce with acks = 0); returns once written.
-    public func sendWithoutResponse<R: KafkaRequest>(_ request: R) async throws(KafkaClientError) {
-        let version = try version(for: R.self)
+    /// Sends a request and returns its response as a future.
+    ///
+    /// The request is handed to the channel before this returns, so requests sent one
+    /// after the other from one thread go on the wire in that order; partition producers
+    /// rely on it to keep batches in sequence with several requests in flight.
+    public func sendNow<R: KafkaRequest>(_ request: R, version: Int16, timeout: TimeAmount? = nil) -> EventLoopFuture<R.Response> {
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
+        channel.writeAndFlush(
+            Self.outbound(
+                request, version: version, expectsResponse: true, timeout: timeout ?? configuration.requestTimeout,
+                clientId: configuration.clientId, promise: promise),
+            promise: nil)
+        let broker = self.broker
+        return promise.futureResult.flatMapErrorThrowing { error in
+            throw Self.clientError(error)
+        }.flatMapThrowing { frame -> R.Response in
+            guard var frame else {
+                // Only a request the broker does not answer completes without a frame.
+                throw KafkaClientError(.protocolError, "\(R.apiKey) v\(version) to \(broker): no response frame")
+            }
+            do {
+                return try KafkaRequestEncoder.decodeResponse(R.self, version: version, from: &frame).1
+            } catch {
+                throw KafkaClientError(.protocolError, "cannot decode \(R.apiKey) v\(version) response from \(broker): \(error)")
+            }
+        }
+    }
+
+    /// Sends a request the broker will not answer (Produce with acks = 0); the future
+    /// completes once it is written. Ordering as `sendNow`.
+    public func sendNowWithoutResponse<R: KafkaRequest>(_ request: R, version: Int16) -> EventLoopFuture<Void> {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
         channel.writeAndFlush(
             Self.outbound(request, version: version, expectsResponse: false, timeout: configuration.requestTimeout, clientId: configuration.clientId, promise: promise),
             promise: nil)
+        return promise.futureResult.flatMapErrorThrowing { throw Self.clientError($0) }.map { _ in () }
+    }
+
+    /// Sends a request the broker will not answer (Produce with acks = 0); returns once written.
+    public func sendWithoutResponse<R: KafkaRequest>(_ request: R) async throws(KafkaClientError) {
+        let version = try version(for: R.self)
         do {
-            _ = try await promise.futureResult.get()
+            try await sendNowWithoutResponse(request, version: version).get()
         } catch {
             throw Self.clientError(error)
         }

@@ -1,0 +1,249 @@
+import KafkaWire
+import Logging
+import NIOCore
+
+/// The producer's view of a Kafka cluster: cached metadata, refreshed periodically and
+/// on demand, the shared connection pool, and the idempotent producer id.
+///
+/// Runs on one event loop (its executor), the same as the connections it makes, so
+/// partition producers on that loop talk to it without thread hops.
+public actor KafkaCluster {
+    public struct Settings: Sendable {
+        /// Brokers to ask for metadata first (HOST:PORT list).
+        public var bootstrap: [BrokerAddress]
+        /// Metadata cache settings (refresh interval, unknown-topic TTL).
+        public var metadata = MetadataCache.Settings()
+        /// Connection pool settings (connection options, reconnect backoff).
+        public var pool = ConnectionPool.Settings()
+        /// Timeout of one Metadata request [10 s].
+        public var metadataTimeout: TimeAmount = .seconds(10)
+
+        public init(bootstrap: [BrokerAddress]) {
+            self.bootstrap = bootstrap
+        }
+    }
+
+    public nonisolated let eventLoop: any EventLoop
+    public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
+
+    public let settings: Settings
+    public let pool: ConnectionPool
+    private let logger: Logger
+    private var cache: MetadataCache
+    private var refreshInFlight: Task<Void, Never>?
+    private var refreshError: KafkaClientError?
+    private var extraTopics: Set<String> = []
+    private var periodicTask: Task<Void, Never>?
+    private var isShutdown = false
+    /// Metadata requests sent, for tests and metrics.
+    public private(set) var metadataRequestCount = 0
+
+    public init(settings: Settings, eventLoop: any EventLoop, logger: Logger = Logger(label: "sluice.cluster")) {
+        self.settings = settings
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.cache = MetadataCache(settings: settings.metadata)
+        self.pool = ConnectionPool(eventLoop: eventLoop, settings: settings.pool, logger: logger)
+    }
+
+    /// Starts the periodic metadata refresh.
+    public func start() {
+        guard periodicTask == nil else { return }
+        periodicTask = Task { [weak self] in
+            while !Task.isCancelled {
+                guard let self else { return }
+                let wait = await self.timeUntilRefresh()
+                try? await Task.sleep(nanoseconds: UInt64(max(wait.nanoseconds, 10_000_000)))
+                if Task.isCancelled { return }
+                await self.refreshIfDue()
+            }
+        }
+    }
+
+    /// Stops the refresh and closes every connection.
+    public func shutdown() async {
+        isShutdown = true
+        periodicTask?.cancel()
+        periodicTask = nil
+        await pool.shutdown()
+    }
+
+    // MARK: lookups
+
+    /// The leader of a partition, refreshing metadata first when needed.
+    public func leader(topic: String, partition: Int32) async throws(ProduceError) -> (id: Int32, address: BrokerAddress) {
+        for attempt in 0..<2 {
+            switch cache.lookup(topic: topic, partition: partition, now: .now()) {
+            case .leader(let id, let address):
+                if attempt == 0 && cache.refreshDue(now: .now()) { break }
+                return (id, address)
+            case .unknownTopic:
+                throw ProduceError(.unknownTopic, "topic \(topic) does not exist", partition: partition)
+            case .unknownPartition(let count):
+                if attempt == 1 {
+                    throw ProduceError(.unknownPartition, "topic \(topic) has \(count) partitions; \(partition) does not exist", partition: partition)
+                }
+            case .noLeader:
+                if attempt == 1 {
+                    throw ProduceError(.noLeader, "partition \(topic)/\(partition) has no leader now", partition: partition)
+                }
+            case .needMetadata:
+                break
+            }
+            await refresh(adding: topic)
+        }
+        if let refreshError {
+            throw ProduceError(.noLeader, "no metadata for \(topic)/\(partition): \(refreshError)", partition: partition)
+        }
+        throw ProduceError(.noLeader, "no metadata for \(topic)/\(partition)", partition: partition)
+    }
+
+    /// The partition count of a topic; `.unknownTopic` if it does not exist.
+    public func partitionCount(topic: String) async throws(ProduceError) -> Int {
+        for _ in 0..<2 {
+            switch cache.partitionCount(topic: topic, now: .now()) {
+            case .some(0):
+                throw ProduceError(.unknownTopic, "topic \(topic) does not exist")
+            case .some(let n):
+                return n
+            case nil:
+                await refresh(adding: topic)
+            }
+        }
+        throw ProduceError(.noLeader, "no metadata for topic \(topic)\(refreshError.map { ": \($0)" } ?? "")")
+    }
+
+    /// The shared connection to a broker.
+    public func connection(to broker: BrokerAddress) async throws(KafkaClientError) -> BrokerConnection {
+        try await pool.connection(to: broker)
+    }
+
+    /// A leader error was seen: metadata will be refreshed before the next lookup.
+    public func markStale() {
+        cache.markStale()
+    }
+
+    // MARK: refresh
+
+    /// Refreshes the metadata of every known topic (and `topic`), deduplicating
+    /// concurrent refreshes. Errors are remembered, not thrown: lookups report them.
+    public func refresh(adding topic: String? = nil) async {
+        if let topic, !cache.knownTopics.contains(topic) { extraTopics.insert(topic) }
+        if let running = refreshInFlight {
+            await running.value
+            // The running refresh may have started before `topic` was added.
+            if let topic, extraTopics.contains(topic) { await refresh(adding: nil) }
+            return
+        }
+        let task = Task { await self.performRefresh() }
+        refreshInFlight = task
+        await task.value
+        refreshInFlight = nil
+    }
+
+    private func refreshIfDue() async {
+        if cache.refreshDue(now: .now()) && !(cache.knownTopics.isEmpty && extraTopics.isEmpty) {
+            await refresh()
+        }
+    }
+
+    private func timeUntilRefresh() -> TimeAmount {
+        cache.nextRefresh() - .now()
+    }
+
+    private func performRefresh() async {
+        let topics = Array(Set(cache.knownTopics).union(extraTopics)).sorted()
+        extraTopics.removeAll()
+        // Known brokers first (they are current), then the bootstrap list.
+        var candidates = cache.metadata.brokers.sorted { $0.key < $1.key }.map(\.value)
+        for b in settings.bootstrap where !candidates.contains(b) { candidates.append(b) }
+        var lastError: KafkaClientError?
+        for broker in candidates {
+            do {
+                let connection = try await pool.connection(to: broker)
+                metadataRequestCount += 1
+                let response = try await connection.send(
+                    MetadataRequest(topicNames: topics, allowAutoTopicCreation: false), timeout: settings.metadataTimeout)
+                cache.update(Self.clusterMetadata(response), requestedTopics: topics, now: .now())
+                refreshError = nil
+                return
+            } catch {
+                lastError = error
+                logger.debug("metadata request failed", metadata: ["broker": "\(broker)", "error": "\(error)"])
+            }
+        }
+        refreshError = lastError
+        for t in topics where !cache.knownTopics.contains(t) { extraTopics.insert(t) }
+        logger.warning("metadata refresh failed on every broker", metadata: ["error": "\(lastError.map { "\($0)" } ?? "no brokers")"])
+    }
+
+    static func clusterMetadata(_ response: MetadataResponse) -> ClusterMetadata {
+        var brokers: [Int32: BrokerAddress] = [:]
+        for b in response.brokers { brokers[b.nodeId] = BrokerAddress(host: b.host, port: Int(b.port)) }
+        var topics: [String: ClusterMetadata.Topic] = [:]
+        for t in response.topics {
+            guard let name = t.name else { continue }
+            var partitions: [Int32: ClusterMetadata.Partition] = [:]
+            for p in t.partitions {
+                partitions[p.partitionIndex] = .init(id: p.partitionIndex, leader: p.leaderId, errorCode: p.errorCode.rawValue)
+            }
+            topics[name] = .init(name: name, errorCode: t.errorCode.rawValue, partitions: partitions)
+        }
+        return ClusterMetadata(brokers: brokers, topics: topics)
+    }
+
+    // MARK: idempotence
+
+    private var identity: ProducerIdentity?
+    private var identityTask: Task<Result<ProducerIdentity, ProduceError>, Never>?
+
+    /// The producer id and epoch in use, obtaining one (InitProducerId) if none is yet,
+    /// or a new one when `replacing` is the current one (the broker lost track of it).
+    public func producerIdentity(replacing old: ProducerIdentity? = nil) async throws(ProduceError) -> ProducerIdentity {
+        if let identity, identity != old { return identity }
+        if let running = identityTask { return try await running.value.get() }
+        let task = Task { await self.initProducerId() }
+        identityTask = task
+        let result = await task.value
+        identityTask = nil
+        if case .success(let id) = result { identity = id }
+        return try result.get()
+    }
+
+    private func initProducerId() async -> Result<ProducerIdentity, ProduceError> {
+        var candidates = cache.metadata.brokers.sorted { $0.key < $1.key }.map(\.value)
+        for b in settings.bootstrap where !candidates.contains(b) { candidates.append(b) }
+        var last = ProduceError(.noLeader, "no broker reachable for InitProducerId")
+        for broker in candidates {
+            do {
+                let connection = try await pool.connection(to: broker)
+                guard connection.versions[.initProducerId] != nil else {
+                    last = ProduceError(.unsupported, "broker \(broker) does not support InitProducerId")
+                    continue
+                }
+                let response = try await connection.send(InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: -1))
+                guard response.errorCode == .noError else {
+                    last = ProduceError(
+                        response.errorCode.isRetriable ? .noLeader : .unsupported,
+                        "InitProducerId on \(broker) failed: \(response.errorCode)", kafkaError: response.errorCode)
+                    continue
+                }
+                logger.info("producer id", metadata: ["id": "\(response.producerId)", "epoch": "\(response.producerEpoch)"])
+                return .success(ProducerIdentity(producerId: response.producerId, epoch: response.producerEpoch))
+            } catch {
+                last = ProduceError(.noLeader, "InitProducerId on \(broker) failed: \(error)")
+            }
+        }
+        return .failure(last)
+    }
+}
+
+/// The idempotent producer's id and epoch (from InitProducerId).
+public struct ProducerIdentity: Sendable, Hashable {
+    public var producerId: Int64
+    public var epoch: Int16
+    public init(producerId: Int64, epoch: Int16) {
+        self.producerId = producerId
+        self.epoch = epoch
+    }
+}

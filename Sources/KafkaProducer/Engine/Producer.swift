@@ -1,0 +1,241 @@
+import KafkaWire
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+
+/// Where a call goes: a given partition, or one picked by a partitioner.
+public enum PartitionChoice: Sendable, Equatable {
+    case explicit(Int32)
+    case partitioner(Partitioner)
+}
+
+/// A call that is buffered: its partition, and a way to await its outcome.
+public struct ProduceReceipt: Sendable {
+    /// The partition the call went to.
+    public let partition: Int32
+    let future: EventLoopFuture<Int64>
+
+    /// Waits until Kafka has the records: the base offset of the call's first record
+    /// (-1 with required_acks = 0), or the reason it failed.
+    public func acknowledgement() async throws(ProduceError) -> Int64 {
+        do {
+            return try await future.get()
+        } catch let e as ProduceError {
+            throw e
+        } catch {
+            throw ProduceError(.kafkaError, "\(error)", partition: partition)
+        }
+    }
+}
+
+/// Sluice's Kafka producer engine, usable as a library without the daemon.
+///
+/// Calls go to per-partition producers created on first use; they share one connection
+/// per broker. A call returns once buffered (back-pressure holds it while the partition
+/// buffer is full); its outcome (offset or failure) arrives later, exactly once.
+///
+/// ```swift
+/// let producer = Producer(configuration: .init(bootstrap: [BrokerAddress("127.0.0.1:9092")!]), eventLoop: loop)
+/// let receipt = try await producer.send(topic: "events", partition: .partitioner(.hash), records: records)
+/// let offset = try await receipt.acknowledgement()
+/// ```
+public final class Producer: Sendable {
+    public let configuration: ProducerConfiguration
+    public let cluster: KafkaCluster
+    public let eventLoop: any EventLoop
+    private let logger: Logger
+
+    private struct State {
+        var partitions: [TopicPartition: PartitionProducer] = [:]
+        var nextCallId: UInt64 = 1
+        var shuttingDown = false
+        var idempotence: Bool?
+    }
+
+    private struct TopicPartition: Hashable {
+        var topic: String
+        var partition: Int32
+    }
+
+    private let state = NIOLockedValueBox(State())
+
+    /// - Parameter eventLoop: the loop the whole engine runs on (partition producers,
+    ///   connections, metadata). One loop keeps every hop away; the engine's CPU work is
+    ///   small next to the kernel's.
+    public init(configuration: ProducerConfiguration, eventLoop: any EventLoop, logger: Logger = Logger(label: "sluice.producer")) {
+        self.configuration = configuration
+        self.eventLoop = eventLoop
+        self.logger = logger
+        self.cluster = KafkaCluster(settings: configuration.cluster, eventLoop: eventLoop, logger: logger)
+    }
+
+    /// Starts the periodic metadata refresh.
+    public func start() async {
+        await cluster.start()
+    }
+
+    /// Produces one call: all `records` go to one partition as one batch.
+    ///
+    /// Returns the partition once the call is buffered. `onOutcome` is then called exactly
+    /// once with the base offset or the failure. If this throws (unknown topic or
+    /// partition, invalid call, shutting down), `onOutcome` is never called.
+    @discardableResult
+    public func produce(
+        topic: String, partition choice: PartitionChoice, records: [ProducerRecord],
+        onOutcome: @escaping @Sendable (Result<Int64, ProduceError>) -> Void
+    ) async throws(ProduceError) -> Int32 {
+        guard !topic.isEmpty else { throw ProduceError(.invalidArgument, "empty topic name") }
+        guard let first = records.first else {
+            throw ProduceError(.invalidArgument, "a call to \(topic) has no records")
+        }
+        let byteSize = RecordBatchEncoder.uncompressedSize(of: records)
+        guard byteSize <= configuration.maxCallBytes else {
+            throw ProduceError(
+                .recordTooLarge, "a call of \(byteSize) bytes to \(topic) exceeds max_call_bytes (\(configuration.maxCallBytes))")
+        }
+        if state.withLockedValue({ $0.shuttingDown }) {
+            throw ProduceError(.shuttingDown, "the producer is shutting down")
+        }
+        let count = try await cluster.partitionCount(topic: topic)
+        let partition: Int32
+        switch choice {
+        case .explicit(let p):
+            guard p >= 0 && Int(p) < count else {
+                throw ProduceError(.unknownPartition, "topic \(topic) has \(count) partitions; \(p) does not exist", partition: p)
+            }
+            partition = p
+        case .partitioner(let partitioner):
+            partition = partitioner.partition(key: first.key.map { $0.readableBytesView }, partitionCount: count)
+        }
+        let producer = try await partitionProducer(topic: topic, partition: partition)
+        let id = state.withLockedValue { s -> UInt64 in
+            defer { s.nextCallId += 1 }
+            return s.nextCallId
+        }
+        await producer.enqueue(ProduceCall(id: id, records: records, byteSize: byteSize, completion: onOutcome))
+        return partition
+    }
+
+    /// Produces one call and returns once it is buffered; await the receipt for the
+    /// offset.
+    public func send(topic: String, partition: PartitionChoice, records: [ProducerRecord]) async throws(ProduceError) -> ProduceReceipt {
+        let promise = eventLoop.makePromise(of: Int64.self)
+        let chosen: Int32
+        do {
+            chosen = try await produce(topic: topic, partition: partition, records: records) { result in
+                promise.completeWith(result.mapError { $0 as any Error })
+            }
+        } catch {
+            promise.fail(error)
+            throw error
+        }
+        return ProduceReceipt(partition: chosen, future: promise.futureResult)
+    }
+
+    /// The partition count of a topic.
+    public func partitionCount(topic: String) async throws(ProduceError) -> Int {
+        try await cluster.partitionCount(topic: topic)
+    }
+
+    /// Waits until every call made so far has its outcome.
+    public func flush() async {
+        for p in state.withLockedValue({ Array($0.partitions.values) }) {
+            await p.waitUntilEmpty()
+        }
+    }
+
+    /// Stops taking calls, waits up to `drainTimeout` for every buffered call to get its
+    /// outcome, fails what was never sent, waits for what is on the wire, and closes the
+    /// connections.
+    public func shutdown(drainTimeout: TimeAmount = .seconds(30)) async {
+        let producers = state.withLockedValue { s -> [PartitionProducer] in
+            s.shuttingDown = true
+            return Array(s.partitions.values)
+        }
+        let drained = await withTaskGroup(of: Bool.self) { group in
+            group.addTask {
+                for p in producers { await p.waitUntilEmpty() }
+                return true
+            }
+            group.addTask {
+                try? await Task.sleep(nanoseconds: UInt64(max(drainTimeout.nanoseconds, 0)))
+                return false
+            }
+            let first = await group.next() ?? false
+            group.cancelAll()
+            return first
+        }
+        if !drained {
+            logger.warning("drain timeout passed; failing unsent calls")
+            for p in producers { await p.failUnsent("the producer shut down before the call was sent") }
+            // What is on the wire still gets its answer (or times out) before we close.
+            let onWire = await withTaskGroup(of: Bool.self) { group in
+                group.addTask {
+                    for p in producers { await p.waitUntilEmpty() }
+                    return true
+                }
+                group.addTask {
+                    try? await Task.sleep(nanoseconds: UInt64(self.requestTimeout.nanoseconds))
+                    return false
+                }
+                let first = await group.next() ?? false
+                group.cancelAll()
+                return first
+            }
+            if !onWire { logger.warning("requests still on the wire at shutdown") }
+        }
+        await cluster.shutdown()
+    }
+
+    /// Number of partition producers, for metrics and tests.
+    public var partitionProducerCount: Int { state.withLockedValue { $0.partitions.count } }
+
+    // MARK: internals
+
+    private var requestTimeout: TimeAmount {
+        .milliseconds(Int64(configuration.defaults.ackTimeoutMs)) + configuration.requestTimeoutMargin
+    }
+
+    private func partitionProducer(topic: String, partition: Int32) async throws(ProduceError) -> PartitionProducer {
+        let key = TopicPartition(topic: topic, partition: partition)
+        if let p = state.withLockedValue({ $0.partitions[key] }) { return p }
+        let settings = configuration.settings(for: topic)
+        let idempotent = try await decideIdempotence(settings: settings)
+        let timeout = TimeAmount.milliseconds(Int64(settings.ackTimeoutMs)) + configuration.requestTimeoutMargin
+        return state.withLockedValue { s in
+            if let p = s.partitions[key] { return p }
+            let p = PartitionProducer(
+                topic: topic, partition: partition, settings: settings, idempotent: idempotent, cluster: cluster,
+                requestTimeout: timeout, logger: logger)
+            s.partitions[key] = p
+            return p
+        }
+    }
+
+    /// Idempotence needs acks from all in-sync replicas and a producer id from the
+    /// cluster; `auto` turns it on when both hold.
+    private func decideIdempotence(settings: ProducerSettings) async throws(ProduceError) -> Bool {
+        switch configuration.idempotence {
+        case .off:
+            return false
+        case .on:
+            guard settings.requiredAcks == -1 else {
+                throw ProduceError(.invalidArgument, "idempotence = on needs required_acks = -1 (have \(settings.requiredAcks))")
+            }
+            return true
+        case .auto:
+            guard settings.requiredAcks == -1 else { return false }
+            if let known = state.withLockedValue({ $0.idempotence }) { return known }
+            let decided: Bool
+            do {
+                _ = try await cluster.producerIdentity()
+                decided = true
+            } catch where error.code == .unsupported {
+                logger.info("idempotence off: the cluster gave no producer id", metadata: ["reason": "\(error)"])
+                decided = false
+            }
+            state.withLockedValue { $0.idempotence = decided }
+            return decided
+        }
+    }
+}

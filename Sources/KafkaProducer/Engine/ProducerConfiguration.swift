@@ -1,0 +1,38 @@
+import KafkaWire
+import NIOCore
+
+/// Everything a `Producer` needs. Defaults in brackets.
+public struct ProducerConfiguration: Sendable {
+    /// Whether to use Kafka's idempotent producer (InitProducerId + sequence numbers).
+    public enum Idempotence: String, Sendable, Equatable, CaseIterable {
+        /// On when the cluster supports it and required_acks is -1; off otherwise.
+        case auto
+        /// Always; calls fail if the cluster cannot give a producer id.
+        case on
+        /// Never.
+        case off
+    }
+
+    /// Cluster settings: bootstrap brokers, metadata refresh, connections.
+    public var cluster: KafkaCluster.Settings
+    /// Settings of every partition producer unless a topic overrides them.
+    public var defaults = ProducerSettings()
+    /// Per-topic settings, replacing `defaults` for that topic.
+    public var topicOverrides: [String: ProducerSettings] = [:]
+    /// Idempotence [auto].
+    public var idempotence: Idempotence = .auto
+    /// Largest call accepted, in record bytes; larger ones fail with `.recordTooLarge`
+    /// at once [8 MiB].
+    public var maxCallBytes: Int = 8 * 1024 * 1024
+    /// Margin added to `ackTimeoutMs` for a produce request's client-side timeout [5 s].
+    public var requestTimeoutMargin: TimeAmount = .seconds(5)
+
+    public init(bootstrap: [BrokerAddress]) {
+        self.cluster = KafkaCluster.Settings(bootstrap: bootstrap)
+    }
+
+    /// The settings for a topic.
+    public func settings(for topic: String) -> ProducerSettings {
+        topicOverrides[topic] ?? defaults
+    }
+}
