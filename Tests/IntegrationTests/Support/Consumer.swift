@@ -194,13 +194,14 @@ enum PythonProducer {
     static func produce(
         bootstrap: String, topic: String, count: Int, partition: Int32? = nil,
         keyPrefix: String = "key-", valuePrefix: String = "value-", compression: String = "none",
-        timeoutS: Double = 30
+        partitioner: String? = nil, timeoutS: Double = 30
     ) async throws -> [Delivery] {
         var args = [
             "produce", "--bootstrap", bootstrap, "--topic", topic, "--count", String(count),
             "--key-prefix", keyPrefix, "--value-prefix", valuePrefix,
             "--compression", compression, "--timeout-s", String(timeoutS),
         ]
+        if let partitioner { args += ["--partitioner", partitioner] }
         if let partition { args += ["--partition", String(partition)] }
         return try await run(args, stdin: nil, timeoutS: timeoutS)
     }

@@ -25,10 +25,11 @@ def unb64(v: Optional[str]) -> Optional[bytes]:
 
 
 def produce(bootstrap: str, topic: str, records: List[Dict[str, Any]], compression: str = "none",
-            idempotent: bool = False, timeout_s: float = 30.0) -> List[Dict[str, Any]]:
+            idempotent: bool = False, timeout_s: float = 30.0,
+            partitioner: Optional[str] = None) -> List[Dict[str, Any]]:
     from confluent_kafka import Producer
 
-    producer = Producer({
+    conf: Dict[str, Any] = {
         "bootstrap.servers": bootstrap,
         "compression.type": compression,
         "enable.idempotence": idempotent,
@@ -36,7 +37,11 @@ def produce(bootstrap: str, topic: str, records: List[Dict[str, Any]], compressi
         "linger.ms": 5,
         "message.timeout.ms": int(timeout_s * 1000),
         "log_level": 4,
-    })
+    }
+    if partitioner:
+        # librdkafka's partitioners, e.g. murmur2_random (Java-compatible murmur2 for keys).
+        conf["partitioner"] = partitioner
+    producer = Producer(conf)
     results: List[Optional[Dict[str, Any]]] = [None] * len(records)
 
     def on_delivery(index: int):
@@ -87,6 +92,7 @@ def main(argv: List[str]) -> int:
     ap.add_argument("--compression", default="none",
                     choices=["none", "gzip", "snappy", "lz4", "zstd"])
     ap.add_argument("--idempotent", action="store_true")
+    ap.add_argument("--partitioner", help="librdkafka partitioner, e.g. murmur2_random")
     ap.add_argument("--timeout-s", type=float, default=30.0)
     args = ap.parse_args(argv)
 
@@ -103,7 +109,7 @@ def main(argv: List[str]) -> int:
             })
     try:
         results = produce(args.bootstrap, args.topic, records, args.compression,
-                          args.idempotent, args.timeout_s)
+                          args.idempotent, args.timeout_s, args.partitioner)
     except Exception as exc:
         print(f"produce: {exc}", file=sys.stderr)
         return 1
