@@ -30,6 +30,7 @@ actor PartitionProducer {
     private let cluster: KafkaCluster
     private let requestTimeout: TimeAmount
     private let logger: Logger
+    private let statistics: ProducerStatistics
     private var buffer: PartitionBuffer<ProduceCall>
 
     private var identity: ProducerIdentity?
@@ -46,8 +47,9 @@ actor PartitionProducer {
 
     init(
         topic: String, partition: Int32, settings: ProducerSettings, idempotent: Bool, cluster: KafkaCluster,
-        requestTimeout: TimeAmount, logger: Logger
+        requestTimeout: TimeAmount, statistics: ProducerStatistics, logger: Logger
     ) {
+        self.statistics = statistics
         self.topic = topic
         self.partition = partition
         self.settings = settings
@@ -105,9 +107,14 @@ actor PartitionProducer {
             case .send(let batch):
                 send(batch)
             case .acked(let acks):
+                statistics.update {
+                    $0.callsAcked += acks.count
+                    $0.recordsAcked += acks.reduce(0) { $0 + $1.call.recordCount }
+                }
                 for (call, offset) in acks { call.completion(.success(offset)) }
             case .failed(let calls, let failure):
                 let error = produceError(failure)
+                statistics.update { $0.callsFailed += calls.count }
                 for call in calls {
                     // A call failed before it was ever buffered still releases its caller.
                     held.removeValue(forKey: call.id)?.resume()
@@ -120,10 +127,12 @@ actor PartitionProducer {
                     self.assumeIsolated { $0.tick() }
                 }
             case .refreshMetadata:
+                statistics.update { $0.retries += 1 }
                 connection = nil
                 let cluster = self.cluster
                 Task { await cluster.markStale() }
             case .resetProducerId:
+                statistics.update { $0.producerIdResets += 1 }
                 renewIdentity()
             }
         }
@@ -230,6 +239,7 @@ actor PartitionProducer {
         }
         let attemptId = batch.attemptId
         let loop = eventLoop
+        statistics.update { $0.requestsSent += 1 }
         if settings.requiredAcks == 0 {
             connection.sendNowWithoutResponse(request, version: produceVersion).hop(to: loop).whenComplete { [self] result in
                 self.assumeIsolated { me in

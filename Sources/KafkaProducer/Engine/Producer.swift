@@ -43,6 +43,8 @@ public final class Producer: Sendable {
     public let configuration: ProducerConfiguration
     public let cluster: KafkaCluster
     public let eventLoop: any EventLoop
+    /// Counters of requests, retries, acks and failures.
+    public let statistics = ProducerStatistics()
     private let logger: Logger
 
     private struct State {
@@ -206,7 +208,7 @@ public final class Producer: Sendable {
             if let p = s.partitions[key] { return p }
             let p = PartitionProducer(
                 topic: topic, partition: partition, settings: settings, idempotent: idempotent, cluster: cluster,
-                requestTimeout: timeout, logger: logger)
+                requestTimeout: timeout, statistics: statistics, logger: logger)
             s.partitions[key] = p
             return p
         }

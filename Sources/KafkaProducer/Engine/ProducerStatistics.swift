@@ -1,0 +1,27 @@
+import NIOConcurrencyHelpers
+
+/// Counters of the engine's work, for metrics and tests. Cheap to update from any
+/// partition producer.
+public final class ProducerStatistics: Sendable {
+    public struct Snapshot: Sendable, Equatable {
+        /// Produce requests written to a broker.
+        public var requestsSent = 0
+        /// Retriable failures that put requests back in the buffer (each nack counts once).
+        public var retries = 0
+        /// Calls acked / failed.
+        public var callsAcked = 0
+        public var callsFailed = 0
+        /// Records acked.
+        public var recordsAcked = 0
+        /// Times a partition asked for a new producer id.
+        public var producerIdResets = 0
+    }
+
+    private let box = NIOLockedValueBox(Snapshot())
+
+    public init() {}
+
+    public func snapshot() -> Snapshot { box.withLockedValue { $0 } }
+
+    func update(_ body: (inout Snapshot) -> Void) { box.withLockedValue(body) }
+}
