@@ -6,20 +6,29 @@ import PackageDescription
 /// Layers, one module each:
 /// - `KafkaWire`: Kafka protocol codecs over `ByteBuffer`, record batches, compression. No I/O.
 /// - `KafkaProducer`: broker connections and the producer engine.
-/// - executables: `sluice` (CLI).
+/// - `Gateway`: the Unix-socket server speaking protocol v1 (docs/protocol.md) over the
+///   engine: framing, call references, back-pressure, peer credentials, configuration,
+///   metrics, lifecycle.
+/// - executables: `sluice` (CLI), `sluiced` (the daemon).
 let package = Package(
     name: "sluice",
     platforms: [.macOS(.v14)],
     products: [
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaProducer", targets: ["KafkaProducer"]),
+        .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "sluice", targets: ["sluice"]),
+        .executable(name: "sluiced", targets: ["sluiced"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
+        .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
+        .package(url: "https://github.com/LebJe/TOMLKit.git", from: "0.6.0"),
     ],
     targets: [
         // System C libraries, found with pkg-config; Debian package names as providers.
@@ -49,6 +58,32 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "Gateway",
+            dependencies: [
+                "KafkaWire", "KafkaProducer",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOHTTP1", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+                .product(name: "TOMLKit", package: "TOMLKit"),
+            ]
+        ),
+        .executableTarget(
+            name: "sluiced",
+            dependencies: [
+                "Gateway", "KafkaProducer",
+                .product(name: "ArgumentParser", package: "swift-argument-parser"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
+                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
+            ]
+        ),
         .executableTarget(
             name: "sluice",
             dependencies: [
@@ -69,13 +104,24 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
+        // The gateway's pure parts: connection state machine (injected clock), configuration,
+        // authorization rules.
+        .testTarget(
+            name: "GatewayTests",
+            dependencies: [
+                "Gateway", "KafkaProducer", "KafkaWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
         // Integration tests: real brokers (Tansu, librdkafka's mock cluster) started by
         // the harness in tools/harness, read back with confluent-kafka's consumer.
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KafkaProducer", "KafkaWire",
+                "KafkaProducer", "KafkaWire", "Gateway",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
     ],

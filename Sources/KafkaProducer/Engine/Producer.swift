@@ -189,6 +189,19 @@ public final class Producer: Sendable {
         await cluster.shutdown()
     }
 
+    /// Calls pending (held by back-pressure), buffered, and produce requests on the wire,
+    /// summed over every partition, for metrics.
+    public func depth() async -> (pending: Int, buffered: Int, onWire: Int) {
+        var total = (pending: 0, buffered: 0, onWire: 0)
+        for p in state.withLockedValue({ Array($0.partitions.values) }) {
+            let d = await p.depth
+            total.pending += d.pending
+            total.buffered += d.buffered
+            total.onWire += d.onWire
+        }
+        return total
+    }
+
     /// Number of partition producers, for metrics and tests.
     public var partitionProducerCount: Int { state.withLockedValue { $0.partitions.count } }
 

@@ -1,0 +1,266 @@
+import KafkaProducer
+import KafkaWire
+import Logging
+import NIOCore
+
+/// Everything `sluiced` can be told. Defaults in brackets; the TOML key of each option is
+/// given as `section.key` (see `ConfigKeys` and docs/configuration.md).
+///
+/// Sources, later ones winning: these defaults, the TOML file (`--config FILE`), the
+/// environment (`SLUICE_SECTION_KEY`), then flags (`--brokers`, `--socket`, `--set KEY=VALUE`...).
+public struct GatewayConfiguration: Sendable {
+    /// The Unix socket clients connect to.
+    public struct Listener: Sendable, Equatable {
+        /// `listener.path`: the socket file [/run/sluice/sluiced.sock]. Its directory is created.
+        public var path: String = "/run/sluice/sluiced.sock"
+        /// `listener.mode`: the socket file's permission bits [0o660].
+        public var mode: UInt32 = 0o660
+        /// `listener.owner`: user name or uid owning the socket file; empty = the daemon's [""].
+        public var owner: String = ""
+        /// `listener.group`: group name or gid of the socket file; empty = the daemon's [""].
+        public var group: String = ""
+        /// `listener.systemd`: take the socket from systemd (`LISTEN_FDS`) when one is
+        /// passed [true]. The path, mode, owner and group then belong to the .socket unit.
+        public var systemd: Bool = true
+        /// `listener.max_frame_bytes`: largest request frame; a larger one is answered
+        /// FRAME_TOO_LARGE and the connection closed [16 MiB].
+        public var maxFrameBytes: Int = 16 * 1024 * 1024
+        /// `listener.backlog`: listen(2) backlog [256].
+        public var backlog: Int = 256
+        /// `listener.threads`: event loop threads serving connections; 0 = one per core [0].
+        public var threads: Int = 0
+
+        public init() {}
+    }
+
+    /// Per-connection bounds: together they bound a connection's memory whatever its
+    /// client sends or fails to read.
+    public struct Limits: Sendable, Equatable {
+        /// `limits.max_connections`: connections open at once; more are refused (closed at
+        /// once) [1024].
+        public var maxConnections: Int = 1024
+        /// `limits.max_unfinished_calls`: produce calls (both kinds) of one connection
+        /// without their outcome yet; reading pauses at this count [8192].
+        public var maxUnfinishedCalls: Int = 8192
+        /// `limits.max_unfinished_no_ack`: ProduceNoAck calls of one connection without
+        /// their outcome yet; reading pauses at this count [1024].
+        public var maxUnfinishedNoAck: Int = 1024
+        /// `limits.recent_outcomes`: outcomes of finished calls a connection remembers for
+        /// SyncWait; older ones are forgotten (UNKNOWN_REF) [4096].
+        public var recentOutcomes: Int = 4096
+        /// `limits.max_sync_waits`: SyncWaits of one connection waiting at once; reading
+        /// pauses at this count [1024].
+        public var maxSyncWaits: Int = 1024
+        /// `limits.max_pending_metadata`: Metadata requests of one connection in progress;
+        /// reading pauses at this count [64].
+        public var maxPendingMetadata: Int = 64
+        /// `limits.write_buffer_low` / `write_buffer_high`: reply bytes queued for a
+        /// connection above which reading pauses (high) and below which it resumes (low)
+        /// [256 KiB / 1 MiB].
+        public var writeBufferLow: Int = 256 * 1024
+        public var writeBufferHigh: Int = 1024 * 1024
+
+        public init() {}
+    }
+
+    /// One per-topic rule: who may produce to which topics.
+    public struct TopicRule: Sendable, Equatable {
+        /// Topic patterns; `*` matches any run of characters (`orders.*`).
+        public var topics: [String]
+        /// Peers whose uid is listed, or whose gid is listed, match. Both empty = everyone.
+        public var uids: [UInt32]
+        public var gids: [UInt32]
+
+        public init(topics: [String], uids: [UInt32] = [], gids: [UInt32] = []) {
+            self.topics = topics
+            self.uids = uids
+            self.gids = gids
+        }
+    }
+
+    /// Who may connect and produce (peers identified by SO_PEERCRED).
+    public struct Security: Sendable, Equatable {
+        /// `security.allowed_uids` / `allowed_gids`: a peer may connect when its uid or its
+        /// gid is listed; both empty = any peer that can open the socket [[] / []].
+        public var allowedUids: [UInt32] = []
+        public var allowedGids: [UInt32] = []
+        /// `[[security.topic_rules]]`: with no rule any connected peer may produce to any
+        /// topic; with rules a peer may produce to a topic when some rule lists the topic
+        /// and the peer [none].
+        public var topicRules: [TopicRule] = []
+
+        public init() {}
+    }
+
+    /// TLS towards the brokers. Placeholder: the engine does not speak TLS yet, so
+    /// `enabled = true` is refused at start-up (`--check-config` reports it too).
+    public struct TLS: Sendable, Equatable {
+        /// `kafka.tls.enabled` [false].
+        public var enabled = false
+        /// `kafka.tls.ca_file`: PEM bundle to verify brokers with; empty = system roots [""].
+        public var caFile = ""
+        /// `kafka.tls.cert_file` / `key_file`: client certificate and key [""].
+        public var certFile = ""
+        public var keyFile = ""
+        /// `kafka.tls.verify`: verify the broker's certificate and name [true].
+        public var verify = true
+        /// `kafka.tls.server_name`: name to verify instead of the broker's host [""].
+        public var serverName = ""
+        public init() {}
+    }
+
+    /// SASL towards the brokers. Placeholder, as TLS.
+    public struct SASL: Sendable, Equatable {
+        /// `kafka.sasl.mechanism`: "" (off), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 [""].
+        public var mechanism = ""
+        /// `kafka.sasl.username` / `password` [""].
+        public var username = ""
+        public var password = ""
+        public init() {}
+    }
+
+    /// The Kafka cluster.
+    public struct Kafka: Sendable, Equatable {
+        /// `kafka.brokers`: bootstrap brokers, HOST:PORT (required; `--brokers`).
+        public var brokers: [BrokerAddress] = []
+        /// `kafka.client_id` ["sluice"].
+        public var clientId = "sluice"
+        /// `kafka.connect_timeout_ms` [5000].
+        public var connectTimeoutMs = 5000
+        /// `kafka.request_timeout_ms`: non-produce requests (metadata...) [30000].
+        public var requestTimeoutMs = 30_000
+        /// `kafka.metadata_refresh_ms`: periodic metadata refresh [300000].
+        public var metadataRefreshMs = 300_000
+        /// `kafka.unknown_topic_ttl_ms`: how long an unknown topic stays unknown [5000].
+        public var unknownTopicTTLMs = 5000
+        public var tls = TLS()
+        public var sasl = SASL()
+        public init() {}
+    }
+
+    /// Producer settings: `[producer]` for every topic, `[producer.topics."NAME"]` tables
+    /// to override some keys for one topic.
+    public struct Producer: Sendable, Equatable {
+        /// brod's partition producer options (`producer.required_acks`...).
+        public var defaults = ProducerSettings()
+        /// `producer.idempotence`: auto, on or off [auto].
+        public var idempotence: ProducerConfiguration.Idempotence = .auto
+        /// `producer.max_call_bytes`: largest call in record bytes; larger ones fail
+        /// RECORD_TOO_LARGE at once [8 MiB].
+        public var maxCallBytes = 8 * 1024 * 1024
+        /// Per-topic overrides, keys as in `[producer]`, validated when loaded.
+        public var topicOverrides: [String: [(String, ConfigValue)]] = [:]
+
+        public init() {}
+
+        public static func == (a: Producer, b: Producer) -> Bool {
+            a.defaults == b.defaults && a.idempotence == b.idempotence && a.maxCallBytes == b.maxCallBytes
+                && a.topicOverrides.keys.sorted() == b.topicOverrides.keys.sorted()
+                && a.topicOverrides.allSatisfy { k, v in
+                    guard let w = b.topicOverrides[k], w.count == v.count else { return false }
+                    return zip(v, w).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
+                }
+        }
+
+        /// The settings of one topic: the defaults with its overrides applied.
+        public func settings(for topic: String) -> ProducerSettings {
+            var s = defaults
+            if let overrides = topicOverrides[topic] {
+                for (key, value) in overrides {
+                    try? ConfigKeys.applyProducerKey(key, value, to: &s, path: key)
+                }
+            }
+            return s
+        }
+    }
+
+    /// `[shutdown]`.
+    public struct Shutdown: Sendable, Equatable {
+        /// `shutdown.drain_timeout_ms`: after SIGTERM, how long buffered calls may take to
+        /// be produced before the unsent ones fail SHUTTING_DOWN [30000].
+        public var drainTimeoutMs = 30_000
+        public init() {}
+    }
+
+    /// `[log]`.
+    public struct Log: Sendable, Equatable {
+        public enum Format: String, Sendable, CaseIterable { case text, json }
+        /// `log.level`: trace, debug, info, notice, warning, error, critical [info].
+        public var level: Logger.Level = .info
+        /// `log.format`: text or json (one object a line) [text].
+        public var format: Format = .text
+        public init() {}
+    }
+
+    /// `[metrics]`.
+    public struct Metrics: Sendable, Equatable {
+        /// `metrics.listen`: HOST:PORT of the HTTP listener serving `/metrics` (Prometheus)
+        /// and `/health`; empty = none [""].
+        public var listen = ""
+        public init() {}
+    }
+
+    public var listener = Listener()
+    public var limits = Limits()
+    public var security = Security()
+    public var kafka = Kafka()
+    public var producer = Producer()
+    public var shutdown = Shutdown()
+    public var log = Log()
+    public var metrics = Metrics()
+
+    public init() {}
+
+    /// The engine's configuration.
+    public func producerConfiguration() -> ProducerConfiguration {
+        var c = ProducerConfiguration(bootstrap: kafka.brokers)
+        c.cluster.pool.connection.clientId = kafka.clientId
+        c.cluster.pool.connection.connectTimeout = .milliseconds(Int64(kafka.connectTimeoutMs))
+        c.cluster.pool.connection.requestTimeout = .milliseconds(Int64(kafka.requestTimeoutMs))
+        c.cluster.metadata.refreshInterval = .milliseconds(Int64(kafka.metadataRefreshMs))
+        c.cluster.metadata.unknownTopicTTL = .milliseconds(Int64(kafka.unknownTopicTTLMs))
+        c.defaults = producer.defaults
+        c.idempotence = producer.idempotence
+        c.maxCallBytes = producer.maxCallBytes
+        for topic in producer.topicOverrides.keys {
+            c.topicOverrides[topic] = producer.settings(for: topic)
+        }
+        return c
+    }
+
+    /// Checks what single keys cannot: a required option missing, options that conflict,
+    /// options this build cannot honour.
+    public func validate() throws(ConfigError) {
+        guard !kafka.brokers.isEmpty else {
+            throw ConfigError(.missing, key: "kafka.brokers", "no bootstrap broker: give --brokers HOST:PORT[,...] or kafka.brokers in the file")
+        }
+        guard !listener.path.isEmpty || listener.systemd else {
+            throw ConfigError(.missing, key: "listener.path", "no socket path")
+        }
+        guard limits.writeBufferLow <= limits.writeBufferHigh else {
+            throw ConfigError(
+                .invalidValue, key: "limits.write_buffer_low",
+                "\(limits.writeBufferLow) exceeds limits.write_buffer_high (\(limits.writeBufferHigh))")
+        }
+        guard limits.maxUnfinishedNoAck <= limits.maxUnfinishedCalls else {
+            throw ConfigError(
+                .invalidValue, key: "limits.max_unfinished_no_ack",
+                "\(limits.maxUnfinishedNoAck) exceeds limits.max_unfinished_calls (\(limits.maxUnfinishedCalls))")
+        }
+        if producer.idempotence == .on {
+            for topic in [nil] + producer.topicOverrides.keys.sorted().map(Optional.some) {
+                let s = topic.map { producer.settings(for: $0) } ?? producer.defaults
+                if s.requiredAcks != -1 {
+                    let key = topic.map { "producer.topics.\(ConfigKeys.quote($0)).required_acks" } ?? "producer.required_acks"
+                    throw ConfigError(.invalidValue, key: key, "producer.idempotence = \"on\" needs required_acks = -1 (have \(s.requiredAcks))")
+                }
+            }
+        }
+        if kafka.tls.enabled {
+            throw ConfigError(.unsupported, key: "kafka.tls.enabled", "TLS to brokers is not supported by this build's engine yet")
+        }
+        if !kafka.sasl.mechanism.isEmpty {
+            throw ConfigError(.unsupported, key: "kafka.sasl.mechanism", "SASL is not supported by this build's engine yet")
+        }
+    }
+}

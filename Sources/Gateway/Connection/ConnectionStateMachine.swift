@@ -1,0 +1,568 @@
+import KafkaProducer
+import KafkaWire
+import NIOCore
+import SluiceProtocol
+
+/// The protocol logic of one client connection (PROTOCOL.md), as a plain state machine:
+/// events in, actions out, no I/O. Time comes from an injected `GatewayClock`.
+///
+/// `ConnectionHandler` feeds it what happens on the channel and in the engine and performs
+/// the actions it returns: writing replies, handing calls to the engine, timers, reading,
+/// closing. The machine decides when the connection may be read, which is how
+/// back-pressure reaches the client:
+/// - a produce call is handed to the engine only after the previous one of this connection
+///   was buffered (calls keep their order), and nothing more is read while calls wait for
+///   that (a full partition buffer holds the whole connection);
+/// - nothing is read while the channel is not writable (the client does not read its
+///   replies), or while this connection has `maxUnfinishedCalls` calls (or
+///   `maxUnfinishedNoAck` ProduceNoAck calls) without an outcome, `maxSyncWaits` SyncWaits
+///   waiting or `maxPendingMetadata` Metadata requests in progress.
+/// Together with the framing's `max_frame_bytes` this bounds a connection's memory,
+/// whatever its client sends or fails to read.
+public struct ConnectionStateMachine {
+    /// Bounds of one connection (see `GatewayConfiguration.Limits`).
+    public struct Limits: Sendable, Equatable {
+        public var maxUnfinishedCalls: Int
+        public var maxUnfinishedNoAck: Int
+        public var recentOutcomes: Int
+        public var maxSyncWaits: Int
+        public var maxPendingMetadata: Int
+
+        public init(
+            maxUnfinishedCalls: Int = 8192, maxUnfinishedNoAck: Int = 1024, recentOutcomes: Int = 4096,
+            maxSyncWaits: Int = 1024, maxPendingMetadata: Int = 64
+        ) {
+            self.maxUnfinishedCalls = maxUnfinishedCalls
+            self.maxUnfinishedNoAck = maxUnfinishedNoAck
+            self.recentOutcomes = recentOutcomes
+            self.maxSyncWaits = maxSyncWaits
+            self.maxPendingMetadata = maxPendingMetadata
+        }
+
+        public init(_ limits: GatewayConfiguration.Limits) {
+            self.init(
+                maxUnfinishedCalls: limits.maxUnfinishedCalls, maxUnfinishedNoAck: limits.maxUnfinishedNoAck,
+                recentOutcomes: limits.recentOutcomes, maxSyncWaits: limits.maxSyncWaits,
+                maxPendingMetadata: limits.maxPendingMetadata)
+        }
+    }
+
+    /// A produce call to hand to the engine; answer with `submitted(ref:_:)` once the
+    /// engine buffered it (or refused it), and `outcome(ref:_:)` for its outcome.
+    public struct Submission: Sendable {
+        public var ref: UInt64
+        public var topic: String
+        public var partition: PartitionChoice
+        public var records: [ProducerRecord]
+        public var noAck: Bool
+    }
+
+    /// Something for the metrics.
+    public enum Observation: Sendable, Equatable {
+        /// A request was read (kind: produce, produce_no_ack, sync_wait, ping, metadata,
+        /// unset, undecodable).
+        case request(kind: String)
+        /// The engine buffered a call.
+        case accepted(topic: String, noAck: Bool, records: Int, bytes: Int)
+        /// A call was acked, this long after its request was read.
+        case acked(topic: String, latency: TimeAmount)
+        /// A call failed, or a request was refused, with this code.
+        case failed(SluiceReply.ErrorCode)
+    }
+
+    public enum Action: Sendable {
+        /// Send this reply (the handler flushes once it performed all actions of an event).
+        case write(SluiceReply)
+        /// Hand this call to the engine.
+        case submit(Submission)
+        /// Ask the engine for a topic's partition count; answer with `metadataResult`.
+        case fetchMetadata(ref: UInt64, topic: String)
+        /// Call `timerFired(id)` at `deadline`.
+        case startTimer(id: UInt64, deadline: NIODeadline)
+        case cancelTimer(id: UInt64)
+        /// Ask the channel for more input.
+        case read
+        /// Flush what was written, then close the connection.
+        case close
+        case observe(Observation)
+    }
+
+    // MARK: state
+
+    private enum Phase: Equatable {
+        /// Waiting its turn to be handed to the engine.
+        case queued
+        /// Handed to the engine, not yet buffered.
+        case submitting
+        /// In the partition's buffer (or further).
+        case buffered(partition: Int32)
+    }
+
+    private struct Call {
+        var topic: String
+        var noAck: Bool
+        var receivedAt: NIODeadline
+        var recordCount: Int
+        var byteSize: Int
+        var phase: Phase
+        /// An outcome that arrived before the engine's `buffered` answer reached us.
+        var earlyOutcome: Result<Int64, ProduceError>?
+        /// SyncWaits waiting for this call (timer ids).
+        var waiters: [UInt64] = []
+
+        var partition: Int32 {
+            if case .buffered(let p) = phase { return p }
+            return -1
+        }
+    }
+
+    private enum Lifecycle: Equatable {
+        case open
+        /// A close was asked for; nothing more is read or written.
+        case closing
+        case closed
+    }
+
+    public let limits: Limits
+    public let permissions: TopicPermissions
+    public let version: String
+    public let maxFrameBytes: Int
+    private let clock: GatewayClock
+    /// Who the peer is, for error messages.
+    private let peerDescription: String
+
+    private var lifecycle: Lifecycle = .open
+    private var calls: [UInt64: Call] = [:]
+    private var queue = CircularBuffer<Submission>()
+    private var submitting: UInt64?
+    private var unfinishedNoAck = 0
+    private var pendingMetadata = 0
+    /// SyncWaits waiting: timer id -> the ref they wait for.
+    private var waiters: [UInt64: UInt64] = [:]
+    private var nextTimerId: UInt64 = 1
+    /// Outcomes of finished calls, for SyncWait: ref -> (outcome, generation).
+    private var recent: [UInt64: (outcome: SluiceReply.SyncOutcome, generation: UInt64)] = [:]
+    private var recentOrder = CircularBuffer<(ref: UInt64, generation: UInt64)>()
+    private var generation: UInt64 = 0
+    private var writable = true
+    private var readOutstanding = false
+    private var inputClosed = false
+    private var draining = false
+    private var closeWhenIdle = false
+
+    public init(
+        limits: Limits, permissions: TopicPermissions = .all, version: String, maxFrameBytes: Int,
+        clock: GatewayClock = .system, peer: PeerCredentials? = nil
+    ) {
+        self.limits = limits
+        self.permissions = permissions
+        self.version = version
+        self.maxFrameBytes = maxFrameBytes
+        self.clock = clock
+        self.peerDescription = peer.map { "uid \($0.uid) gid \($0.gid)" } ?? "this peer"
+    }
+
+    // MARK: introspection (tests, metrics)
+
+    /// Produce calls (both kinds) without an outcome.
+    public var unfinishedCalls: Int { calls.count }
+    public var unfinishedNoAckCalls: Int { unfinishedNoAck }
+    public var waitingSyncWaits: Int { waiters.count }
+    public var rememberedOutcomes: Int { recent.count }
+    public var queuedSubmissions: Int { queue.count + (submitting == nil ? 0 : 1) }
+    public var isClosing: Bool { lifecycle != .open }
+
+    /// Whether reading more input is allowed now (see the type's documentation).
+    public var mayRead: Bool {
+        lifecycle == .open && !inputClosed && !closeWhenIdle && submitting == nil && queue.isEmpty && writable
+            && calls.count < limits.maxUnfinishedCalls && unfinishedNoAck < limits.maxUnfinishedNoAck
+            && waiters.count < limits.maxSyncWaits && pendingMetadata < limits.maxPendingMetadata
+    }
+
+    // MARK: events from the channel
+
+    /// The connection is up: start reading.
+    public mutating func channelActive() -> [Action] {
+        var actions: [Action] = []
+        requestReadIfAllowed(&actions)
+        return actions
+    }
+
+    /// The channel delivered what one read brought.
+    public mutating func readComplete() -> [Action] {
+        readOutstanding = false
+        var actions: [Action] = []
+        requestReadIfAllowed(&actions)
+        return actions
+    }
+
+    /// The channel's writability changed (outbound bytes crossed a watermark).
+    public mutating func writabilityChanged(isWritable: Bool) -> [Action] {
+        writable = isWritable
+        var actions: [Action] = []
+        requestReadIfAllowed(&actions)
+        return actions
+    }
+
+    /// The client closed its sending side: finish what it sent, then close.
+    public mutating func inputClosed() -> [Action] {
+        inputClosed = true
+        var actions: [Action] = []
+        closeIfIdle(&actions)
+        return actions
+    }
+
+    /// The connection is gone. Calls in the engine go on; their outcomes are dropped.
+    public mutating func channelInactive() -> [Action] {
+        let wasClosed = lifecycle == .closed
+        lifecycle = .closed
+        guard !wasClosed else { return [] }
+        let timers = waiters.keys.sorted()
+        waiters.removeAll()
+        queue.removeAll()
+        return timers.map { .cancelTimer(id: $0) }
+    }
+
+    /// A frame claimed more than `max_frame_bytes`: say so with ref 0 and close.
+    public mutating func frameTooLarge(claimed: UInt64) -> [Action] {
+        guard lifecycle == .open else { return [] }
+        var actions: [Action] = [.observe(.request(kind: "undecodable"))]
+        fail(
+            ref: 0, .frameTooLarge,
+            "frame of \(claimed) bytes exceeds max_frame_bytes (\(maxFrameBytes)); closing the connection", into: &actions)
+        lifecycle = .closing
+        actions.append(.close)
+        return actions
+    }
+
+    /// The client closed its side in the middle of a frame.
+    public mutating func truncatedFrame(bytes: Int) -> [Action] {
+        guard lifecycle == .open else { return [] }
+        var actions: [Action] = [.observe(.request(kind: "undecodable"))]
+        fail(ref: 0, .invalidRequest, "input ended inside a frame (\(bytes) bytes of an unfinished frame)", into: &actions)
+        return actions
+    }
+
+    /// A frame that does not decode as a `Request`.
+    public mutating func undecodable(_ error: SluiceProtocolError) -> [Action] {
+        guard lifecycle == .open else { return [] }
+        var actions: [Action] = [.observe(.request(kind: "undecodable"))]
+        fail(ref: error.ref, error.replyCode, "undecodable request: \(error.message)", into: &actions)
+        return actions
+    }
+
+    /// A decoded request.
+    public mutating func received(_ request: SluiceRequest) -> [Action] {
+        guard lifecycle == .open else { return [] }
+        var actions: [Action] = []
+        let ref = request.ref
+        switch request.kind {
+        case .unset:
+            actions.append(.observe(.request(kind: "unset")))
+            fail(ref: ref, .invalidRequest, "request \(ref) has no kind (none of produce, produce_no_ack, sync_wait, ping, metadata)", into: &actions)
+        case .ping:
+            actions.append(.observe(.request(kind: "ping")))
+            actions.append(.write(SluiceReply(ref: ref, kind: .pong(version: version))))
+        case .metadata(let topic):
+            actions.append(.observe(.request(kind: "metadata")))
+            if topic.isEmpty {
+                fail(ref: ref, .invalidRequest, "metadata request \(ref) has an empty topic", into: &actions)
+            } else {
+                pendingMetadata += 1
+                actions.append(.fetchMetadata(ref: ref, topic: topic))
+            }
+        case .syncWait(let timeoutMs):
+            actions.append(.observe(.request(kind: "sync_wait")))
+            syncWait(ref: ref, timeoutMs: timeoutMs, into: &actions)
+        case .produce(let produce):
+            actions.append(.observe(.request(kind: "produce")))
+            accept(ref: ref, produce, noAck: false, into: &actions)
+        case .produceNoAck(let produce):
+            actions.append(.observe(.request(kind: "produce_no_ack")))
+            accept(ref: ref, produce, noAck: true, into: &actions)
+        }
+        return actions
+    }
+
+    // MARK: events from the engine and timers
+
+    /// The engine buffered the call (its partition) or refused it at once.
+    public mutating func submitted(ref: UInt64, _ result: Result<Int32, ProduceError>) -> [Action] {
+        if submitting == ref { submitting = nil }
+        guard lifecycle != .closed, var call = calls[ref] else { return [] }
+        var actions: [Action] = []
+        switch result {
+        case .success(let partition):
+            call.phase = .buffered(partition: partition)
+            actions.append(.observe(.accepted(topic: call.topic, noAck: call.noAck, records: call.recordCount, bytes: call.byteSize)))
+            let early = call.earlyOutcome
+            call.earlyOutcome = nil
+            calls[ref] = call
+            if lifecycle == .open && !call.noAck {
+                actions.append(.write(SluiceReply(ref: ref, kind: .buffered(partition: partition))))
+            }
+            if let early {
+                finish(ref: ref, early, into: &actions)
+            }
+        case .failure(let error):
+            // Refused at once: even a ProduceNoAck call gets this reply.
+            finish(ref: ref, .failure(error), rejectedAtOnce: true, into: &actions)
+        }
+        submitNext(&actions)
+        closeIfIdle(&actions)
+        requestReadIfAllowed(&actions)
+        return actions
+    }
+
+    /// The call's outcome: the base offset, or why it failed.
+    public mutating func outcome(ref: UInt64, _ result: Result<Int64, ProduceError>) -> [Action] {
+        guard lifecycle != .closed, var call = calls[ref] else { return [] }
+        var actions: [Action] = []
+        switch call.phase {
+        case .queued, .submitting:
+            // The engine's callback overtook its own `buffered` answer.
+            call.earlyOutcome = result
+            calls[ref] = call
+            return []
+        case .buffered:
+            finish(ref: ref, result, into: &actions)
+        }
+        closeIfIdle(&actions)
+        requestReadIfAllowed(&actions)
+        return actions
+    }
+
+    /// The answer to `fetchMetadata`.
+    public mutating func metadataResult(ref: UInt64, topic: String, _ result: Result<Int, ProduceError>) -> [Action] {
+        pendingMetadata = max(0, pendingMetadata - 1)
+        guard lifecycle == .open else { return [] }
+        var actions: [Action] = []
+        switch result {
+        case .success(let count):
+            actions.append(.write(SluiceReply(ref: ref, kind: .metadata(topic: topic, partitionCount: Int32(clamping: count)))))
+        case .failure(let error):
+            let (code, kafka) = Self.replyCode(error)
+            fail(ref: ref, code, error.message, kafkaError: kafka, partition: -1, into: &actions)
+        }
+        closeIfIdle(&actions)
+        requestReadIfAllowed(&actions)
+        return actions
+    }
+
+    /// A SyncWait's timeout passed.
+    public mutating func timerFired(id: UInt64) -> [Action] {
+        guard lifecycle == .open, let ref = waiters.removeValue(forKey: id) else { return [] }
+        var actions: [Action] = []
+        if var call = calls[ref] {
+            call.waiters.removeAll { $0 == id }
+            calls[ref] = call
+            let failed = SluiceReply.Failed(
+                code: .timeout, message: "sync wait for call \(ref) (topic \(call.topic)) timed out; the call goes on",
+                kafkaError: 0, partition: call.partition)
+            actions.append(.observe(.failed(.timeout)))
+            actions.append(.write(SluiceReply(ref: ref, kind: .syncResult(.failed(failed)))))
+        }
+        closeIfIdle(&actions)
+        requestReadIfAllowed(&actions)
+        return actions
+    }
+
+    // MARK: shutdown
+
+    /// The gateway is draining: new produce calls are answered SHUTTING_DOWN.
+    public mutating func shutdownStarted() -> [Action] {
+        draining = true
+        return []
+    }
+
+    /// The drain is over: close once every call of this connection has its reply.
+    public mutating func closeWhenDone() -> [Action] {
+        closeWhenIdle = true
+        var actions: [Action] = []
+        closeIfIdle(&actions)
+        return actions
+    }
+
+    // MARK: internals
+
+    private mutating func accept(ref: UInt64, _ produce: SluiceRequest.Produce, noAck: Bool, into actions: inout [Action]) {
+        let kind = noAck ? "produce_no_ack" : "produce"
+        guard ref != 0 else {
+            fail(ref: 0, .invalidRequest, "\(kind) call to topic \(produce.topic) has ref 0; produce refs must be non-zero", into: &actions)
+            return
+        }
+        if let existing = calls[ref] {
+            fail(
+                ref: ref, .duplicateRef, "ref \(ref) already names an unfinished call (topic \(existing.topic)) on this connection",
+                into: &actions)
+            return
+        }
+        if draining {
+            fail(ref: ref, .shuttingDown, "the gateway is shutting down; call \(ref) to topic \(produce.topic) was not taken", into: &actions)
+            return
+        }
+        guard !produce.topic.isEmpty else {
+            fail(ref: ref, .invalidRequest, "\(kind) call \(ref) has an empty topic", into: &actions)
+            return
+        }
+        guard !produce.records.isEmpty else {
+            fail(ref: ref, .invalidRequest, "\(kind) call \(ref) to topic \(produce.topic) has no records", into: &actions)
+            return
+        }
+        guard permissions.allows(produce.topic) else {
+            fail(ref: ref, .notAuthorized, "peer \(peerDescription) may not produce to topic \(produce.topic)", into: &actions)
+            return
+        }
+        let partition: PartitionChoice
+        switch produce.partitioning {
+        case .partition(let p): partition = .explicit(p)
+        case .partitioner(.random): partition = .partitioner(.random)
+        case .partitioner(.hash), .unset: partition = .partitioner(.hash)
+        }
+        var records = produce.records
+        if records.contains(where: { $0.timestamp == 0 }) {
+            let now = clock.wallMilliseconds()
+            for i in records.indices where records[i].timestamp == 0 { records[i].timestamp = now }
+        }
+        forget(ref)
+        var bytes = 0
+        for r in records {
+            bytes += (r.key?.readableBytes ?? 0) + (r.value?.readableBytes ?? 0)
+            for h in r.headers { bytes += h.key.utf8.count + (h.value?.readableBytes ?? 0) }
+        }
+        calls[ref] = Call(
+            topic: produce.topic, noAck: noAck, receivedAt: clock.now(), recordCount: records.count, byteSize: bytes, phase: .queued)
+        if noAck { unfinishedNoAck += 1 }
+        queue.append(Submission(ref: ref, topic: produce.topic, partition: partition, records: records, noAck: noAck))
+        submitNext(&actions)
+    }
+
+    private mutating func submitNext(_ actions: inout [Action]) {
+        guard submitting == nil, lifecycle != .closed else { return }
+        while let next = queue.popFirst() {
+            guard calls[next.ref] != nil else { continue }
+            calls[next.ref]?.phase = .submitting
+            submitting = next.ref
+            actions.append(.submit(next))
+            return
+        }
+    }
+
+    private mutating func syncWait(ref: UInt64, timeoutMs: UInt32, into actions: inout [Action]) {
+        if var call = calls[ref] {
+            let id = nextTimerId
+            nextTimerId += 1
+            waiters[id] = ref
+            call.waiters.append(id)
+            calls[ref] = call
+            if timeoutMs > 0 {
+                actions.append(.startTimer(id: id, deadline: clock.now() + .milliseconds(Int64(timeoutMs))))
+            }
+            return
+        }
+        if let known = recent[ref] {
+            actions.append(.write(SluiceReply(ref: ref, kind: .syncResult(known.outcome))))
+            return
+        }
+        let failed = SluiceReply.Failed(
+            code: .unknownRef,
+            message: "sync wait for ref \(ref): no call of this connection has it (never used, or forgotten after \(limits.recentOutcomes) newer outcomes)",
+            kafkaError: 0, partition: -1)
+        actions.append(.observe(.failed(.unknownRef)))
+        actions.append(.write(SluiceReply(ref: ref, kind: .syncResult(.failed(failed)))))
+    }
+
+    /// Ends a call: its final reply (unless ProduceNoAck), the SyncWaits, the memory.
+    private mutating func finish(
+        ref: UInt64, _ result: Result<Int64, ProduceError>, rejectedAtOnce: Bool = false, into actions: inout [Action]
+    ) {
+        guard let call = calls.removeValue(forKey: ref) else { return }
+        if call.noAck { unfinishedNoAck -= 1 }
+        let outcome: SluiceReply.SyncOutcome
+        switch result {
+        case .success(let offset):
+            let acked = SluiceReply.Acked(partition: call.partition, baseOffset: offset)
+            outcome = .acked(acked)
+            actions.append(.observe(.acked(topic: call.topic, latency: clock.now() - call.receivedAt)))
+            if !call.noAck && lifecycle == .open {
+                actions.append(.write(SluiceReply(ref: ref, kind: .acked(acked))))
+            }
+        case .failure(let error):
+            let (code, kafka) = Self.replyCode(error)
+            var message = error.message
+            if !message.contains(call.topic) { message = "topic \(call.topic): \(message)" }
+            let failed = SluiceReply.Failed(code: code, message: message, kafkaError: kafka, partition: error.partition ?? call.partition)
+            outcome = .failed(failed)
+            actions.append(.observe(.failed(code)))
+            if (!call.noAck || rejectedAtOnce) && lifecycle == .open {
+                actions.append(.write(SluiceReply(ref: ref, kind: .failed(failed))))
+            }
+        }
+        remember(ref, outcome)
+        for id in call.waiters {
+            waiters.removeValue(forKey: id)
+            actions.append(.cancelTimer(id: id))
+            if lifecycle == .open {
+                actions.append(.write(SluiceReply(ref: ref, kind: .syncResult(outcome))))
+            }
+        }
+    }
+
+    private mutating func remember(_ ref: UInt64, _ outcome: SluiceReply.SyncOutcome) {
+        guard limits.recentOutcomes > 0 else { return }
+        generation += 1
+        recent[ref] = (outcome, generation)
+        recentOrder.append((ref, generation))
+        while recentOrder.count > limits.recentOutcomes, let oldest = recentOrder.popFirst() {
+            if recent[oldest.ref]?.generation == oldest.generation {
+                recent.removeValue(forKey: oldest.ref)
+            }
+        }
+    }
+
+    private mutating func forget(_ ref: UInt64) {
+        recent.removeValue(forKey: ref)
+    }
+
+    private func fail(
+        ref: UInt64, _ code: SluiceReply.ErrorCode, _ message: String, kafkaError: Int32 = 0, partition: Int32 = -1,
+        into actions: inout [Action]
+    ) {
+        actions.append(.observe(.failed(code)))
+        actions.append(.write(SluiceReply(ref: ref, kind: .failed(.init(code: code, message: message, kafkaError: kafkaError, partition: partition)))))
+    }
+
+    private mutating func requestReadIfAllowed(_ actions: inout [Action]) {
+        guard !readOutstanding, mayRead else { return }
+        readOutstanding = true
+        actions.append(.read)
+    }
+
+    private mutating func closeIfIdle(_ actions: inout [Action]) {
+        guard lifecycle == .open, inputClosed || closeWhenIdle else { return }
+        guard calls.isEmpty, queue.isEmpty, submitting == nil else { return }
+        if inputClosed && !closeWhenIdle && pendingMetadata > 0 { return }
+        lifecycle = .closing
+        for id in waiters.keys.sorted() { actions.append(.cancelTimer(id: id)) }
+        waiters.removeAll()
+        actions.append(.close)
+    }
+
+    /// The protocol's code (and Kafka's code) for an engine error.
+    public static func replyCode(_ error: ProduceError) -> (SluiceReply.ErrorCode, Int32) {
+        let kafka = Int32(error.kafkaError?.rawValue ?? 0)
+        switch error.code {
+        case .unknownTopic: return (.unknownTopic, kafka)
+        case .unknownPartition: return (.unknownPartition, kafka)
+        case .recordTooLarge: return (.recordTooLarge, kafka)
+        case .retriesExhausted: return (.retriesExhausted, kafka)
+        case .kafkaError: return (.kafkaError, kafka)
+        case .shuttingDown: return (.shuttingDown, kafka)
+        case .invalidArgument: return (.invalidRequest, kafka)
+        // No leader could be found or reached before the call could be buffered: the
+        // cluster's retriable trouble outlasted what the engine waits for.
+        case .noLeader: return (.retriesExhausted, kafka)
+        case .unsupported: return (.kafkaError, kafka)
+        }
+    }
+}

@@ -1,0 +1,135 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import KafkaProducer
+import Logging
+import NIOCore
+import NIOPosix
+import Prometheus
+import ServiceLifecycle
+import UnixSignals
+
+/// The whole daemon, assembled from a configuration: event loops, the engine, the socket
+/// server, metrics. `sluiced` calls `run()`; tests may `start()` and `shutdown()` it
+/// in-process.
+public final class GatewayApp: Sendable {
+    /// The version `Ping` answers.
+    public static let version = "sluiced 0.1.0 (protocol v1)"
+
+    public let configuration: GatewayConfiguration
+    public let group: MultiThreadedEventLoopGroup
+    public let producer: Producer
+    public let registry: PrometheusCollectorRegistry
+    public let metrics: GatewayMetrics
+    public let server: GatewayServer
+    public let producerService: ProducerService
+    public let metricsService: MetricsService?
+    private let logger: Logger
+
+    public init(
+        configuration: GatewayConfiguration, logger: Logger = Logger(label: "sluiced"), environment: [String: String] = [:],
+        clock: GatewayClock = .system
+    ) throws {
+        self.configuration = configuration
+        self.logger = logger
+        let threads = configuration.listener.threads > 0 ? configuration.listener.threads : System.coreCount
+        group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
+        producer = Producer(
+            configuration: configuration.producerConfiguration(), eventLoop: group.next(),
+            logger: Logger(label: "sluiced.producer", factory: { _ in logger.handler }))
+        registry = PrometheusCollectorRegistry()
+        metrics = GatewayMetrics(factory: GatewayMetrics.prometheus(registry: registry))
+        producerService = ProducerService(
+            producer: producer, drainTimeout: .milliseconds(Int64(configuration.shutdown.drainTimeoutMs)))
+        let shared = GatewayShared(
+            producer: producer, metrics: metrics, logger: logger, version: Self.version,
+            limits: ConnectionStateMachine.Limits(configuration.limits), maxFrameBytes: configuration.listener.maxFrameBytes,
+            clock: clock, authorization: Authorization(configuration.security))
+        let producerService = self.producerService
+        server = GatewayServer(
+            settings: .init(listener: configuration.listener, limits: configuration.limits), shared: shared, group: group,
+            environment: environment, drainEngine: { await producerService.drain() })
+        if !configuration.metrics.listen.isEmpty, let address = BrokerAddress(configuration.metrics.listen) {
+            let metrics = self.metrics
+            let producer = self.producer
+            let registry = self.registry
+            let server = self.server
+            metricsService = MetricsService(
+                host: address.host, port: address.port,
+                routes: .init(
+                    metrics: {
+                        await metrics.sample(producer)
+                        return registry.emitToBuffer()
+                    },
+                    health: { server.isDraining ? (false, "draining") : (true, "ok") }),
+                group: group, logger: logger)
+        } else {
+            metricsService = nil
+        }
+    }
+
+    // MARK: in-process use
+
+    /// Starts the engine, the socket server and the metrics listener; returns once the
+    /// socket accepts connections.
+    public func start() async throws {
+        await producer.start()
+        try await server.start()
+        try await metricsService?.start()
+    }
+
+    /// Drains as on SIGTERM (stop accepting, SHUTTING_DOWN for new calls, produce what is
+    /// buffered within the drain timeout, final replies, close), then stops everything.
+    public func shutdown() async {
+        await server.drain()
+        await producerService.drain()
+        await metricsService?.close()
+        try? await group.shutdownGracefully()
+    }
+
+    /// The metrics listener's port, once started.
+    public func metricsPort() async throws -> Int? {
+        try await metricsService?.start()
+    }
+
+    // MARK: the daemon
+
+    /// Runs until SIGTERM or SIGINT, then drains and returns. A second signal exits the
+    /// process at once (status 128 + signal).
+    public func run() async throws {
+        // Bind before serving so that start-up errors surface as errors, not as a log line.
+        await producer.start()
+        try await server.start()
+        try await metricsService?.start()
+
+        var services: [any Service] = []
+        if let metricsService { services.append(metricsService) }
+        // Shut down in reverse: the server first (it drains the engine), then the engine,
+        // then metrics.
+        services.append(producerService)
+        services.append(server)
+        let serviceGroup = ServiceGroup(
+            configuration: .init(services: services, gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
+        let logger = self.logger
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
+        let watcher = Task {
+            var seen = 0
+            for await signal in signals {
+                seen += 1
+                if seen == 1 {
+                    logger.notice("signal received: draining (send it again to exit at once)", metadata: ["signal": "\(signal)"])
+                    await serviceGroup.triggerGracefulShutdown()
+                } else {
+                    logger.warning("second signal: exiting at once", metadata: ["signal": "\(signal)"])
+                    _exit(128 + signal.rawValue)
+                }
+            }
+        }
+        defer { watcher.cancel() }
+        try await serviceGroup.run()
+        try? await group.shutdownGracefully()
+        logger.info("stopped")
+    }
+}

@@ -1,0 +1,83 @@
+import KafkaProducer
+import Logging
+import NIOConcurrencyHelpers
+import NIOCore
+import ServiceLifecycle
+
+/// The engine as a `Service`: starts its metadata refresh, and on graceful shutdown
+/// drains it (`Producer.shutdown(drainTimeout:)`: buffered calls get produced within the
+/// timeout, unsent ones fail, what is on the wire is answered, connections close).
+///
+/// The gateway server drains the engine itself, between refusing new calls and closing
+/// its connections; `drain()` runs once whoever asks first.
+public final class ProducerService: Service, Sendable {
+    public let producer: Producer
+    public let drainTimeout: TimeAmount
+    private let drainTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
+
+    public init(producer: Producer, drainTimeout: TimeAmount) {
+        self.producer = producer
+        self.drainTimeout = drainTimeout
+    }
+
+    public func run() async throws {
+        await producer.start()
+        do {
+            try await gracefulShutdown()
+        } catch {
+            // Cancelled (second signal): no drain.
+            throw error
+        }
+        await drain()
+    }
+
+    /// Drains the engine once; concurrent and later callers wait for the same drain.
+    public func drain() async {
+        let task = drainTask.withLockedValue { t -> Task<Void, Never> in
+            if let t { return t }
+            let producer = self.producer
+            let timeout = self.drainTimeout
+            let new = Task { await producer.shutdown(drainTimeout: timeout) }
+            t = new
+            return new
+        }
+        await task.value
+    }
+}
+
+/// The optional metrics HTTP listener as a `Service`.
+public final class MetricsService: Service, Sendable {
+    private let host: String
+    private let port: Int
+    private let routes: MetricsServer.Routes
+    private let group: any EventLoopGroup
+    private let logger: Logger
+    private let server = NIOLockedValueBox<MetricsServer?>(nil)
+
+    public init(host: String, port: Int, routes: MetricsServer.Routes, group: any EventLoopGroup, logger: Logger) {
+        self.host = host
+        self.port = port
+        self.routes = routes
+        self.group = group
+        self.logger = logger
+    }
+
+    /// Binds; idempotent. Returns the bound port.
+    @discardableResult
+    public func start() async throws -> Int {
+        if let s = server.withLockedValue({ $0 }) { return s.localAddress?.port ?? port }
+        let s = try await MetricsServer.start(host: host, port: port, routes: routes, group: group, logger: logger)
+        server.withLockedValue { $0 = s }
+        return s.localAddress?.port ?? port
+    }
+
+    public func run() async throws {
+        try await start()
+        try? await gracefulShutdown()
+        await close()
+    }
+
+    public func close() async {
+        await server.withLockedValue({ $0 })?.close()
+    }
+}

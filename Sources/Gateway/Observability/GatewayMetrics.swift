@@ -1,0 +1,160 @@
+import KafkaProducer
+import Metrics
+import NIOConcurrencyHelpers
+import Prometheus
+
+/// The gateway's metrics, made through a swift-metrics factory (Prometheus in `sluiced`;
+/// any factory in tests).
+///
+/// Names (Prometheus):
+/// - `sluice_calls_total{topic,kind}`: produce calls accepted (kind produce / produce_no_ack)
+/// - `sluice_records_total{topic}`, `sluice_record_bytes_total{topic}`: their records and bytes
+/// - `sluice_acks_total{topic}`: calls acked
+/// - `sluice_failures_total{code}`: `failed` outcomes and rejections, by protocol error code
+/// - `sluice_ack_latency_seconds`: histogram, call received to acked
+/// - `sluice_connections` (gauge), `sluice_connections_total`, `sluice_connections_refused_total{reason}`
+/// - `sluice_requests_total{kind}`: requests read, by kind
+/// - engine, sampled at each scrape: `sluice_buffer_depth{state=pending|buffered}`,
+///   `sluice_onwire_requests`, `sluice_produce_requests_total`, `sluice_retries_total`,
+///   `sluice_partition_producers`
+public final class GatewayMetrics: Sendable {
+    private let factory: any MetricsFactory
+    private let perTopic = NIOLockedValueBox([String: TopicMetrics]())
+    private let perCode = NIOLockedValueBox([String: Counter]())
+    private let perRequestKind = NIOLockedValueBox([String: Counter]())
+    private let connectionsOpen: Gauge
+    private let connectionsTotal: Counter
+    private let refusedUnauthorized: Counter
+    private let refusedLimit: Counter
+    private let ackLatency: Metrics.Timer
+    private let bufferPending: Gauge
+    private let bufferBuffered: Gauge
+    private let onWire: Gauge
+    private let partitionProducers: Gauge
+    private let produceRequests: Counter
+    private let retries: Counter
+    private let lastStatistics = NIOLockedValueBox(ProducerStatistics.Snapshot())
+    private let openCount = NIOLockedValueBox(0)
+
+    struct TopicMetrics: Sendable {
+        let calls: Counter
+        let callsNoAck: Counter
+        let records: Counter
+        let bytes: Counter
+        let acks: Counter
+    }
+
+    /// Buckets of the ack latency histogram, in seconds.
+    public static let latencyBuckets: [Duration] = [
+        .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
+        .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
+        .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
+    ]
+
+    /// A Prometheus registry and the metrics factory over it, with the gateway's buckets.
+    public static func prometheus(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) -> PrometheusMetricsFactory {
+        var factory = PrometheusMetricsFactory(registry: registry)
+        factory.durationHistogramBuckets["sluice_ack_latency_seconds"] = latencyBuckets
+        return factory
+    }
+
+    public init(factory: any MetricsFactory) {
+        self.factory = factory
+        connectionsOpen = Gauge(label: "sluice_connections", factory: factory)
+        connectionsTotal = Counter(label: "sluice_connections_total", factory: factory)
+        refusedUnauthorized = Counter(label: "sluice_connections_refused_total", dimensions: [("reason", "not_authorized")], factory: factory)
+        refusedLimit = Counter(label: "sluice_connections_refused_total", dimensions: [("reason", "max_connections")], factory: factory)
+        ackLatency = Metrics.Timer(label: "sluice_ack_latency_seconds", factory: factory)
+        bufferPending = Gauge(label: "sluice_buffer_depth", dimensions: [("state", "pending")], factory: factory)
+        bufferBuffered = Gauge(label: "sluice_buffer_depth", dimensions: [("state", "buffered")], factory: factory)
+        onWire = Gauge(label: "sluice_onwire_requests", factory: factory)
+        partitionProducers = Gauge(label: "sluice_partition_producers", factory: factory)
+        produceRequests = Counter(label: "sluice_produce_requests_total", factory: factory)
+        retries = Counter(label: "sluice_retries_total", factory: factory)
+    }
+
+    /// Metrics that go nowhere (tests, tools).
+    public static let none = GatewayMetrics(factory: NOOPMetricsHandler.instance)
+
+    private func topic(_ name: String) -> TopicMetrics {
+        perTopic.withLockedValue { table in
+            if let m = table[name] { return m }
+            let d = [("topic", name)]
+            let m = TopicMetrics(
+                calls: Counter(label: "sluice_calls_total", dimensions: d + [("kind", "produce")], factory: factory),
+                callsNoAck: Counter(label: "sluice_calls_total", dimensions: d + [("kind", "produce_no_ack")], factory: factory),
+                records: Counter(label: "sluice_records_total", dimensions: d, factory: factory),
+                bytes: Counter(label: "sluice_record_bytes_total", dimensions: d, factory: factory),
+                acks: Counter(label: "sluice_acks_total", dimensions: d, factory: factory))
+            table[name] = m
+            return m
+        }
+    }
+
+    // MARK: events
+
+    public func callAccepted(topic: String, noAck: Bool, records: Int, bytes: Int) {
+        let m = self.topic(topic)
+        (noAck ? m.callsNoAck : m.calls).increment()
+        m.records.increment(by: Int64(records))
+        m.bytes.increment(by: Int64(bytes))
+    }
+
+    public func acked(topic: String, latencyNanoseconds: Int64) {
+        self.topic(topic).acks.increment()
+        ackLatency.recordNanoseconds(latencyNanoseconds)
+    }
+
+    public func failed(code: String) {
+        let c = perCode.withLockedValue { table in
+            if let c = table[code] { return c }
+            let c = Counter(label: "sluice_failures_total", dimensions: [("code", code)], factory: factory)
+            table[code] = c
+            return c
+        }
+        c.increment()
+    }
+
+    public func request(kind: String) {
+        let c = perRequestKind.withLockedValue { table in
+            if let c = table[kind] { return c }
+            let c = Counter(label: "sluice_requests_total", dimensions: [("kind", kind)], factory: factory)
+            table[kind] = c
+            return c
+        }
+        c.increment()
+    }
+
+    public func connectionOpened() {
+        connectionsTotal.increment()
+        let n = openCount.withLockedValue { $0 += 1; return $0 }
+        connectionsOpen.record(n)
+    }
+
+    public func connectionClosed() {
+        let n = openCount.withLockedValue { $0 -= 1; return $0 }
+        connectionsOpen.record(n)
+    }
+
+    public var openConnections: Int { openCount.withLockedValue { $0 } }
+
+    public func connectionRefused(notAuthorized: Bool) {
+        (notAuthorized ? refusedUnauthorized : refusedLimit).increment()
+    }
+
+    /// Samples the engine: buffer depth, on-wire requests, and its counters.
+    public func sample(_ producer: Producer) async {
+        let depth = await producer.depth()
+        bufferPending.record(depth.pending)
+        bufferBuffered.record(depth.buffered)
+        onWire.record(depth.onWire)
+        partitionProducers.record(producer.partitionProducerCount)
+        let now = producer.statistics.snapshot()
+        let before = lastStatistics.withLockedValue { old in
+            defer { old = now }
+            return old
+        }
+        if now.requestsSent > before.requestsSent { produceRequests.increment(by: Int64(now.requestsSent - before.requestsSent)) }
+        if now.retries > before.retries { retries.increment(by: Int64(now.retries - before.retries)) }
+    }
+}

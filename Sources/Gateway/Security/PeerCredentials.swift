@@ -1,0 +1,48 @@
+#if canImport(Glibc)
+import Glibc
+#elseif canImport(Musl)
+import Musl
+#endif
+import NIOCore
+
+/// Who is at the other end of a Unix socket connection, as the kernel says (SO_PEERCRED):
+/// the process id, user id and group id at the time it connected.
+public struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
+    public var pid: Int32
+    public var uid: UInt32
+    public var gid: UInt32
+
+    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+        self.pid = pid
+        self.uid = uid
+        self.gid = gid
+    }
+
+    public var description: String { "pid \(pid) uid \(uid) gid \(gid)" }
+
+    /// `struct ucred` of <sys/socket.h>, laid out as the kernel writes it.
+    struct UCred: Sendable {
+        var pid: Int32 = 0
+        var uid: UInt32 = 0
+        var gid: UInt32 = 0
+    }
+
+    /// Reads SO_PEERCRED of an accepted Unix socket channel.
+    public static func of(_ channel: any Channel) -> EventLoopFuture<PeerCredentials> {
+        guard let provider = channel as? any SocketOptionProvider else {
+            return channel.eventLoop.makeFailedFuture(PeerCredentialsError.unsupported)
+        }
+        #if os(Linux)
+        let future: EventLoopFuture<UCred> = provider.unsafeGetSocketOption(
+            level: SocketOptionLevel(SOL_SOCKET), name: SocketOptionName(SO_PEERCRED))
+        return future.map { PeerCredentials(pid: $0.pid, uid: $0.uid, gid: $0.gid) }
+        #else
+        return channel.eventLoop.makeFailedFuture(PeerCredentialsError.unsupported)
+        #endif
+    }
+}
+
+/// The channel cannot tell its peer's credentials (not a Unix socket, or not Linux).
+public enum PeerCredentialsError: Error, Sendable {
+    case unsupported
+}
