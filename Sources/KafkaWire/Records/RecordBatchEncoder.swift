@@ -35,6 +35,30 @@ public enum RecordBatchEncoder {
         isTransactional: Bool = false,
         into output: inout ByteBuffer
     ) throws -> Int {
+        // The work is done over a concrete buffer type: unspecialized generic iteration
+        // (this module's code is not inlined into callers) spent more time looking up
+        // generic metadata than encoding. Arrays and slices lend their storage, no copy.
+        let encode = { (records: UnsafeBufferPointer<ProducerRecord>) throws -> Int in
+            try encodeContiguous(
+                records, compression: compression, producerId: producerId, producerEpoch: producerEpoch,
+                baseSequence: baseSequence, baseOffset: baseOffset, partitionLeaderEpoch: partitionLeaderEpoch,
+                isTransactional: isTransactional, into: &output)
+        }
+        if let written = try records.withContiguousStorageIfAvailable(encode) { return written }
+        return try Array(records).withUnsafeBufferPointer(encode)
+    }
+
+    private static func encodeContiguous(
+        _ records: UnsafeBufferPointer<ProducerRecord>,
+        compression: Compression,
+        producerId: Int64,
+        producerEpoch: Int16,
+        baseSequence: Int32,
+        baseOffset: Int64,
+        partitionLeaderEpoch: Int32,
+        isTransactional: Bool,
+        into output: inout ByteBuffer
+    ) throws -> Int {
         guard let first = records.first else {
             throw KafkaWireError(.invalidRecordBatch, "a record batch needs at least one record")
         }
@@ -77,10 +101,10 @@ public enum RecordBatchEncoder {
             output.writeInteger(Int32(records.count))
 
             if compression.codec == .none {
-                writeRecords(records, baseTimestamp: baseTimestamp, into: &output)
+                RecordEncoding.write(records, baseTimestamp: baseTimestamp, totalSize: recordsSize, into: &output)
             } else {
                 var scratch = ByteBufferAllocator().buffer(capacity: recordsSize)
-                writeRecords(records, baseTimestamp: baseTimestamp, into: &scratch)
+                RecordEncoding.write(records, baseTimestamp: baseTimestamp, totalSize: recordsSize, into: &scratch)
                 try compression.compress(scratch, into: &output)
             }
 
@@ -110,15 +134,5 @@ public enum RecordBatchEncoder {
     /// An upper bound on the batch `encode` would write for `records` under `compression`.
     public static func maxEncodedSize(of records: some Sequence<ProducerRecord>, compression: Compression) -> Int {
         RecordBatchSizer(records).maxEncodedSize(compression)
-    }
-
-    private static func writeRecords(
-        _ records: some Collection<ProducerRecord>, baseTimestamp: Int64, into buffer: inout ByteBuffer
-    ) {
-        for (index, record) in records.enumerated() {
-            // Checked not to overflow in the sizing pass.
-            RecordEncoding.write(
-                record, offsetDelta: Int32(index), timestampDelta: record.timestamp &- baseTimestamp, into: &buffer)
-        }
     }
 }
