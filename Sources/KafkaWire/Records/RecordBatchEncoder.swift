@@ -72,7 +72,9 @@ public enum RecordBatchEncoder {
         for (index, record) in records.enumerated() {
             let (delta, overflow) = record.timestamp.subtractingReportingOverflow(baseTimestamp)
             guard !overflow else {
-                throw KafkaWireError(.invalidRecordBatch, "timestamp \(record.timestamp) is too far from the base \(baseTimestamp)")
+                throw KafkaWireError(
+                    .invalidRecordBatch,
+                    "timestamp \(record.timestamp) is too far from the base \(baseTimestamp)")
             }
             maxTimestamp = max(maxTimestamp, record.timestamp)
             recordsSize += RecordEncoding.size(record, offsetDelta: Int32(index), timestampDelta: delta)
@@ -112,7 +114,8 @@ public enum RecordBatchEncoder {
             guard length - RecordBatchLayout.logOverhead <= Int(Int32.max) else {
                 throw KafkaWireError(.invalidRecordBatch, "compressed batch of \(length) bytes is too large")
             }
-            output.setInteger(Int32(length - RecordBatchLayout.logOverhead), at: start + RecordBatchLayout.batchLengthOffset)
+            output.setInteger(
+                Int32(length - RecordBatchLayout.logOverhead), at: start + RecordBatchLayout.batchLengthOffset)
             let crcStart = start + RecordBatchLayout.attributesOffset
             guard let crc = CRC32C.checksum(output, at: crcStart, length: output.writerIndex - crcStart) else {
                 // Unreachable: the span lies between the old and the new writer index.
