@@ -83,11 +83,16 @@ public enum RecordBatchEncoder {
             throw KafkaWireError(.invalidRecordBatch, "records of \(recordsSize) bytes do not fit in one batch")
         }
 
+        let reserve = headerSize + compression.maxCompressedSize(recordsSize)
+        // A ByteBuffer holds at most 4 GiB; NIO traps rather than throws beyond that.
+        guard reserve <= Int(UInt32.max) - output.writerIndex else {
+            throw KafkaWireError(.invalidRecordBatch, "the output buffer cannot grow by \(reserve) bytes")
+        }
         let start = output.writerIndex
         do {
             var attributes = compression.codec.rawValue
             if isTransactional { attributes |= RecordBatchLayout.transactionalBit }
-            output.reserveCapacity(minimumWritableBytes: headerSize + compression.maxCompressedSize(recordsSize))
+            output.reserveCapacity(minimumWritableBytes: reserve)
             output.writeInteger(baseOffset)
             output.writeInteger(Int32(0))  // batchLength, set below
             output.writeInteger(partitionLeaderEpoch)
