@@ -11,6 +11,7 @@ commands:
   mock      run librdkafka's mock cluster, serve JSON-line commands on stdin
   consume   read a topic back, one JSON line per record
   produce   produce records with confluent-kafka (sanity checks)
+  faultproxy  relay to a broker that can lose responses (fault injection)
 
 '<command> --help' tells more; tools/harness/README.md describes the protocol.
 """
@@ -30,6 +31,8 @@ def main(argv=None) -> int:
         from . import consume as mod
     elif cmd == "produce":
         from . import produce as mod
+    elif cmd == "faultproxy":
+        from . import faultproxy as mod
     else:
         sys.stderr.write(f"unknown command {cmd!r}\n\n{USAGE}")
         return 2
