@@ -59,7 +59,9 @@ struct IdempotenceTests {
         for p in Int32(0)...1 {
             let seen = consumed.filter { $0.partition == p }.compactMap(\.valueString)
             let expected = calls.filter { $0.partition == p }.flatMap(\.values)
-            #expect(seen == expected, "partition \(p) in call order")
+            let firstDifference = zip(seen, expected).firstIndex { $0 != $1 }
+            let inOrder = seen == expected
+            #expect(inOrder, "partition \(p): \(seen.count) records for \(expected.count); first difference at \(firstDifference.map(String.init) ?? "the end")")
         }
         await producer.shutdown()
     }
