@@ -59,7 +59,7 @@ struct IdempotenceTests {
         for p in Int32(0)...1 {
             let seen = consumed.filter { $0.partition == p }.compactMap(\.valueString)
             let expected = calls.filter { $0.partition == p }.flatMap(\.values)
-            let firstDifference = zip(seen, expected).firstIndex { $0 != $1 }
+            let firstDifference = zip(seen, expected).enumerated().first { $0.element.0 != $0.element.1 }?.offset
             let inOrder = seen == expected
             #expect(inOrder, "partition \(p): \(seen.count) records for \(expected.count); first difference at \(firstDifference.map(String.init) ?? "the end")")
         }
