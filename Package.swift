@@ -82,6 +82,13 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
+        .testTarget(
+            name: "SluiceProtocolTests",
+            dependencies: [
+                "SluiceProtocol", "CSluiceProto", "KafkaWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         // Integration tests: real brokers (Tansu, librdkafka's mock cluster) started by
         // the harness in tools/harness, read back with confluent-kafka's consumer.
         .testTarget(
