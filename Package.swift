@@ -6,6 +6,8 @@ import PackageDescription
 /// Layers, one module each:
 /// - `KafkaWire`: Kafka protocol codecs over `ByteBuffer`, record batches, compression. No I/O.
 /// - `KafkaProducer`: broker connections and the producer engine.
+/// - `SluiceProtocol`: the socket protocol (docs/protocol.md) over the protobuf-c code
+///   generated from Proto/ into `CSluiceProto`.
 /// - executables: `sluice` (CLI).
 let package = Package(
     name: "sluice",
@@ -13,6 +15,7 @@ let package = Package(
     products: [
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaProducer", targets: ["KafkaProducer"]),
+        .library(name: "SluiceProtocol", targets: ["SluiceProtocol"]),
         .executable(name: "sluice", targets: ["sluice"]),
     ],
     dependencies: [
@@ -33,6 +36,9 @@ let package = Package(
             name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         // CRC32C with the SSE4.2 instruction and a portable table fallback.
         .target(name: "CCRC32C"),
+        // protoc-c's output for Proto/sluice/v1/sluice.proto, committed; regenerate with
+        // scripts/regen-proto (a test fails when it is stale).
+        .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
 
         .target(
             name: "KafkaWire",
@@ -55,6 +61,13 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),
+        .target(
+            name: "SluiceProtocol",
+            dependencies: [
+                "CSluiceProto", "CProtobufC", "KafkaWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
         .executableTarget(
             name: "sluice",
             dependencies: [
@@ -73,6 +86,13 @@ let package = Package(
             dependencies: [
                 "KafkaProducer", "KafkaWire",
                 .product(name: "NIOEmbedded", package: "swift-nio"),
+            ]
+        ),
+        .testTarget(
+            name: "SluiceProtocolTests",
+            dependencies: [
+                "SluiceProtocol", "CSluiceProto", "KafkaWire",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         // Integration tests: real brokers (Tansu, librdkafka's mock cluster) started by
