@@ -6,9 +6,10 @@ import PackageDescription
 /// Layers, one module each:
 /// - `KafkaWire`: Kafka protocol codecs over `ByteBuffer`, record batches, compression. No I/O.
 /// - `KafkaProducer`: broker connections and the producer engine.
-/// - `Gateway`: the Unix-socket server speaking protocol v1 (docs/protocol.md) over the
-///   engine: framing, call references, back-pressure, peer credentials, configuration,
-///   metrics, lifecycle.
+/// - `SluiceProtocol`: the socket protocol (docs/protocol.md) over the protobuf-c code
+///   generated from Proto/ into `CSluiceProto`.
+/// - `Gateway`: the Unix-socket server speaking protocol v1 over the engine: framing,
+///   call references, back-pressure, peer credentials, configuration, metrics, lifecycle.
 /// - executables: `sluice` (CLI), `sluiced` (the daemon).
 let package = Package(
     name: "sluice",
@@ -16,6 +17,7 @@ let package = Package(
     products: [
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaProducer", targets: ["KafkaProducer"]),
+        .library(name: "SluiceProtocol", targets: ["SluiceProtocol"]),
         .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "sluice", targets: ["sluice"]),
         .executable(name: "sluiced", targets: ["sluiced"]),
@@ -25,6 +27,8 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-nio-extras.git", from: "1.35.0"),
         .package(url: "https://github.com/apple/swift-log.git", from: "1.16.0"),
         .package(url: "https://github.com/apple/swift-argument-parser.git", from: "1.8.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.0"),
+        .package(url: "https://github.com/apple/swift-crypto.git", from: "3.12.0"),
         .package(url: "https://github.com/apple/swift-metrics.git", from: "2.13.0"),
         .package(url: "https://github.com/swift-server/swift-prometheus.git", from: "2.4.0"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle.git", from: "2.13.0"),
@@ -40,6 +44,9 @@ let package = Package(
             name: "CProtobufC", pkgConfig: "libprotobuf-c", providers: [.apt(["libprotobuf-c-dev"])]),
         // CRC32C with the SSE4.2 instruction and a portable table fallback.
         .target(name: "CCRC32C"),
+        // protoc-c's output for Proto/sluice/v1/sluice.proto, committed; regenerate with
+        // scripts/regen-proto (a test fails when it is stale).
+        .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
 
         .target(
             name: "KafkaWire",
@@ -55,13 +62,24 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
+                .product(name: "NIOTLS", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+                .product(name: "Crypto", package: "swift-crypto"),
+                .product(name: "_CryptoExtras", package: "swift-crypto"),
                 .product(name: "Logging", package: "swift-log"),
+            ]
+        ),
+        .target(
+            name: "SluiceProtocol",
+            dependencies: [
+                "CSluiceProto", "CProtobufC", "KafkaWire",
+                .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
         .target(
             name: "Gateway",
             dependencies: [
-                "KafkaWire", "KafkaProducer",
+                "KafkaWire", "KafkaProducer", "SluiceProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -76,12 +94,9 @@ let package = Package(
         .executableTarget(
             name: "sluiced",
             dependencies: [
-                "Gateway", "KafkaProducer",
+                "Gateway",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
-                .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
-                .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
-                .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ]
         ),
         .executableTarget(
@@ -104,14 +119,20 @@ let package = Package(
                 .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
-        // The gateway's pure parts: connection state machine (injected clock), configuration,
-        // authorization rules.
+        .testTarget(
+            name: "SluiceProtocolTests",
+            dependencies: [
+                "SluiceProtocol", "CSluiceProto", "KafkaWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The gateway's pure parts: the connection state machine (injected clock),
+        // configuration, authorization rules.
         .testTarget(
             name: "GatewayTests",
             dependencies: [
-                "Gateway", "KafkaProducer", "KafkaWire",
+                "Gateway", "KafkaProducer", "KafkaWire", "SluiceProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
-                .product(name: "NIOEmbedded", package: "swift-nio"),
             ]
         ),
         // Integration tests: real brokers (Tansu, librdkafka's mock cluster) started by
@@ -119,7 +140,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KafkaProducer", "KafkaWire", "Gateway",
+                "KafkaProducer", "KafkaWire", "Gateway", "SluiceProtocol",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -2,10 +2,11 @@
 // The hot path is the SSE4.2 `crc32` instruction, 8 bytes a step; machines without it
 // (or other architectures) use a slicing-by-8 table.
 #include "crc32c.h"
+#include <pthread.h>
 #include <string.h>
 
 static uint32_t table[8][256];
-static int table_ready = 0;
+static pthread_once_t table_once = PTHREAD_ONCE_INIT;
 
 static void build_table(void) {
     for (uint32_t n = 0; n < 256; n++) {
@@ -20,11 +21,11 @@ static void build_table(void) {
             table[k][n] = c;
         }
     }
-    __atomic_store_n(&table_ready, 1, __ATOMIC_RELEASE);
 }
 
 uint32_t sluice_crc32c_portable(uint32_t crc, const void *data, size_t len) {
-    if (!__atomic_load_n(&table_ready, __ATOMIC_ACQUIRE)) build_table();
+    // Built once, race-free, on first use of the portable path.
+    pthread_once(&table_once, build_table);
     const uint8_t *p = (const uint8_t *)data;
     crc = ~crc;
 #if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__

@@ -1,8 +1,10 @@
 import KafkaWire
 import NIOCore
 import NIOPosix
+import NIOSSL
 
-/// One TCP connection to one Kafka broker, shared by every caller that talks to it.
+/// One TCP connection (optionally TLS, optionally SASL-authenticated) to one Kafka broker,
+/// shared by every caller that talks to it.
 ///
 /// Requests are pipelined: many may be in flight, each matched to its response by
 /// correlation id, each with its own timeout. When the connection drops, every pending
@@ -31,12 +33,21 @@ public final class BrokerConnection: Sendable {
         self.configuration = configuration
     }
 
-    /// Connects and negotiates API versions.
-    /// - Throws: `.connectFailed` when the broker cannot be reached, `.connectionClosed`
-    ///   when it hangs up during negotiation, `.unsupportedVersion` for a bad override.
+    /// Connects, does the TLS handshake (if `configuration.tls` is set), negotiates API
+    /// versions, and authenticates (if `configuration.sasl` is set).
+    /// - Throws: `.connectFailed` when the broker cannot be reached, `.tls` when the TLS
+    ///   handshake or certificate verification fails, `.connectionClosed` when it hangs up
+    ///   during negotiation, `.unsupportedVersion` for a bad override, `.authentication`
+    ///   when SASL fails, `.invalidArgument` for unusable TLS files or credentials.
     public static func connect(
         to broker: BrokerAddress, configuration: ConnectionConfiguration = .init(), eventLoop: any EventLoop
     ) async throws(KafkaClientError) -> BrokerConnection {
+        // TLS: the context (files read now, so a bad path fails before connecting) and
+        // a promise for the end of the handshake.
+        let tls = try configuration.tls.map { settings throws(KafkaClientError) in
+            (settings: settings, context: try settings.makeContext(), serverName: try settings.expectedServerName(for: broker))
+        }
+        let handshake = tls.map { _ in eventLoop.makePromise(of: Void.self) }
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
@@ -44,6 +55,13 @@ public final class BrokerConnection: Sendable {
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
+                        if let tls, let handshake {
+                            // First in the pipeline: everything after it sees plaintext.
+                            try channel.pipeline.syncOperations.addHandler(
+                                NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
+                            try channel.pipeline.syncOperations.addHandler(
+                                BrokerTLSHandler(broker: broker.description, timeout: tls.settings.handshakeTimeout, handshake: handshake))
+                        }
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(LengthPrefixedFrameDecoder(maxFrameBytes: configuration.maxResponseBytes)))
                         try channel.pipeline.syncOperations.addHandler(KafkaChannelHandler(broker: broker.description))
@@ -52,10 +70,29 @@ public final class BrokerConnection: Sendable {
                 .connect(host: broker.host, port: broker.port)
                 .get()
         } catch {
-            throw KafkaClientError(.connectFailed, "cannot connect to broker \(broker): \(Self.describe(error))")
+            let failure = KafkaClientError(.connectFailed, "cannot connect to broker \(broker): \(Self.describe(error))")
+            handshake?.fail(failure)
+            throw failure
         }
-        do {
+        do throws(KafkaClientError) {
+            if let handshake {
+                do {
+                    try await handshake.futureResult.get()
+                } catch {
+                    throw clientError(error)
+                }
+            }
             let versions = try await negotiateVersions(channel: channel, broker: broker, configuration: configuration)
+            if let sasl = configuration.sasl {
+                _ = try await SaslAuthenticator.authenticate(
+                    sasl, broker: broker, versions: versions,
+                    handshake: { request, version throws(KafkaClientError) in
+                        try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+                    },
+                    authenticate: { request, version throws(KafkaClientError) in
+                        try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+                    })
+            }
             return BrokerConnection(broker: broker, channel: channel, versions: versions, configuration: configuration)
         } catch {
             channel.close(promise: nil)

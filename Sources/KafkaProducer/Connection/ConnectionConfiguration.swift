@@ -14,6 +14,10 @@ public struct ConnectionConfiguration: Sendable {
     /// Forces an API to a version instead of the highest both sides support. The version
     /// must be one both sides support, else connecting fails with `.unsupportedVersion`.
     public var versionOverrides: [ApiKey: Int16] = [:]
+    /// TLS to the broker, verified by default [nil: plaintext].
+    public var tls: TLSSettings? = nil
+    /// SASL authentication after version negotiation [nil: none].
+    public var sasl: SASLSettings? = nil
 
     public init() {}
 }

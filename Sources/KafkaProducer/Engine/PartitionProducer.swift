@@ -252,14 +252,18 @@ actor PartitionProducer {
             return
         }
         let timeout = requestTimeout
+        let callCount = batch.calls.count
         connection.sendNow(request, version: produceVersion, timeout: timeout).hop(to: loop).whenComplete { [self] result in
-            self.assumeIsolated { me in me.handle(attemptId, result) }
+            self.assumeIsolated { me in me.handle(attemptId, callCount: callCount, result) }
         }
     }
 
-    private func handle(_ attemptId: UInt64, _ result: Result<ProduceResponse, any Error>) {
+    private func handle(_ attemptId: UInt64, callCount: Int, _ result: Result<ProduceResponse, any Error>) {
         switch result {
         case .failure(let error):
+            if let e = error as? KafkaClientError, e.code == .connectionClosed || e.code == .requestTimedOut {
+                statistics.update { $0.callsInDoubt += callCount }
+            }
             completed(attemptId, .retriable("\(error)"), lostConnection: true)
         case .success(let response):
             guard

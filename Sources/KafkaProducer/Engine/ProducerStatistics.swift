@@ -15,6 +15,10 @@ public final class ProducerStatistics: Sendable {
         public var recordsAcked = 0
         /// Times a partition asked for a new producer id.
         public var producerIdResets = 0
+        /// Calls in requests whose answer never came (connection lost or timed out after
+        /// sending): the broker may have written them. Without broker-side
+        /// deduplication (idempotence), their retry can write them twice.
+        public var callsInDoubt = 0
     }
 
     private let box = NIOLockedValueBox(Snapshot())

@@ -42,7 +42,13 @@ public struct Compression: Sendable, Hashable {
     /// - Returns: The number of bytes appended.
     @discardableResult
     public func compress(_ input: ByteBuffer, into output: inout ByteBuffer) throws -> Int {
-        switch codec {
+        // A ByteBuffer holds at most 4 GiB; NIO traps rather than throws beyond that.
+        guard input.readableBytes <= Int(Int32.max),
+            maxCompressedSize(input.readableBytes) <= Int(UInt32.max) - output.writerIndex
+        else {
+            throw KafkaWireError.compression(codec, "\(input.readableBytes) bytes are too many to compress at once")
+        }
+        return switch codec {
         case .none: output.writeImmutableBuffer(input)
         case .gzip: try Gzip.compress(input, level: level, into: &output)
         case .snappy: try Snappy.compress(input, into: &output)

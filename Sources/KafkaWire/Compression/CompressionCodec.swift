@@ -26,5 +26,6 @@ public enum CompressionCodec: Int16, Sendable, Hashable, CaseIterable, CustomStr
         self = codec
     }
 
+    /// The configuration name.
     public var description: String { name }
 }

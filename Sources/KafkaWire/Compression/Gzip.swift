@@ -27,8 +27,7 @@ enum Gzip {
         let bound = Int(deflateBound(&stream, UInt(input.readableBytes)))
         return try input.withUnsafeReadableBytes { source in
             try output.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { destination in
-                // zlib never writes through next_in; the mutable pointer is only its C signature.
-                stream.next_in = source.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
+                stream.next_in = inputPointer(source)
                 stream.avail_in = uInt(source.count)
                 stream.next_out = destination.baseAddress?.assumingMemoryBound(to: Bytef.self)
                 stream.avail_out = uInt(bound)
@@ -54,7 +53,7 @@ enum Gzip {
         var output = DecompressionOutput(codec: .gzip, maxOutput: maxOutput, sizeHint: input.readableBytes * 4)
         try input.withUnsafeReadableBytes { source in
             guard source.count > 0 else { throw KafkaWireError.compression(.gzip, "empty input") }
-            stream.next_in = source.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
+            stream.next_in = inputPointer(source)
             stream.avail_in = uInt(source.count)
             while true {
                 var result: Int32 = Z_OK
@@ -83,6 +82,11 @@ enum Gzip {
             }
         }
         return output.buffer
+    }
+
+    /// zlib never writes through next_in; the mutable pointer is only its C signature.
+    private static func inputPointer(_ source: UnsafeRawBufferPointer) -> UnsafeMutablePointer<Bytef>? {
+        source.baseAddress.map { UnsafeMutablePointer(mutating: $0.assumingMemoryBound(to: Bytef.self)) }
     }
 
     private static func error(_ code: Int32, _ stream: z_stream, _ call: String) -> KafkaWireError {

@@ -20,7 +20,8 @@ enum LZ4Frame {
         let bound = LZ4F_compressFrameBound(input.readableBytes, &prefs)
         return try input.withUnsafeReadableBytes { source in
             try output.writeWithUnsafeMutableBytes(minimumWritableBytes: bound) { destination in
-                let result = LZ4F_compressFrame(destination.baseAddress, bound, source.baseAddress, source.count, &prefs)
+                let result = LZ4F_compressFrame(
+                    destination.baseAddress, bound, source.baseAddress, source.count, &prefs)
                 guard LZ4F_isError(result) == 0 else { throw failure(result, "compressFrame") }
                 return result
             }

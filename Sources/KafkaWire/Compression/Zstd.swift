@@ -11,7 +11,8 @@ enum Zstd {
     static func compress(_ input: ByteBuffer, level: Int32?, into output: inout ByteBuffer) throws -> Int {
         let level = level ?? ZSTD_defaultCLevel()
         guard level >= ZSTD_minCLevel(), level <= ZSTD_maxCLevel() else {
-            throw KafkaWireError.compression(.zstd, "level \(level) is outside \(ZSTD_minCLevel())...\(ZSTD_maxCLevel())")
+            throw KafkaWireError.compression(
+                .zstd, "level \(level) is outside \(ZSTD_minCLevel())...\(ZSTD_maxCLevel())")
         }
         let bound = ZSTD_compressBound(input.readableBytes)
         return try input.withUnsafeReadableBytes { source in
@@ -45,7 +46,9 @@ enum Zstd {
                 let produced = try output.fill { free in
                     var outBuffer = ZSTD_outBuffer(dst: free.baseAddress, size: free.count, pos: 0)
                     remainingInFrame = ZSTD_decompressStream(context, &outBuffer, &inBuffer)
-                    guard ZSTD_isError(remainingInFrame) == 0 else { throw failure(remainingInFrame, "decompressStream") }
+                    guard ZSTD_isError(remainingInFrame) == 0 else {
+                        throw failure(remainingInFrame, "decompressStream")
+                    }
                     return outBuffer.pos
                 }
                 if remainingInFrame == 0 {

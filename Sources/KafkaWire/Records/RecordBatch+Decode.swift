@@ -23,7 +23,9 @@ extension RecordBatch {
         let baseOffset = try batch.readKafkaInt(Int64.self, "record batch baseOffset")
         let batchLength = try batch.readKafkaInt(Int32.self, "record batch length")
         guard batchLength >= RecordBatchLayout.minBatchLength else {
-            throw KafkaWireError(.invalidRecordBatch, "batch length \(batchLength) is below the header's \(RecordBatchLayout.minBatchLength)")
+            throw KafkaWireError(
+                .invalidRecordBatch,
+                "batch length \(batchLength) is below the header's \(RecordBatchLayout.minBatchLength)")
         }
         guard Int(batchLength) <= batch.readableBytes else {
             throw KafkaWireError(.truncated, "record batch of \(batchLength) bytes has only \(batch.readableBytes)")
@@ -128,11 +130,13 @@ extension RecordBatch {
                     &body, baseOffset: baseOffset, baseTimestamp: baseTimestamp,
                     overridingTimestamp: overridingTimestamp))
             guard body.readableBytes == 0 else {
-                throw KafkaWireError(.invalidRecordBatch, "record \(index) has \(body.readableBytes) bytes past its fields")
+                throw KafkaWireError(
+                    .invalidRecordBatch, "record \(index) has \(body.readableBytes) bytes past its fields")
             }
         }
         guard bytes.readableBytes == 0 else {
-            throw KafkaWireError(.invalidRecordBatch, "\(bytes.readableBytes) bytes follow the last of \(count) records")
+            throw KafkaWireError(
+                .invalidRecordBatch, "\(bytes.readableBytes) bytes follow the last of \(count) records")
         }
         return records
     }

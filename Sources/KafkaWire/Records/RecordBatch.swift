@@ -16,10 +16,12 @@ public struct RecordBatch: Sendable, Hashable {
         public var key: ByteBuffer?
         /// nil (null) is distinct from an empty value.
         public var value: ByteBuffer?
+        /// Headers in wire order.
         public var headers: [RecordHeader]
         /// The record's own attributes byte (unused by Kafka, normally 0).
         public var attributes: Int8
 
+        /// A record as the decoder builds it; public so tests and consumers can build expected values.
         public init(
             offset: Int64, timestamp: Int64, key: ByteBuffer?, value: ByteBuffer?,
             headers: [RecordHeader] = [], attributes: Int8 = 0
@@ -33,9 +35,11 @@ public struct RecordBatch: Sendable, Hashable {
         }
     }
 
+    /// The offset of the first record (0 from producers; assigned by the broker).
     public var baseOffset: Int64
     /// Bytes from partitionLeaderEpoch to the end of the batch.
     public var batchLength: Int32
+    /// Set by the broker; -1 from producers.
     public var partitionLeaderEpoch: Int32
     /// Always 2: other magics are rejected by the decoder.
     public var magic: Int8
@@ -46,12 +50,20 @@ public struct RecordBatch: Sendable, Hashable {
     /// The codec named by attribute bits 0-2. Kept apart from `attributes` (instead of
     /// computed) so it need not be optional: the decoder rejects undefined codecs.
     public var compression: CompressionCodec
+    /// The offset delta of the last record as written (records may since have been
+    /// compacted away, so it need not match the last decoded record).
     public var lastOffsetDelta: Int32
+    /// The first record's timestamp as written; record timestamps are deltas from it.
     public var baseTimestamp: Int64
+    /// The largest record timestamp (or the append time, for LogAppendTime).
     public var maxTimestamp: Int64
+    /// Idempotent/transactional producer id; -1 when none.
     public var producerId: Int64
+    /// Producer epoch; -1 when none.
     public var producerEpoch: Int16
+    /// The sequence number of the first record; -1 when not idempotent.
     public var baseSequence: Int32
+    /// The records, in wire order.
     public var records: [Record]
 
     /// Attribute bit 3.

@@ -35,6 +35,30 @@ public enum RecordBatchEncoder {
         isTransactional: Bool = false,
         into output: inout ByteBuffer
     ) throws -> Int {
+        // The work is done over a concrete buffer type: unspecialized generic iteration
+        // (this module's code is not inlined into callers) spent more time looking up
+        // generic metadata than encoding. Arrays and slices lend their storage, no copy.
+        let encode = { (records: UnsafeBufferPointer<ProducerRecord>) throws -> Int in
+            try encodeContiguous(
+                records, compression: compression, producerId: producerId, producerEpoch: producerEpoch,
+                baseSequence: baseSequence, baseOffset: baseOffset, partitionLeaderEpoch: partitionLeaderEpoch,
+                isTransactional: isTransactional, into: &output)
+        }
+        if let written = try records.withContiguousStorageIfAvailable(encode) { return written }
+        return try Array(records).withUnsafeBufferPointer(encode)
+    }
+
+    private static func encodeContiguous(
+        _ records: UnsafeBufferPointer<ProducerRecord>,
+        compression: Compression,
+        producerId: Int64,
+        producerEpoch: Int16,
+        baseSequence: Int32,
+        baseOffset: Int64,
+        partitionLeaderEpoch: Int32,
+        isTransactional: Bool,
+        into output: inout ByteBuffer
+    ) throws -> Int {
         guard let first = records.first else {
             throw KafkaWireError(.invalidRecordBatch, "a record batch needs at least one record")
         }
@@ -48,7 +72,9 @@ public enum RecordBatchEncoder {
         for (index, record) in records.enumerated() {
             let (delta, overflow) = record.timestamp.subtractingReportingOverflow(baseTimestamp)
             guard !overflow else {
-                throw KafkaWireError(.invalidRecordBatch, "timestamp \(record.timestamp) is too far from the base \(baseTimestamp)")
+                throw KafkaWireError(
+                    .invalidRecordBatch,
+                    "timestamp \(record.timestamp) is too far from the base \(baseTimestamp)")
             }
             maxTimestamp = max(maxTimestamp, record.timestamp)
             recordsSize += RecordEncoding.size(record, offsetDelta: Int32(index), timestampDelta: delta)
@@ -57,11 +83,16 @@ public enum RecordBatchEncoder {
             throw KafkaWireError(.invalidRecordBatch, "records of \(recordsSize) bytes do not fit in one batch")
         }
 
+        let reserve = headerSize + compression.maxCompressedSize(recordsSize)
+        // A ByteBuffer holds at most 4 GiB; NIO traps rather than throws beyond that.
+        guard reserve <= Int(UInt32.max) - output.writerIndex else {
+            throw KafkaWireError(.invalidRecordBatch, "the output buffer cannot grow by \(reserve) bytes")
+        }
         let start = output.writerIndex
         do {
             var attributes = compression.codec.rawValue
             if isTransactional { attributes |= RecordBatchLayout.transactionalBit }
-            output.reserveCapacity(minimumWritableBytes: headerSize + compression.maxCompressedSize(recordsSize))
+            output.reserveCapacity(minimumWritableBytes: reserve)
             output.writeInteger(baseOffset)
             output.writeInteger(Int32(0))  // batchLength, set below
             output.writeInteger(partitionLeaderEpoch)
@@ -77,10 +108,10 @@ public enum RecordBatchEncoder {
             output.writeInteger(Int32(records.count))
 
             if compression.codec == .none {
-                writeRecords(records, baseTimestamp: baseTimestamp, into: &output)
+                RecordEncoding.write(records, baseTimestamp: baseTimestamp, totalSize: recordsSize, into: &output)
             } else {
                 var scratch = ByteBufferAllocator().buffer(capacity: recordsSize)
-                writeRecords(records, baseTimestamp: baseTimestamp, into: &scratch)
+                RecordEncoding.write(records, baseTimestamp: baseTimestamp, totalSize: recordsSize, into: &scratch)
                 try compression.compress(scratch, into: &output)
             }
 
@@ -88,7 +119,8 @@ public enum RecordBatchEncoder {
             guard length - RecordBatchLayout.logOverhead <= Int(Int32.max) else {
                 throw KafkaWireError(.invalidRecordBatch, "compressed batch of \(length) bytes is too large")
             }
-            output.setInteger(Int32(length - RecordBatchLayout.logOverhead), at: start + RecordBatchLayout.batchLengthOffset)
+            output.setInteger(
+                Int32(length - RecordBatchLayout.logOverhead), at: start + RecordBatchLayout.batchLengthOffset)
             let crcStart = start + RecordBatchLayout.attributesOffset
             guard let crc = CRC32C.checksum(output, at: crcStart, length: output.writerIndex - crcStart) else {
                 // Unreachable: the span lies between the old and the new writer index.
@@ -110,15 +142,5 @@ public enum RecordBatchEncoder {
     /// An upper bound on the batch `encode` would write for `records` under `compression`.
     public static func maxEncodedSize(of records: some Sequence<ProducerRecord>, compression: Compression) -> Int {
         RecordBatchSizer(records).maxEncodedSize(compression)
-    }
-
-    private static func writeRecords(
-        _ records: some Collection<ProducerRecord>, baseTimestamp: Int64, into buffer: inout ByteBuffer
-    ) {
-        for (index, record) in records.enumerated() {
-            // Checked not to overflow in the sizing pass.
-            RecordEncoding.write(
-                record, offsetDelta: Int32(index), timestampDelta: record.timestamp &- baseTimestamp, into: &buffer)
-        }
     }
 }

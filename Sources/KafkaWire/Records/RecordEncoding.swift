@@ -28,22 +28,41 @@ enum RecordEncoding {
         return ByteBuffer.varintSize(Int32(truncatingIfNeeded: body)) + body
     }
 
-    /// Writes one record. The caller has checked that every length fits in Int32.
+    /// Writes `records` (offset deltas 0, 1, ...) as one run of `totalSize` bytes, the
+    /// sum of their `size`s.
+    ///
+    /// One `writeWithUnsafeMutableBytes` for the whole run: a ByteBuffer write per field
+    /// (bounds, uniqueness and exclusivity checks each time) made encoding several times
+    /// slower. The caller has checked that timestamp deltas do not overflow and that
+    /// every length fits in Int32.
     static func write(
-        _ record: ProducerRecord, offsetDelta: Int32, timestampDelta: Int64, into buffer: inout ByteBuffer
+        _ records: UnsafeBufferPointer<ProducerRecord>, baseTimestamp: Int64, totalSize: Int,
+        into buffer: inout ByteBuffer
     ) {
-        let body = bodySize(record, offsetDelta: offsetDelta, timestampDelta: timestampDelta)
-        buffer.writeVarint(Int32(body))
-        buffer.writeInteger(Int8(0))  // record attributes: unused by Kafka, always 0
-        buffer.writeVarlong(timestampDelta)
-        buffer.writeVarint(offsetDelta)
-        writeNullableBytes(record.key, into: &buffer)
-        writeNullableBytes(record.value, into: &buffer)
-        buffer.writeVarint(Int32(record.headers.count))
-        for header in record.headers {
-            buffer.writeVarint(Int32(header.key.utf8.count))
-            buffer.writeString(header.key)
-            writeNullableBytes(header.value, into: &buffer)
+        buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: totalSize) { free in
+            var out = RawWriter(UnsafeMutableRawBufferPointer(rebasing: free[..<totalSize]))
+            for (index, record) in records.enumerated() {
+                let offsetDelta = Int32(index)
+                let timestampDelta = record.timestamp &- baseTimestamp
+                out.varint(Int32(bodySize(record, offsetDelta: offsetDelta, timestampDelta: timestampDelta)))
+                out.byte(0)  // record attributes: unused by Kafka, always 0
+                out.varlong(timestampDelta)
+                out.varint(offsetDelta)
+                out.nullableBytes(record.key)
+                out.nullableBytes(record.value)
+                out.varint(Int32(record.headers.count))
+                for header in record.headers {
+                    var key = header.key
+                    key.withUTF8 { utf8 in
+                        out.varint(Int32(utf8.count))
+                        out.bytes(UnsafeRawBufferPointer(utf8))
+                    }
+                    out.nullableBytes(header.value)
+                }
+            }
+            // The sizes above and the bytes written must agree, or the batch is corrupt.
+            precondition(out.position == totalSize, "record sizing and writing disagree")
+            return totalSize
         }
     }
 
@@ -51,13 +70,58 @@ enum RecordEncoding {
         guard let bytes else { return ByteBuffer.varintSize(-1) }
         return ByteBuffer.varintSize(Int32(truncatingIfNeeded: bytes.readableBytes)) + bytes.readableBytes
     }
+}
 
-    private static func writeNullableBytes(_ bytes: ByteBuffer?, into buffer: inout ByteBuffer) {
-        guard let bytes else {
-            buffer.writeVarint(-1)
+/// Appends to a fixed span of raw memory, trapping rather than writing past its end.
+private struct RawWriter {
+    private let memory: UnsafeMutableRawBufferPointer
+    private(set) var position = 0
+
+    init(_ memory: UnsafeMutableRawBufferPointer) {
+        self.memory = memory
+    }
+
+    mutating func byte(_ value: UInt8) {
+        // Unsafe buffer subscripts are only checked in debug builds; this check stays.
+        precondition(position < memory.count, "write past the reserved span")
+        memory[position] = value
+        position += 1
+    }
+
+    /// LEB128, as `ByteBuffer.writeUnsignedVarlong`.
+    mutating func unsignedVarint(_ value: UInt64) {
+        var v = value
+        while v >= 0x80 {
+            byte(UInt8(truncatingIfNeeded: v) | 0x80)
+            v >>= 7
+        }
+        byte(UInt8(v))
+    }
+
+    /// Zigzag, as `ByteBuffer.writeVarint`.
+    mutating func varint(_ value: Int32) {
+        unsignedVarint(UInt64(UInt32(bitPattern: (value << 1) ^ (value >> 31))))
+    }
+
+    /// Zigzag, as `ByteBuffer.writeVarlong`.
+    mutating func varlong(_ value: Int64) {
+        unsignedVarint(UInt64(bitPattern: (value << 1) ^ (value >> 63)))
+    }
+
+    mutating func bytes(_ source: UnsafeRawBufferPointer) {
+        guard source.count > 0 else { return }
+        precondition(source.count <= memory.count - position, "write past the reserved span")
+        UnsafeMutableRawBufferPointer(rebasing: memory[position..<(position + source.count)]).copyMemory(from: source)
+        position += source.count
+    }
+
+    /// A varint length (-1 = null) and the readable bytes.
+    mutating func nullableBytes(_ buffer: ByteBuffer?) {
+        guard let buffer else {
+            varint(-1)
             return
         }
-        buffer.writeVarint(Int32(bytes.readableBytes))
-        buffer.writeImmutableBuffer(bytes)
+        varint(Int32(buffer.readableBytes))
+        buffer.withUnsafeReadableBytes { bytes($0) }
     }
 }

@@ -7,6 +7,7 @@ public struct RecordHeader: Sendable, Hashable {
     /// The header value; nil is distinct from empty.
     public var value: ByteBuffer?
 
+    /// A header; a nil value is written as null.
     public init(key: String, value: ByteBuffer?) {
         self.key = key
         self.value = value

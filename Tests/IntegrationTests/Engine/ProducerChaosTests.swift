@@ -8,8 +8,10 @@ import Testing
 /// an outcome, and what was acked is in Kafka exactly once, in call order per partition.
 @Suite("Producer engine under faults", .timeLimit(.minutes(5)))
 struct ProducerChaosTests {
-    @Test("200k records, leaders moving every 100 ms, a broker down and up, injected errors; idempotent, onwire 5")
-    func chaos() async throws {
+    @Test(
+        "200k records, leaders moving every 100 ms, injected errors, with and without a broker down and up; idempotent, onwire 5",
+        arguments: [false, true])
+    func chaos(outage: Bool) async throws {
         let mock = try await MockCluster.start(brokers: 3)
         defer { mock.stop() }
         let topic = "chaos"
@@ -48,11 +50,11 @@ struct ProducerChaosTests {
                     try? await mock.pushRequestErrors(apiKey: 0, errors: codes)
                     stats.injected += 1
                 }
-                if tick == 15 && ProcessInfo.processInfo.environment["CHAOS_NO_OUTAGE"] == nil {
+                if tick == 15 && outage {
                     try? await mock.brokerDown(2)
                     stats.outages += 1
                 }
-                if tick == 25 { try? await mock.brokerUp(2) }
+                if tick == 25 && outage { try? await mock.brokerUp(2) }
                 try? await Task.sleep(nanoseconds: 100_000_000)
             }
         }
@@ -75,7 +77,7 @@ struct ProducerChaosTests {
         _ = await faults.value
         try? await mock.brokerUp(2)
         #expect(allAnswered, "only \(outcomes.count) of \(callCount) calls got an outcome")
-        #expect(stats.moves >= 10 && stats.outages == 1 && stats.injected >= 1, "faults ran: \(stats.moves) moves, \(stats.injected) injections")
+        #expect(stats.moves >= 10 && stats.outages == (outage ? 1 : 0) && stats.injected >= 1, "faults ran: \(stats.moves) moves, \(stats.injected) injections")
 
         let counters = producer.statistics.snapshot()
         #expect(counters.retries > 0, "the faults caused retries: \(counters)")
@@ -87,8 +89,17 @@ struct ProducerChaosTests {
         let acked = calls.count - failed.count
         let consumed = try await Consumer.readAll(
             bootstrap: mock.bootstrap, topic: topic, expect: nil, idleMs: 8000, timeoutS: 120)
-        #expect(consumed.count == acked * recordsPerCall, "consumer saw \(consumed.count) records for \(acked * recordsPerCall) acked")
-        #expect(EngineSupport.verify(calls: calls, consumed: consumed) == acked * recordsPerCall)
+        // Every acked record at its acked offset, in call order per partition.
+        #expect(EngineSupport.verify(calls: calls, consumed: consumed, allowDuplicates: true) == acked * recordsPerCall)
+        // Exactly once, except what the mock cannot deduplicate: it checks sequence
+        // numbers for transactional producers only (rd_kafka_mock_validate_records), so a
+        // request it wrote whose answer was lost with the broker's connection comes back
+        // twice. Only calls in such requests may appear twice (IdempotenceTests shows the
+        // same loss deduplicated by Tansu); with no outage, there are none at all.
+        let duplicatedCalls = EngineSupport.duplicatedCalls(consumed)
+        #expect(duplicatedCalls <= counters.callsInDoubt, "\(duplicatedCalls) calls duplicated, \(counters.callsInDoubt) were in doubt")
+        if !outage { #expect(duplicatedCalls == 0) }
+        #expect(consumed.count - acked * recordsPerCall == duplicatedCalls * recordsPerCall)
         await producer.shutdown()
     }
 }

@@ -2,6 +2,7 @@ import Foundation
 
 private struct Greeting: Decodable {
     var bootstrap: String
+    var advertised: String?
     var pid: Int32?
 }
 
@@ -21,27 +22,40 @@ func parseBootstrap(_ bootstrap: String) -> [(host: String, port: Int)] {
 /// `Consumer.readAll`, which waits for records to stop coming); producing to an
 /// unknown topic auto-creates it with 4 partitions.
 final class TansuBroker: Sendable {
-    /// "127.0.0.1:PORT"
+    /// "127.0.0.1:PORT", where Tansu listens (plaintext).
     let bootstrap: String
+    /// "127.0.0.1:APORT", what Tansu tells clients in Metadata: `bootstrap` unless it was
+    /// started with `advertisedPort` (then a TLS proxy is meant to listen there).
+    let advertised: String
     /// The Tansu process id.
     let pid: Int32
     let server: HarnessServer
 
     var host: String { parseBootstrap(bootstrap).first?.host ?? "127.0.0.1" }
     var port: Int { parseBootstrap(bootstrap).first?.port ?? 0 }
+    /// The port of `advertised`.
+    var advertisedPort: Int { parseBootstrap(advertised).first?.port ?? 0 }
 
-    private init(server: HarnessServer, bootstrap: String, pid: Int32) {
+    private init(server: HarnessServer, bootstrap: String, advertised: String, pid: Int32) {
         self.server = server
         self.bootstrap = bootstrap
+        self.advertised = advertised
         self.pid = pid
     }
 
     /// Starts Tansu and waits until it answers a metadata request.
-    static func start(startupTimeout: Double = 60) async throws -> TansuBroker {
+    /// - Parameter advertisedPort: a port on 127.0.0.1 for Tansu to advertise instead of
+    ///   its own (0: a free one, see `advertised`), for stunnel in front of it. nil:
+    ///   Tansu advertises where it listens.
+    static func start(advertisedPort: Int? = nil, startupTimeout: Double = 60) async throws -> TansuBroker {
+        var arguments = ["tansu"]
+        if let advertisedPort { arguments += ["--advertise-port", String(advertisedPort)] }
         let server = try await HarnessServer.launch(
-            name: "tansu", arguments: ["tansu"], startupTimeout: startupTimeout)
+            name: "tansu", arguments: arguments, startupTimeout: startupTimeout)
         let hello = try server.decodeHello(Greeting.self)
-        return TansuBroker(server: server, bootstrap: hello.bootstrap, pid: hello.pid ?? 0)
+        return TansuBroker(
+            server: server, bootstrap: hello.bootstrap, advertised: hello.advertised ?? hello.bootstrap,
+            pid: hello.pid ?? 0)
     }
 
     /// Creates a topic and waits until its metadata shows all partitions.

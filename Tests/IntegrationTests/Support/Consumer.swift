@@ -103,14 +103,17 @@ enum Consumer {
     /// records, at the cost of waiting `idleMs` at the end. The idle clock starts
     /// when the partitions are assigned, so keep `idleMs` well above the time the
     /// first fetch needs (a mock broker with an injected RTT is slower).
+    ///
+    /// With `sslCA` (a PEM file), the consumer connects with TLS and trusts that CA.
     static func readAll(
         bootstrap: String, topic: String, partitions: [Int32]? = nil, expect: Int? = nil,
-        idleMs: Int = 3000, timeoutS: Double = 60
+        idleMs: Int = 3000, timeoutS: Double = 60, sslCA: String? = nil
     ) async throws -> [ConsumedRecord] {
         var args = [
             "consume", "--bootstrap", bootstrap, "--topic", topic,
             "--idle-ms", String(idleMs), "--timeout-s", String(timeoutS),
         ]
+        if let sslCA { args += ["--ssl-ca", sslCA] }
         if let partitions {
             args += ["--partitions", partitions.map(String.init).joined(separator: ",")]
         }

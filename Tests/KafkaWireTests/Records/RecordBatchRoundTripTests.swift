@@ -139,6 +139,19 @@ import KafkaWire
         #expect(try RecordBatch.decode(from: &output).records.count == 1)
     }
 
+    /// Arrays and slices are encoded in place; other collections through a copy. Same bytes.
+    @Test func anyCollectionOfRecordsEncodesTheSameBytes() throws {
+        var random = SeededGenerator(seed: 5)
+        let records = randomRecords(count: 30, using: &random)
+        let expected = try encodeBatch(Array(records[10...]), Compression(codec: .snappy))
+        var fromSlice = ByteBuffer()
+        try RecordBatchEncoder.encode(records[10...], compression: Compression(codec: .snappy), into: &fromSlice)
+        var fromLazy = ByteBuffer()
+        try RecordBatchEncoder.encode(records[10...].lazy.map { $0 }, compression: Compression(codec: .snappy), into: &fromLazy)
+        #expect(fromSlice == expected)
+        #expect(fromLazy == expected)
+    }
+
     @Test func emptyRecordsThrow() {
         var output = ByteBuffer()
         let error = #expect(throws: KafkaWireError.self) { try RecordBatchEncoder.encode([ProducerRecord](), into: &output) }

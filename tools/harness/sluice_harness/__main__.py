@@ -1,4 +1,4 @@
-"""python -m sluice_harness {tansu|mock|consume|produce} [options]"""
+"""python -m sluice_harness {tansu|mock|consume|produce|certs|stunnel|scram-server} [options]"""
 
 from __future__ import annotations
 
@@ -11,6 +11,10 @@ commands:
   mock      run librdkafka's mock cluster, serve JSON-line commands on stdin
   consume   read a topic back, one JSON line per record
   produce   produce records with confluent-kafka (sanity checks)
+  faultproxy  relay to a broker that can lose responses (fault injection)
+  certs     write a test CA, server and client certificates (openssl) into a directory
+  stunnel   run stunnel: TLS on one loopback port, forwarded to a plaintext one
+  scram-server  an independent SCRAM server (scramp) over JSON lines
 
 '<command> --help' tells more; tools/harness/README.md describes the protocol.
 """
@@ -30,6 +34,18 @@ def main(argv=None) -> int:
         from . import consume as mod
     elif cmd == "produce":
         from . import produce as mod
+    elif cmd == "faultproxy":
+        from . import faultproxy as mod
+    elif cmd == "certs":
+        from . import tls
+
+        return tls.certs_main(rest)
+    elif cmd == "stunnel":
+        from . import tls
+
+        return tls.stunnel_main(rest)
+    elif cmd == "scram-server":
+        from . import scram_server as mod
     else:
         sys.stderr.write(f"unknown command {cmd!r}\n\n{USAGE}")
         return 2

@@ -29,8 +29,8 @@ def b64(data: Optional[bytes]) -> Optional[str]:
     return None if data is None else base64.b64encode(data).decode("ascii")
 
 
-def consumer_config(bootstrap: str, isolation: str) -> Dict[str, Any]:
-    return {
+def consumer_config(bootstrap: str, isolation: str, ssl_ca: Optional[str] = None) -> Dict[str, Any]:
+    config: Dict[str, Any] = {
         "bootstrap.servers": bootstrap,
         # A fresh group each run; nothing is committed (offsets are assigned
         # explicitly), which also keeps Tansu's group coordinator out of the way.
@@ -48,6 +48,12 @@ def consumer_config(bootstrap: str, isolation: str) -> Dict[str, Any]:
         # no broker.version.fallback) with the bundled librdkafka 2.16.
         "log_level": 4,
     }
+    if ssl_ca:
+        # TLS with the given CA; librdkafka also checks the broker's name/IP against
+        # the certificate (ssl.endpoint.identification.algorithm=https, its default).
+        config["security.protocol"] = "ssl"
+        config["ssl.ca.location"] = ssl_ca
+    return config
 
 
 def topic_partitions(consumer, topic: str, deadline: float) -> List[int]:
@@ -68,11 +74,12 @@ def topic_partitions(consumer, topic: str, deadline: float) -> List[int]:
 
 
 def read(bootstrap: str, topic: str, partitions: Optional[List[int]], expect: Optional[int],
-         idle_ms: int, timeout_s: float, isolation: str = "read_committed") -> List[Dict[str, Any]]:
+         idle_ms: int, timeout_s: float, isolation: str = "read_committed",
+         ssl_ca: Optional[str] = None) -> List[Dict[str, Any]]:
     from confluent_kafka import OFFSET_BEGINNING, Consumer, KafkaError, TopicPartition
 
     deadline = time.monotonic() + timeout_s
-    consumer = Consumer(consumer_config(bootstrap, isolation))
+    consumer = Consumer(consumer_config(bootstrap, isolation, ssl_ca))
     records: Dict[tuple, Dict[str, Any]] = {}
     try:
         parts = partitions if partitions is not None else topic_partitions(consumer, topic, deadline)
@@ -123,6 +130,7 @@ def main(argv: List[str]) -> int:
     ap.add_argument("--timeout-s", type=float, default=60.0)
     ap.add_argument("--isolation", choices=["read_committed", "read_uncommitted"],
                     default="read_committed")
+    ap.add_argument("--ssl-ca", help="connect with TLS, trusting this CA file (PEM)")
     args = ap.parse_args(argv)
 
     out = common.claim_stdout()
@@ -135,7 +143,7 @@ def main(argv: List[str]) -> int:
             return 2
     try:
         records = read(args.bootstrap, args.topic, partitions, args.expect, args.idle_ms,
-                       args.timeout_s, args.isolation)
+                       args.timeout_s, args.isolation, args.ssl_ca)
     except Exception as exc:
         print(f"consume: {exc}", file=sys.stderr)
         return 1

@@ -1,10 +1,15 @@
 """`tansu`: run a Tansu broker on loopback and create topics on request.
 
-Prints one line {"bootstrap":"127.0.0.1:PORT","pid":N} once the broker answers a
-metadata request, then serves JSON-line commands on stdin (see common.serve):
+Prints one line {"bootstrap":"127.0.0.1:PORT","advertised":"127.0.0.1:APORT","pid":N}
+once the broker answers a metadata request, then serves JSON-line commands on stdin
+(see common.serve):
 
   {"op":"create_topic","topic":"t","partitions":3}
   {"op":"ping"}   {"op":"quit"}
+
+With --advertise-port, Tansu listens on PORT but tells clients (in Metadata) to use
+APORT, where something else (stunnel, for TLS) is meant to listen and forward to PORT.
+The harness itself keeps talking to PORT.
 
 Tansu quirks handled here:
 - it ignores SIGTERM, so it is stopped with SIGKILL (and gets PR_SET_PDEATHSIG=SIGKILL,
@@ -78,11 +83,15 @@ def _admin(bootstrap: str):
 
 
 class Tansu:
-    def __init__(self, binary: str, port: int, log_file: Optional[str]) -> None:
+    def __init__(self, binary: str, port: int, log_file: Optional[str],
+                 advertised_port: Optional[int] = None) -> None:
         self.binary = binary
         self.port = port
         self.bootstrap = f"{LOOPBACK}:{port}"
         self.url = f"tcp://{LOOPBACK}:{port}"
+        self.advertised_port = advertised_port or port
+        self.advertised = f"{LOOPBACK}:{self.advertised_port}"
+        self.advertised_url = f"tcp://{LOOPBACK}:{self.advertised_port}"
         self.proc: Optional[subprocess.Popen] = None
         self._log = open(log_file, "ab") if log_file else None
         self._admin = None
@@ -92,7 +101,7 @@ class Tansu:
         self.proc = subprocess.Popen(
             [self.binary, "broker",
              "--listener-url", self.url,
-             "--advertised-listener-url", self.url,
+             "--advertised-listener-url", self.advertised_url,
              "--storage-engine", "memory://tansu/"],
             stdin=subprocess.DEVNULL, stdout=out, stderr=out,
             env=child_env(), preexec_fn=common.set_pdeathsig_kill, close_fds=True,
@@ -174,6 +183,9 @@ def main(argv: List[str]) -> int:
     ap = argparse.ArgumentParser(prog="sluice_harness tansu")
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     ap.add_argument("--log", help="file for tansu's own output (default: stderr)")
+    ap.add_argument("--advertise-port", type=int,
+                    help="port on 127.0.0.1 that Tansu advertises instead of its own "
+                         "(0: a free one), for a TLS proxy in front of it")
     ap.add_argument("--startup-timeout-s", type=float, default=STARTUP_TIMEOUT_S)
     ap.add_argument("--max-lifetime-s", type=float, default=common.DEFAULT_MAX_LIFETIME_S)
     args = ap.parse_args(argv)
@@ -188,7 +200,12 @@ def main(argv: List[str]) -> int:
         attempts = 1 if args.port else 3
         for attempt in range(attempts):
             port = args.port or common.free_port()
-            broker = Tansu(binary, port, args.log)
+            advertised = args.advertise_port
+            if advertised == 0:
+                advertised = common.free_port()
+                while advertised == port:
+                    advertised = common.free_port()
+            broker = Tansu(binary, port, args.log, advertised)
             t0 = time.monotonic()
             broker.start()
             try:
@@ -204,7 +221,8 @@ def main(argv: List[str]) -> int:
             break
         assert broker is not None
         common.start_watchdog(broker.kill, args.max_lifetime_s)
-        common.emit({"bootstrap": broker.bootstrap, "pid": broker.proc.pid})
+        common.emit({"bootstrap": broker.bootstrap, "advertised": broker.advertised,
+                     "pid": broker.proc.pid})
         common.serve({"create_topic": broker.create_topic})
     except common.Stop as stop:
         log(f"stopping: {stop}")
