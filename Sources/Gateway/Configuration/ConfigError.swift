@@ -13,10 +13,8 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         case wrongType
         /// A value of the right type outside its allowed range or set.
         case invalidValue
-        /// A required option has no value (`kafka.brokers`).
+        /// A required option has no value (`kafka.brokers`), or needs another one.
         case missing
-        /// An option is valid but this build cannot honour it (TLS, SASL).
-        case unsupported
     }
 
     public var code: Code

@@ -261,14 +261,15 @@ public enum ConfigKeys {
         intKey("kafka.request_timeout_ms", "timeout of non-produce requests (metadata...)", 1...3_600_000, \.kafka.requestTimeoutMs),
         intKey("kafka.metadata_refresh_ms", "periodic metadata refresh", 100...86_400_000, \.kafka.metadataRefreshMs),
         intKey("kafka.unknown_topic_ttl_ms", "how long an unknown topic is remembered as unknown", 0...3_600_000, \.kafka.unknownTopicTTLMs),
-        boolKey("kafka.tls.enabled", "TLS to brokers (not supported by this build yet)", \.kafka.tls.enabled),
+        boolKey("kafka.tls.enabled", "TLS to brokers", \.kafka.tls.enabled),
         stringKey("kafka.tls.ca_file", "PEM CA bundle; empty = system roots", \.kafka.tls.caFile),
         stringKey("kafka.tls.cert_file", "client certificate (PEM)", \.kafka.tls.certFile),
         stringKey("kafka.tls.key_file", "client key (PEM)", \.kafka.tls.keyFile),
         boolKey("kafka.tls.verify", "verify the broker's certificate and name", \.kafka.tls.verify),
         stringKey("kafka.tls.server_name", "name to verify instead of the broker host", \.kafka.tls.serverName),
+        intKey("kafka.tls.handshake_timeout_ms", "how long a TLS handshake may take", 1...600_000, \.kafka.tls.handshakeTimeoutMs),
         key(
-            "kafka.sasl.mechanism", "\"\" (off), PLAIN, SCRAM-SHA-256, SCRAM-SHA-512 (not supported by this build yet)",
+            "kafka.sasl.mechanism", "\"\" (off), PLAIN, SCRAM-SHA-256, SCRAM-SHA-512",
             { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
                 let m = try v.string(k).uppercased()
                 guard ["", "PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"].contains(m) else {

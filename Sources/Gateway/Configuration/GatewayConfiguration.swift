@@ -92,8 +92,7 @@ public struct GatewayConfiguration: Sendable {
         public init() {}
     }
 
-    /// TLS towards the brokers. Placeholder: the engine does not speak TLS yet, so
-    /// `enabled = true` is refused at start-up (`--check-config` reports it too).
+    /// TLS towards the brokers (verified by default).
     public struct TLS: Sendable, Equatable {
         /// `kafka.tls.enabled` [false].
         public var enabled = false
@@ -106,10 +105,12 @@ public struct GatewayConfiguration: Sendable {
         public var verify = true
         /// `kafka.tls.server_name`: name to verify instead of the broker's host [""].
         public var serverName = ""
+        /// `kafka.tls.handshake_timeout_ms` [10000].
+        public var handshakeTimeoutMs = 10_000
         public init() {}
     }
 
-    /// SASL towards the brokers. Placeholder, as TLS.
+    /// SASL towards the brokers (PLAIN only together with TLS, as a rule).
     public struct SASL: Sendable, Equatable {
         /// `kafka.sasl.mechanism`: "" (off), PLAIN, SCRAM-SHA-256 or SCRAM-SHA-512 [""].
         public var mechanism = ""
@@ -219,6 +220,16 @@ public struct GatewayConfiguration: Sendable {
         c.cluster.pool.connection.requestTimeout = .milliseconds(Int64(kafka.requestTimeoutMs))
         c.cluster.metadata.refreshInterval = .milliseconds(Int64(kafka.metadataRefreshMs))
         c.cluster.metadata.unknownTopicTTL = .milliseconds(Int64(kafka.unknownTopicTTLMs))
+        if kafka.tls.enabled {
+            let t = kafka.tls
+            c.cluster.pool.connection.tls = .init(
+                caFile: t.caFile.isEmpty ? nil : t.caFile, certificateFile: t.certFile.isEmpty ? nil : t.certFile,
+                privateKeyFile: t.keyFile.isEmpty ? nil : t.keyFile, serverName: t.serverName.isEmpty ? nil : t.serverName,
+                verify: t.verify, handshakeTimeout: .milliseconds(Int64(t.handshakeTimeoutMs)))
+        }
+        if let mechanism = ConnectionConfiguration.SASLSettings.Mechanism(rawValue: kafka.sasl.mechanism) {
+            c.cluster.pool.connection.sasl = .init(mechanism: mechanism, username: kafka.sasl.username, password: kafka.sasl.password)
+        }
         c.defaults = producer.defaults
         c.idempotence = producer.idempotence
         c.maxCallBytes = producer.maxCallBytes
@@ -256,11 +267,12 @@ public struct GatewayConfiguration: Sendable {
                 }
             }
         }
-        if kafka.tls.enabled {
-            throw ConfigError(.unsupported, key: "kafka.tls.enabled", "TLS to brokers is not supported by this build's engine yet")
+        if kafka.tls.certFile.isEmpty != kafka.tls.keyFile.isEmpty {
+            throw ConfigError(.missing, key: kafka.tls.certFile.isEmpty ? "kafka.tls.cert_file" : "kafka.tls.key_file",
+                "a client certificate needs both kafka.tls.cert_file and kafka.tls.key_file")
         }
-        if !kafka.sasl.mechanism.isEmpty {
-            throw ConfigError(.unsupported, key: "kafka.sasl.mechanism", "SASL is not supported by this build's engine yet")
+        if !kafka.sasl.mechanism.isEmpty && kafka.sasl.username.isEmpty {
+            throw ConfigError(.missing, key: "kafka.sasl.username", "SASL \(kafka.sasl.mechanism) needs a user name")
         }
     }
 }

@@ -261,7 +261,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         }
         Task {
             let result: Result<Int32, ProduceError>
-            do {
+            do throws(ProduceError) {
                 result = .success(try await producer.produce(topic: s.topic, partition: s.partition, records: s.records, onOutcome: onOutcome))
             } catch {
                 result = .failure(error)
@@ -276,7 +276,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         let producer = shared.producer
         Task {
             let result: Result<Int, ProduceError>
-            do {
+            do throws(ProduceError) {
                 result = .success(try await producer.partitionCount(topic: topic))
             } catch {
                 result = .failure(error)

@@ -146,7 +146,7 @@ public struct ConnectionStateMachine {
     private var generation: UInt64 = 0
     private var writable = true
     private var readOutstanding = false
-    private var inputClosed = false
+    private var inputIsClosed = false
     private var draining = false
     private var closeWhenIdle = false
 
@@ -174,7 +174,7 @@ public struct ConnectionStateMachine {
 
     /// Whether reading more input is allowed now (see the type's documentation).
     public var mayRead: Bool {
-        lifecycle == .open && !inputClosed && !closeWhenIdle && submitting == nil && queue.isEmpty && writable
+        lifecycle == .open && !inputIsClosed && !closeWhenIdle && submitting == nil && queue.isEmpty && writable
             && calls.count < limits.maxUnfinishedCalls && unfinishedNoAck < limits.maxUnfinishedNoAck
             && waiters.count < limits.maxSyncWaits && pendingMetadata < limits.maxPendingMetadata
     }
@@ -206,7 +206,7 @@ public struct ConnectionStateMachine {
 
     /// The client closed its sending side: finish what it sent, then close.
     public mutating func inputClosed() -> [Action] {
-        inputClosed = true
+        inputIsClosed = true
         var actions: [Action] = []
         closeIfIdle(&actions)
         return actions
@@ -539,9 +539,9 @@ public struct ConnectionStateMachine {
     }
 
     private mutating func closeIfIdle(_ actions: inout [Action]) {
-        guard lifecycle == .open, inputClosed || closeWhenIdle else { return }
+        guard lifecycle == .open, inputIsClosed || closeWhenIdle else { return }
         guard calls.isEmpty, queue.isEmpty, submitting == nil else { return }
-        if inputClosed && !closeWhenIdle && pendingMetadata > 0 { return }
+        if inputIsClosed && !closeWhenIdle && pendingMetadata > 0 { return }
         lifecycle = .closing
         for id in waiters.keys.sorted() { actions.append(.cancelTimer(id: id)) }
         waiters.removeAll()

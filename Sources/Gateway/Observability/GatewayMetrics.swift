@@ -3,6 +3,9 @@ import Metrics
 import NIOConcurrencyHelpers
 import Prometheus
 
+typealias Counter = CoreMetrics.Counter
+typealias Gauge = CoreMetrics.Gauge
+
 /// The gateway's metrics, made through a swift-metrics factory (Prometheus in `sluiced`;
 /// any factory in tests).
 ///
@@ -33,7 +36,7 @@ public final class GatewayMetrics: Sendable {
     private let partitionProducers: Gauge
     private let produceRequests: Counter
     private let retries: Counter
-    private let lastStatistics = NIOLockedValueBox(ProducerStatistics.Snapshot())
+    private let lastStatistics = NIOLockedValueBox<ProducerStatistics.Snapshot?>(nil)
     private let openCount = NIOLockedValueBox(0)
 
     struct TopicMetrics: Sendable {
@@ -154,7 +157,9 @@ public final class GatewayMetrics: Sendable {
             defer { old = now }
             return old
         }
-        if now.requestsSent > before.requestsSent { produceRequests.increment(by: Int64(now.requestsSent - before.requestsSent)) }
-        if now.retries > before.retries { retries.increment(by: Int64(now.retries - before.retries)) }
+        let sentBefore = before?.requestsSent ?? 0
+        let retriesBefore = before?.retries ?? 0
+        if now.requestsSent > sentBefore { produceRequests.increment(by: Int64(now.requestsSent - sentBefore)) }
+        if now.retries > retriesBefore { retries.increment(by: Int64(now.retries - retriesBefore)) }
     }
 }
