@@ -323,7 +323,9 @@ public enum ConfigKeys {
                 "metrics.listen", "HOST:PORT for /metrics and /health over HTTP; empty = off",
                 { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
                     let s = try v.string(k).trimmingWhitespace()
-                    if !s.isEmpty && BrokerAddress(s) == nil {
+                    var m = GatewayConfiguration.Metrics()
+                    m.listen = s
+                    if !s.isEmpty && m.hostAndPort == nil {
                         throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not HOST:PORT")
                     }
                     c.metrics.listen = s

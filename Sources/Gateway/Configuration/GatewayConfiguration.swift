@@ -196,9 +196,19 @@ public struct GatewayConfiguration: Sendable {
     /// `[metrics]`.
     public struct Metrics: Sendable, Equatable {
         /// `metrics.listen`: HOST:PORT of the HTTP listener serving `/metrics` (Prometheus)
-        /// and `/health`; empty = none [""].
+        /// and `/health`; port 0 picks a free one; empty = none [""].
         public var listen = ""
         public init() {}
+
+        /// `listen` split into host and port; nil when empty or malformed.
+        public var hostAndPort: (host: String, port: Int)? {
+            guard let colon = listen.lastIndex(of: ":"), let port = Int(listen[listen.index(after: colon)...]),
+                (0...65535).contains(port)
+            else { return nil }
+            var host = String(listen[..<colon])
+            if host.hasPrefix("[") && host.hasSuffix("]") { host = String(host.dropFirst().dropLast()) }
+            return host.isEmpty ? nil : (host, port)
+        }
     }
 
     public var listener = Listener()

@@ -5,6 +5,7 @@ import Musl
 #endif
 import KafkaProducer
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import NIOPosix
 import Prometheus
@@ -51,7 +52,7 @@ public final class GatewayApp: Sendable {
         server = GatewayServer(
             settings: .init(listener: configuration.listener, limits: configuration.limits), shared: shared, group: group,
             environment: environment, drainEngine: { await producerService.drain() })
-        if !configuration.metrics.listen.isEmpty, let address = BrokerAddress(configuration.metrics.listen) {
+        if let address = configuration.metrics.hostAndPort {
             let metrics = self.metrics
             let producer = self.producer
             let registry = self.registry
@@ -86,6 +87,20 @@ public final class GatewayApp: Sendable {
         await server.drain()
         await producerService.drain()
         await metricsService?.close()
+        await stopEventLoops()
+    }
+
+    private let stopped = NIOLockedValueBox(false)
+
+    /// Shuts the event loops down once. The engine's last clean-up (connection pool
+    /// bookkeeping after its connections closed) runs on them: give it a moment first.
+    private func stopEventLoops() async {
+        let first = stopped.withLockedValue { s -> Bool in
+            defer { s = true }
+            return !s
+        }
+        guard first else { return }
+        try? await Task.sleep(nanoseconds: 200_000_000)
         try? await group.shutdownGracefully()
     }
 
@@ -129,7 +144,7 @@ public final class GatewayApp: Sendable {
         }
         defer { watcher.cancel() }
         try await serviceGroup.run()
-        try? await group.shutdownGracefully()
+        await stopEventLoops()
         logger.info("stopped")
     }
 }
