@@ -154,39 +154,42 @@ public final class Producer: Sendable {
             s.shuttingDown = true
             return Array(s.partitions.values)
         }
-        let drained = await withTaskGroup(of: Bool.self) { group in
-            group.addTask {
-                for p in producers { await p.waitUntilEmpty() }
-                return true
-            }
-            group.addTask {
-                try? await Task.sleep(nanoseconds: UInt64(max(drainTimeout.nanoseconds, 0)))
-                return false
-            }
-            let first = await group.next() ?? false
-            group.cancelAll()
-            return first
-        }
+        let drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
         if !drained {
             logger.warning("drain timeout passed; failing unsent calls")
             for p in producers { await p.failUnsent("the producer shut down before the call was sent") }
             // What is on the wire still gets its answer (or times out) before we close.
-            let onWire = await withTaskGroup(of: Bool.self) { group in
-                group.addTask {
-                    for p in producers { await p.waitUntilEmpty() }
-                    return true
-                }
-                group.addTask {
-                    try? await Task.sleep(nanoseconds: UInt64(self.requestTimeout.nanoseconds))
-                    return false
-                }
-                let first = await group.next() ?? false
-                group.cancelAll()
-                return first
-            }
+            let onWire = await Self.waitUntilEmpty(producers, timeout: requestTimeout)
             if !onWire { logger.warning("requests still on the wire at shutdown") }
         }
         await cluster.shutdown()
+    }
+
+    /// Waits until every producer is empty or `timeout` passes, whichever comes first
+    /// (true: empty). Not a task group: a group would also wait for its slower child,
+    /// and `waitUntilEmpty` does not end on cancellation.
+    private static func waitUntilEmpty(_ producers: [PartitionProducer], timeout: TimeAmount) async -> Bool {
+        let slot = NIOLockedValueBox<CheckedContinuation<Bool, Never>?>(nil)
+        let finish: @Sendable (Bool) -> Void = { value in
+            slot.withLockedValue { c -> CheckedContinuation<Bool, Never>? in
+                defer { c = nil }
+                return c
+            }?.resume(returning: value)
+        }
+        var tasks: [Task<Void, Never>] = []
+        let result = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
+            slot.withLockedValue { $0 = continuation }
+            tasks.append(Task {
+                for p in producers { await p.waitUntilEmpty() }
+                finish(true)
+            })
+            tasks.append(Task {
+                try? await Task.sleep(nanoseconds: UInt64(max(timeout.nanoseconds, 0)))
+                finish(false)
+            })
+        }
+        tasks[1].cancel()
+        return result
     }
 
     /// Calls pending (held by back-pressure), buffered, and produce requests on the wire,

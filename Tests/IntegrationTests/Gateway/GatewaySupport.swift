@@ -181,6 +181,39 @@ enum GatewayTestSupport {
         return SluiceRequest(ref: ref, kind: noAck ? .produceNoAck(p) : .produce(p))
     }
 
+    /// Checks acked calls of many connections against what a consumer read: each
+    /// record at its acked offset, nothing read twice. (Order within one connection and
+    /// partition is checked from the replies; calls of different connections have no
+    /// order.) Returns the number of acked records found.
+    @discardableResult
+    static func verify(calls: [EngineSupport.Call], consumed: [ConsumedRecord], sourceLocation: SourceLocation = #_sourceLocation) -> Int {
+        var byPosition: [String: ConsumedRecord] = [:]
+        var seen: [String: Int] = [:]
+        for r in consumed {
+            byPosition["\(r.partition)/\(r.offset)"] = r
+            if let v = r.valueString { seen[v, default: 0] += 1 }
+        }
+        let duplicates = seen.filter { $0.value > 1 }
+        #expect(duplicates.isEmpty, "records read more than once: \(duplicates.keys.sorted().prefix(5))", sourceLocation: sourceLocation)
+        var found = 0
+        var misses = 0
+        for call in calls {
+            guard case .success(let base)? = call.outcome else { continue }
+            for (i, value) in call.values.enumerated() {
+                let got = byPosition["\(call.partition)/\(base + Int64(i))"]
+                if got?.valueString == value {
+                    found += 1
+                } else {
+                    misses += 1
+                    if misses <= 5 {
+                        Issue.record("\(value) acked at \(call.partition)/\(base + Int64(i)) but Kafka has \(got.map { "\($0)" } ?? "nothing")", sourceLocation: sourceLocation)
+                    }
+                }
+            }
+        }
+        return found
+    }
+
     /// The sluiced binary built next to the tests (`SLUICED` overrides).
     static var sluicedPath: String {
         if let p = ProcessInfo.processInfo.environment["SLUICED"], !p.isEmpty { return p }
