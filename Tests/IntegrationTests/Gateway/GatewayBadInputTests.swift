@@ -49,7 +49,9 @@ struct GatewayBadInputTests {
         try await c.sendRaw(bytes)
         if halfClose {
             await c.close()
-            return try Self.halfClosedExchange(socket, bytes, replies: replies)
+            let out = try await onThread { try Self.halfClosedExchange(socket, bytes, replies: replies) }
+            #expect(out.count == replies)
+            return out
         }
         let got = try await c.waitForReplies(replies, timeout: 20)
         if closes {
@@ -90,7 +92,6 @@ struct GatewayBadInputTests {
         var buffer = ByteBuffer(bytes: data)
         var out: [SluiceReply] = []
         while let frame = try SluiceFraming.readFrame(from: &buffer) { out.append(try SluiceCodec.decodeReply(frame)) }
-        #expect(out.count == replies)
         return out
     }
 
@@ -295,7 +296,7 @@ struct GatewayBadInputTests {
         _ = fcntl(fd, F_SETFL, flags)
         let pings = (0..<1000).flatMap { i in (try? Self.frame(Self.payload(SluiceRequest(ref: UInt64(i + 1), kind: .ping)))) ?? [] }
         var sent = 0
-        let deadline = Date().addingTimeInterval(10)
+        let deadline = Date().addingTimeInterval(90)
         // Write until the kernel buffers fill both ways: the gateway stopped reading.
         var stalls = 0
         while Date() < deadline && stalls < 50 {

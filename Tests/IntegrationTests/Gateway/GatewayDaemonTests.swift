@@ -204,6 +204,45 @@ struct GatewayDaemonTests {
         await client.close()
     }
 
+    @Test("systemd socket activation: the socket passed as fd 3 (LISTEN_FDS) is served")
+    func socketActivation() async throws {
+        let mock = try await MockCluster.start(brokers: 1)
+        defer { mock.stop() }
+        let socket = S.socketPath("activated")
+        try FileManager.default.createDirectory(atPath: (socket as NSString).deletingLastPathComponent, withIntermediateDirectories: true)
+        let unused = S.socketPath("unused")
+        // Python stands in for systemd: bind and listen, put the socket at fd 3, set
+        // LISTEN_PID to its own pid (exec keeps it) and LISTEN_FDS=1, exec sluiced.
+        let script = """
+            import os, socket, sys
+            s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+            s.bind(sys.argv[1]); s.listen(16)
+            os.dup2(s.fileno(), 3); os.set_inheritable(3, True)
+            os.environ["LISTEN_FDS"] = "1"; os.environ["LISTEN_PID"] = str(os.getpid())
+            os.execv(sys.argv[2], sys.argv[2:])
+            """
+        let p = Process()
+        p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
+        p.arguments = ["-c", script, socket, S.sluicedPath, "--brokers", mock.bootstrap, "--socket", unused]
+        let log = Harness.newLogFile("sluiced-activated")
+        _ = FileManager.default.createFile(atPath: log.path, contents: nil)
+        p.standardError = try FileHandle(forWritingTo: log)
+        try p.run()
+        defer { if p.isRunning { kill(p.processIdentifier, SIGKILL) } }
+        try await waitUntil(timeout: 30, "sluiced on the activated socket; log: \(Harness.tail(of: log))") {
+            guard p.isRunning else { throw HarnessError.exited("sluiced exited: \(Harness.tail(of: log))") }
+            guard let c = try? await SluiceTestClient.connect(path: socket) else { return false }
+            defer { Task { await c.close() } }
+            try await c.send(SluiceRequest(ref: 1, kind: .ping))
+            try await c.waitForReplies(1, timeout: 10)
+            return c.replies.first == SluiceReply(ref: 1, kind: .pong(version: GatewayApp.version))
+        }
+        #expect(!FileManager.default.fileExists(atPath: unused), "listener.path is not used under socket activation")
+        kill(p.processIdentifier, SIGTERM)
+        try await waitUntil(timeout: 30, "sluiced to exit") { !p.isRunning }
+        #expect(p.terminationStatus == 0)
+    }
+
     @Test("--check-config prints the effective settings; invalid files name the key")
     func checkConfig() async throws {
         let dir = "/tmp/sluice-cfg-\(getpid())"

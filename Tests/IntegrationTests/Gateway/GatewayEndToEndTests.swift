@@ -223,6 +223,10 @@ func syncOutcome(_ reply: SluiceReply?) -> SluiceReply.SyncOutcome? {
 
 /// A minimal HTTP GET on 127.0.0.1 (the metrics listener); returns the body.
 func httpGet(port: Int, path: String) async throws -> String {
+    try await onThread { try blockingHTTPGet(port: port, path: path) }
+}
+
+private func blockingHTTPGet(port: Int, path: String) throws -> String {
     let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
     defer { close(fd) }
     var addr = sockaddr_in()

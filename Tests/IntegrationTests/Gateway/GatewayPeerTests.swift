@@ -21,7 +21,10 @@ struct GatewayPeerTests {
         import binascii, json, os, socket, sys
         s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         s.connect(sys.argv[1])
-        s.sendall(binascii.unhexlify(sys.argv[2]))
+        try:
+            s.sendall(binascii.unhexlify(sys.argv[2]))
+        except (BrokenPipeError, ConnectionResetError):
+            pass  # a refused peer may be closed before it writes; its reply is still there
         want = int(sys.argv[3])
         s.settimeout(10)
         data, frames, eof = b"", [], False

@@ -137,6 +137,17 @@ func waitUntil(timeout: Double, _ what: @autoclosure () -> String, _ condition: 
     }
 }
 
+/// Runs blocking code (plain sockets) on a thread of its own, so that it never holds one
+/// of the few threads Swift's concurrency runs on (the in-process gateway needs them).
+func onThread<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+    try await withCheckedThrowingContinuation { continuation in
+        let thread = Thread {
+            continuation.resume(with: Result { try body() })
+        }
+        thread.start()
+    }
+}
+
 enum GatewayTestSupport {
     /// A fresh directory for a socket (short: Unix socket paths are limited to 107 bytes).
     static func socketPath(_ name: String) -> String {
