@@ -124,11 +124,11 @@ struct ConnectionStateMachineTests {
     func duplicateRef() {
         var d = Driver()
         _ = d.receive(Driver.produce(5))
+        _ = d.machine.submitted(ref: 5, .success(0))
         let dup = d.receive(Driver.produce(5))
         #expect(dup.failures == [.duplicateRef])
         #expect(dup.replies.first?.ref == 5)
         #expect(dup.submissions.isEmpty)
-        _ = d.machine.submitted(ref: 5, .success(0))
         #expect(d.receive(Driver.produce(5, noAck: true)).failures == [.duplicateRef])
         _ = d.machine.outcome(ref: 5, .success(1))
         #expect(d.receive(Driver.produce(5)).submissions.count == 1)
@@ -195,6 +195,26 @@ struct ConnectionStateMachineTests {
         let last = d.machine.submitted(ref: 4, .success(0))
         #expect(last.submissions.isEmpty)
         #expect(last.reads == 1)
+    }
+
+    @Test("requests behind a produce call waiting to be buffered wait too, and are then handled in order")
+    func requestsWaitBehindHeldCall() {
+        var d = Driver()
+        _ = d.receive(Driver.produce(1))
+        #expect(d.receive(SluiceRequest(ref: 2, kind: .ping)).isEmpty)
+        #expect(d.receive(Driver.produce(1)).isEmpty)
+        #expect(d.machine.undecodable(SluiceProtocolError(.malformed, ref: 3, "x")).isEmpty)
+        #expect(d.receive(Driver.produce(4)).isEmpty)
+        #expect(d.receive(SluiceRequest(ref: 5, kind: .ping)).isEmpty)
+        #expect(d.machine.queuedSubmissions == 6)
+        let a = d.machine.submitted(ref: 1, .success(0))
+        // buffered(1), pong(2), DUPLICATE_REF(1), INVALID_REQUEST(3); then call 4 waits, and the ping behind it.
+        #expect(a.replies.map(\.ref) == [1, 2, 1, 3])
+        #expect(a.failures == [.duplicateRef, .invalidRequest])
+        #expect(a.submissions.map(\.ref) == [4])
+        let b = d.machine.submitted(ref: 4, .success(0))
+        #expect(b.replies == [SluiceReply(ref: 4, kind: .buffered(partition: 0)), SluiceReply(ref: 5, kind: .pong(version: "test 1.0"))])
+        #expect(d.machine.queuedSubmissions == 0)
     }
 
     @Test("an outcome overtaking its buffered answer is sent after buffered")
@@ -268,11 +288,12 @@ struct ConnectionStateMachineTests {
         if case .failed(let f)? = syncOutcome(unknown.replies.first) { #expect(f.code == .unknownRef) } else { Issue.record("\(unknown)") }
         // Waiting for an unfinished call, no limit.
         _ = d.receive(Driver.produce(1))
-        let wait = d.receive(SluiceRequest(ref: 1, kind: .syncWait(timeoutMs: 0)))
-        #expect(wait.replies.isEmpty)
+        // Behind the call until it is buffered, then waiting for its outcome.
+        #expect(d.receive(SluiceRequest(ref: 1, kind: .syncWait(timeoutMs: 0))).isEmpty)
+        let wait = d.machine.submitted(ref: 1, .success(4))
+        #expect(wait.replies == [SluiceReply(ref: 1, kind: .buffered(partition: 4))])
         #expect(wait.timersStarted.isEmpty)
         #expect(d.machine.waitingSyncWaits == 1)
-        _ = d.machine.submitted(ref: 1, .success(4))
         let done = d.machine.outcome(ref: 1, .success(500))
         #expect(done.replies == [
             SluiceReply(ref: 1, kind: .acked(.init(partition: 4, baseOffset: 500))),
@@ -387,6 +408,7 @@ struct ConnectionStateMachineTests {
         #expect(failed(a.replies.first)?.message.contains("uid 1000") == true)
         #expect(failed(a.replies.first)?.message.contains("audit") == true)
         #expect(d.receive(Driver.produce(2, topic: "orders.eu")).submissions.count == 1)
+        _ = d.machine.submitted(ref: 2, .success(0))
         #expect(d.receive(Driver.produce(3, topic: "audit", noAck: true)).failures == [.notAuthorized])
     }
 

@@ -90,8 +90,6 @@ public struct ConnectionStateMachine {
     // MARK: state
 
     private enum Phase: Equatable {
-        /// Waiting its turn to be handed to the engine.
-        case queued
         /// Handed to the engine, not yet buffered.
         case submitting
         /// In the partition's buffer (or further).
@@ -133,7 +131,15 @@ public struct ConnectionStateMachine {
 
     private var lifecycle: Lifecycle = .open
     private var calls: [UInt64: Call] = [:]
-    private var queue = CircularBuffer<Submission>()
+    /// Requests read while a produce call waits to be buffered: handled in order once it
+    /// is (at most what one read brought, since reading stops meanwhile).
+    private var backlog = CircularBuffer<Input>()
+
+    private enum Input {
+        case request(SluiceRequest)
+        case undecodable(SluiceProtocolError)
+        case truncated(bytes: Int)
+    }
     private var submitting: UInt64?
     private var unfinishedNoAck = 0
     private var pendingMetadata = 0
@@ -169,12 +175,13 @@ public struct ConnectionStateMachine {
     public var unfinishedNoAckCalls: Int { unfinishedNoAck }
     public var waitingSyncWaits: Int { waiters.count }
     public var rememberedOutcomes: Int { recent.count }
-    public var queuedSubmissions: Int { queue.count + (submitting == nil ? 0 : 1) }
+    /// Requests waiting behind a produce call not yet buffered, plus that call.
+    public var queuedSubmissions: Int { backlog.count + (submitting == nil ? 0 : 1) }
     public var isClosing: Bool { lifecycle != .open }
 
     /// Whether reading more input is allowed now (see the type's documentation).
     public var mayRead: Bool {
-        lifecycle == .open && !inputIsClosed && !closeWhenIdle && submitting == nil && queue.isEmpty && writable
+        lifecycle == .open && !inputIsClosed && !closeWhenIdle && submitting == nil && backlog.isEmpty && writable
             && calls.count < limits.maxUnfinishedCalls && unfinishedNoAck < limits.maxUnfinishedNoAck
             && waiters.count < limits.maxSyncWaits && pendingMetadata < limits.maxPendingMetadata
     }
@@ -219,7 +226,7 @@ public struct ConnectionStateMachine {
         guard !wasClosed else { return [] }
         let timers = waiters.keys.sorted()
         waiters.removeAll()
-        queue.removeAll()
+        backlog.removeAll()
         return timers.map { .cancelTimer(id: $0) }
     }
 
@@ -237,24 +244,46 @@ public struct ConnectionStateMachine {
 
     /// The client closed its side in the middle of a frame.
     public mutating func truncatedFrame(bytes: Int) -> [Action] {
-        guard lifecycle == .open else { return [] }
-        var actions: [Action] = [.observe(.request(kind: "undecodable"))]
-        fail(ref: 0, .invalidRequest, "input ended inside a frame (\(bytes) bytes of an unfinished frame)", into: &actions)
-        return actions
+        input(.truncated(bytes: bytes))
     }
 
     /// A frame that does not decode as a `Request`.
     public mutating func undecodable(_ error: SluiceProtocolError) -> [Action] {
-        guard lifecycle == .open else { return [] }
-        var actions: [Action] = [.observe(.request(kind: "undecodable"))]
-        fail(ref: error.ref, error.replyCode, "undecodable request: \(error.message)", into: &actions)
-        return actions
+        input(.undecodable(error))
     }
 
     /// A decoded request.
     public mutating func received(_ request: SluiceRequest) -> [Action] {
+        input(.request(request))
+    }
+
+    /// Requests are handled in the order they were read: behind a produce call that waits
+    /// to be buffered, they wait too.
+    private mutating func input(_ input: Input) -> [Action] {
         guard lifecycle == .open else { return [] }
+        if submitting != nil || !backlog.isEmpty {
+            backlog.append(input)
+            return []
+        }
         var actions: [Action] = []
+        handle(input, into: &actions)
+        return actions
+    }
+
+    private mutating func handle(_ input: Input, into actions: inout [Action]) {
+        switch input {
+        case .request(let request):
+            handle(request, into: &actions)
+        case .undecodable(let error):
+            actions.append(.observe(.request(kind: "undecodable")))
+            fail(ref: error.ref, error.replyCode, "undecodable request: \(error.message)", into: &actions)
+        case .truncated(let bytes):
+            actions.append(.observe(.request(kind: "undecodable")))
+            fail(ref: 0, .invalidRequest, "input ended inside a frame (\(bytes) bytes of an unfinished frame)", into: &actions)
+        }
+    }
+
+    private mutating func handle(_ request: SluiceRequest, into actions: inout [Action]) {
         let ref = request.ref
         switch request.kind {
         case .unset:
@@ -281,7 +310,6 @@ public struct ConnectionStateMachine {
             actions.append(.observe(.request(kind: "produce_no_ack")))
             accept(ref: ref, produce, noAck: true, into: &actions)
         }
-        return actions
     }
 
     // MARK: events from the engine and timers
@@ -308,7 +336,7 @@ public struct ConnectionStateMachine {
             // Refused at once: even a ProduceNoAck call gets this reply.
             finish(ref: ref, .failure(error), rejectedAtOnce: true, into: &actions)
         }
-        submitNext(&actions)
+        drainBacklog(&actions)
         closeIfIdle(&actions)
         requestReadIfAllowed(&actions)
         return actions
@@ -319,7 +347,7 @@ public struct ConnectionStateMachine {
         guard lifecycle != .closed, var call = calls[ref] else { return [] }
         var actions: [Action] = []
         switch call.phase {
-        case .queued, .submitting:
+        case .submitting:
             // The engine's callback overtook its own `buffered` answer.
             call.earlyOutcome = result
             calls[ref] = call
@@ -431,20 +459,16 @@ public struct ConnectionStateMachine {
             for h in r.headers { bytes += h.key.utf8.count + (h.value?.readableBytes ?? 0) }
         }
         calls[ref] = Call(
-            topic: produce.topic, noAck: noAck, receivedAt: clock.now(), recordCount: records.count, byteSize: bytes, phase: .queued)
+            topic: produce.topic, noAck: noAck, receivedAt: clock.now(), recordCount: records.count, byteSize: bytes, phase: .submitting)
         if noAck { unfinishedNoAck += 1 }
-        queue.append(Submission(ref: ref, topic: produce.topic, partition: partition, records: records, noAck: noAck))
-        submitNext(&actions)
+        submitting = ref
+        actions.append(.submit(Submission(ref: ref, topic: produce.topic, partition: partition, records: records, noAck: noAck)))
     }
 
-    private mutating func submitNext(_ actions: inout [Action]) {
-        guard submitting == nil, lifecycle != .closed else { return }
-        while let next = queue.popFirst() {
-            guard calls[next.ref] != nil else { continue }
-            calls[next.ref]?.phase = .submitting
-            submitting = next.ref
-            actions.append(.submit(next))
-            return
+    /// Handles what was read behind a produce call, until the next produce call waits.
+    private mutating func drainBacklog(_ actions: inout [Action]) {
+        while submitting == nil, lifecycle == .open, let next = backlog.popFirst() {
+            handle(next, into: &actions)
         }
     }
 
@@ -540,7 +564,7 @@ public struct ConnectionStateMachine {
 
     private mutating func closeIfIdle(_ actions: inout [Action]) {
         guard lifecycle == .open, inputIsClosed || closeWhenIdle else { return }
-        guard calls.isEmpty, queue.isEmpty, submitting == nil else { return }
+        guard calls.isEmpty, backlog.isEmpty, submitting == nil else { return }
         if inputIsClosed && !closeWhenIdle && pendingMetadata > 0 { return }
         lifecycle = .closing
         for id in waiters.keys.sorted() { actions.append(.cancelTimer(id: id)) }

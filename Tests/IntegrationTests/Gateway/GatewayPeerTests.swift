@@ -99,9 +99,14 @@ struct GatewayPeerTests {
         let socket = S.socketPath("peer")
         let app = try await S.start(S.configuration(bootstrap: mock.bootstrap, socket: socket) {
             $0.listener.mode = 0o666
+            $0.listener.owner = "nobody"
+            $0.listener.group = "65534"
             $0.security.allowedUids = [0]
         })
         defer { Task { await app.shutdown() } }
+        var st = stat()
+        #expect(lstat(socket, &st) == 0)
+        #expect(st.st_uid == 65534 && st.st_gid == 65534 && st.st_mode & 0o7777 == 0o666, "socket owner, group and mode")
 
         let refused = try await Self.runAsNobody(socket: socket, requests: [SluiceRequest(ref: 1, kind: .ping)], frames: 1)
         #expect(refused.uid == 65534)
