@@ -193,9 +193,11 @@ struct GatewayBadInputTests {
         #expect(Set(r.map(\.ref)) == [11, 12])
         #expect(r.allSatisfy { failed($0)?.code == .invalidRequest })
 
-        // Duplicate ref: the second call with an unfinished ref.
+        // Duplicate ref: the second call with an unfinished ref (slow acks keep it so).
+        try await mock.setRTT(broker: -1, ms: 1000)
         let dupPayload = try Self.payload(S.produce(21, topic: "bad", partition: 0, records: [S.record("d")]))
         r = try await Self.exchange(socket, Self.frame(dupPayload) + Self.frame(dupPayload), replies: 3)
+        try await mock.setRTT(broker: -1, ms: 0)
         let dupFailures = r.filter { $0.ref == 21 }.compactMap { failed($0)?.code }
         #expect(dupFailures == [.duplicateRef], "\(r)")
         #expect(r.contains(SluiceReply(ref: 21, kind: .buffered(partition: 0))))
