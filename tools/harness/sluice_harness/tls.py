@@ -197,6 +197,9 @@ def stunnel_main(argv: List[str]) -> int:
     common.install_stop_signals()
     tunnel: Optional[Stunnel] = None
     try:
+        for name, port in (("accept", args.accept_port), ("connect", args.connect_port)):
+            if not 0 < port < 65536:
+                raise ValueError(f"--{name}-port {port} is not a port")
         config = stunnel_config(args.dir, args.accept_port, args.connect_port, args.cert, args.key,
                                 args.client_ca)
         tunnel = Stunnel(config, args.accept_port)
