@@ -71,11 +71,18 @@ public actor KafkaCluster {
     // MARK: lookups
 
     /// The leader of a partition, refreshing metadata first when needed.
-    public func leader(topic: String, partition: Int32) async throws(ProduceError) -> (id: Int32, address: BrokerAddress) {
+    /// - Parameter fresh: the caller saw a leader error: refresh before answering (at
+    ///   most once per `minRefreshInterval`, waiting for that interval if needed).
+    public func leader(topic: String, partition: Int32, fresh: Bool = false) async throws(ProduceError) -> (id: Int32, address: BrokerAddress) {
+        if fresh {
+            cache.markStale()
+            let wait = cache.nextRefresh() - .now()
+            if wait > .zero { try? await Task.sleep(nanoseconds: UInt64(wait.nanoseconds)) }
+            if cache.refreshDue(now: .now()) { await refresh(adding: topic) }
+        }
         for attempt in 0..<2 {
             switch cache.lookup(topic: topic, partition: partition, now: .now()) {
             case .leader(let id, let address):
-                if attempt == 0 && cache.refreshDue(now: .now()) { break }
                 return (id, address)
             case .unknownTopic:
                 throw ProduceError(.unknownTopic, "topic \(topic) does not exist", partition: partition)

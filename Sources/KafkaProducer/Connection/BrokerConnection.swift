@@ -60,7 +60,8 @@ public final class BrokerConnection: Sendable {
                             try channel.pipeline.syncOperations.addHandler(
                                 NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
                             try channel.pipeline.syncOperations.addHandler(
-                                BrokerTLSHandler(broker: broker.description, timeout: tls.settings.handshakeTimeout, handshake: handshake))
+                                BrokerTLSHandler(
+                                    broker: broker, serverName: tls.serverName, timeout: tls.settings.handshakeTimeout, handshake: handshake))
                         }
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(LengthPrefixedFrameDecoder(maxFrameBytes: configuration.maxResponseBytes)))

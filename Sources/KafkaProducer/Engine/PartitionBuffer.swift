@@ -43,6 +43,8 @@ public enum SendOutcome: Sendable, Equatable {
     /// (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER on the oldest batch): the batch
     /// is retried after a new producer id is obtained.
     case sequenceReset(String)
+    /// The batch was never written and never will be (the producer is shutting down).
+    case abandoned(String)
 }
 
 /// A batch of calls sealed for sending: its calls, record count and (with idempotence)
@@ -51,6 +53,8 @@ public struct SealedBatch<Call: PartitionCall> {
     /// Unique per partition buffer; a new id is given at every (re)send so that answers
     /// to an earlier attempt are recognised as stale.
     public internal(set) var attemptId: UInt64
+    /// Order in which batches were sealed: retries go out in this order.
+    public let sealIndex: UInt64
     public let calls: [Call]
     public let recordCount: Int
     public let byteSize: Int
@@ -75,8 +79,10 @@ public struct PartitionBuffer<Call: PartitionCall> {
         case buffered(Call)
         /// Encode and send this batch to the partition leader.
         case send(SealedBatch<Call>)
-        /// These calls are in Kafka; each with its own base offset.
-        case acked([(call: Call, baseOffset: Int64)])
+        /// These calls are in Kafka; each with its own base offset. `aheadOfRetry`: an
+        /// earlier batch of this partition is still being retried, so these records went
+        /// into the log before it (possible without broker-side sequence checks).
+        case acked([(call: Call, baseOffset: Int64)], aheadOfRetry: Bool)
         /// These calls failed for good.
         case failed([Call], CallFailure)
         /// Call `tick(now:)` at this time (linger or retry backoff ends). Replaces any
@@ -106,6 +112,13 @@ public struct PartitionBuffer<Call: PartitionCall> {
     private var bufferHead = 0
     private var onWire: [SealedBatch<Call>] = []
     private var nextAttemptId: UInt64 = 1
+    private var nextSealIndex: UInt64 = 0
+    /// After a failure, requests still on the wire are let answer before anything is
+    /// resent: an earlier attempt still in flight could otherwise be written after (or
+    /// beside) its retry. Success answers are acked, failures join the retry queue.
+    private var draining = false
+    /// Sequence numbers must be assigned afresh (new producer id) before the next send.
+    private var needsResequence = false
     private var nextSequence: Int32 = 0
     private var retryAt: NIODeadline?
     private var awaitingProducerId = false
@@ -153,9 +166,9 @@ public struct PartitionBuffer<Call: PartitionCall> {
     public mutating func sendCompleted(attemptId: UInt64, outcome: SendOutcome, now: NIODeadline) -> [Action] {
         guard let index = onWire.firstIndex(where: { $0.attemptId == attemptId }) else { return [] }
         var actions: [Action] = []
+        let batch = onWire.remove(at: index)
         switch outcome {
         case .success(let baseOffset):
-            let batch = onWire.remove(at: index)
             var offset = baseOffset
             var acks: [(call: Call, baseOffset: Int64)] = []
             acks.reserveCapacity(batch.calls.count)
@@ -163,28 +176,45 @@ public struct PartitionBuffer<Call: PartitionCall> {
                 acks.append((call, offset))
                 if offset >= 0 { offset += Int64(call.recordCount) }
             }
-            actions.append(.acked(acks))
+            let ahead = retryQueue.contains { $0.sealIndex < batch.sealIndex }
+            actions.append(.acked(acks, aheadOfRetry: ahead))
         case .retriable(let message):
-            nackAll(reason: message, now: now, into: &actions)
-            actions.append(.refreshMetadata)
+            retry(batch, reason: message, now: now, into: &actions)
         case .fatal(let code, let message):
-            let batch = onWire.remove(at: index)
             actions.append(.failed(batch.calls, CallFailure(.kafkaError(code), message)))
-            if idempotent { restartSequences(reason: message, now: now, into: &actions) }
-        case .sequenceReset(let message):
-            restartSequences(reason: message, now: now, into: &actions)
+            if idempotent { restartSequences(into: &actions) }
+        case .sequenceReset:
+            // As the Java client: a sequence error on a batch behind an earlier one that
+            // is not yet acked is that earlier batch's doing (the broker saw a gap); retry
+            // both in order. Only when the failing batch is the oldest unacked one has
+            // the broker lost our sequence: then start over under a new producer id.
+            let earlierPending = onWire.contains { $0.sealIndex < batch.sealIndex }
+                || retryQueue.contains { $0.sealIndex < batch.sealIndex }
+            if earlierPending {
+                requeue(batch)
+                if !onWire.isEmpty { draining = true }
+            } else {
+                requeue(batch)
+                restartSequences(into: &actions)
+            }
+        case .abandoned(let message):
+            actions.append(.failed(batch.calls, CallFailure(.shutdown, message)))
         }
+        if onWire.isEmpty { draining = false }
         refill(now: now, into: &actions)
         trySend(now: now, into: &actions)
         return actions
     }
 
-    /// The connection to the leader was lost (or the leader moved): every request on
-    /// the wire goes back to the head of the buffer, in order, to be retried.
+    /// The connection to the leader was lost: every request on the wire goes back to
+    /// the retry queue at once, in order (no answer can come any more).
     public mutating func connectionLost(reason: String, now: NIODeadline) -> [Action] {
         guard !onWire.isEmpty else { return [] }
         var actions: [Action] = []
-        nackAll(reason: reason, now: now, into: &actions)
+        let lost = onWire
+        onWire.removeAll()
+        for batch in lost { retry(batch, reason: reason, now: now, into: &actions) }
+        draining = false
         refill(now: now, into: &actions)
         trySend(now: now, into: &actions)
         return actions
@@ -194,7 +224,7 @@ public struct PartitionBuffer<Call: PartitionCall> {
     /// batch not yet acked.
     public mutating func producerIdReset(now: NIODeadline) -> [Action] {
         awaitingProducerId = false
-        resequence(from: 0)
+        needsResequence = true
         var actions: [Action] = []
         trySend(now: now, into: &actions)
         return actions
@@ -218,43 +248,43 @@ public struct PartitionBuffer<Call: PartitionCall> {
 
     private var bufferCallCount: Int { buffer.count - bufferHead }
 
-    /// Puts every on-wire batch back at the head of the retry queue, in order, counting a
-    /// failure against each; batches out of retries fail with the reason.
-    private mutating func nackAll(reason: String, now: NIODeadline, into actions: inout [Action], countFailure: Bool = true) {
-        guard !onWire.isEmpty else { return }
-        var back: [SealedBatch<Call>] = []
-        var dropped = false
-        for var batch in onWire {
-            if countFailure {
-                if settings.maxRetries >= 0 && batch.failures >= settings.maxRetries {
-                    actions.append(
-                        .failed(batch.calls, CallFailure(.retriesExhausted, "\(reason) (after \(batch.failures + 1) attempts)")))
-                    dropped = true
-                    continue
-                }
-                batch.failures += 1
-            }
-            back.append(batch)
+    /// A retriable failure of one batch: it goes back to the retry queue (or fails when
+    /// out of retries); nothing is sent until the backoff has passed and every other
+    /// request on the wire has answered.
+    private mutating func retry(_ batch: SealedBatch<Call>, reason: String, now: NIODeadline, into actions: inout [Action]) {
+        // Failures of requests that were on the wire with an earlier failed one belong
+        // to the same round: one backoff, one metadata refresh.
+        let sameRound = draining
+        if settings.maxRetries >= 0 && batch.failures >= settings.maxRetries {
+            actions.append(.failed(batch.calls, CallFailure(.retriesExhausted, "\(reason) (after \(batch.failures + 1) attempts)")))
+            // Later batches cannot keep their sequence numbers across the gap.
+            if idempotent { restartSequences(into: &actions) }
+        } else {
+            var again = batch
+            again.failures += 1
+            requeue(again)
         }
-        onWire.removeAll()
-        retryQueue.insert(contentsOf: back, at: 0)
-        if countFailure {
+        if !onWire.isEmpty { draining = true }
+        if !sameRound && (retryAt == nil || retryAt! <= now) {
             let at = now + .milliseconds(Int64(settings.retryBackoffMs))
             retryAt = at
             actions.append(.wakeUp(at: at))
-        }
-        if dropped && idempotent && !awaitingProducerId {
-            awaitingProducerId = true
-            actions.append(.resetProducerId)
+            actions.append(.refreshMetadata)
         }
     }
 
+    /// Puts a batch in the retry queue at its place in seal order.
+    private mutating func requeue(_ batch: SealedBatch<Call>) {
+        let at = retryQueue.firstIndex { $0.sealIndex > batch.sealIndex } ?? retryQueue.endIndex
+        retryQueue.insert(batch, at: at)
+    }
+
     /// A batch will never be written, or the broker lost track of our sequence: later
-    /// batches cannot keep their numbers (the broker would see a gap). Take back
-    /// everything on the wire and number all sealed batches afresh under a new producer
-    /// id, as the Java client does with an epoch bump.
-    private mutating func restartSequences(reason: String, now: NIODeadline, into actions: inout [Action]) {
-        nackAll(reason: reason, now: now, into: &actions, countFailure: false)
+    /// batches cannot keep their numbers (the broker would see a gap). Let what is on the
+    /// wire answer, then number all sealed batches afresh under a new producer id, as the
+    /// Java client does with an epoch bump.
+    private mutating func restartSequences(into actions: inout [Action]) {
+        if !onWire.isEmpty { draining = true }
         if !awaitingProducerId {
             awaitingProducerId = true
             actions.append(.resetProducerId)
@@ -292,7 +322,11 @@ public struct PartitionBuffer<Call: PartitionCall> {
             if at > now { return }
             retryAt = nil
         }
-        if awaitingProducerId { return }
+        if awaitingProducerId || draining { return }
+        if needsResequence {
+            needsResequence = false
+            resequence(from: 0)
+        }
         while onWire.count < max(1, settings.partitionOnwireLimit) {
             if !retryQueue.isEmpty {
                 var batch = retryQueue.removeFirst()
@@ -351,8 +385,9 @@ public struct PartitionBuffer<Call: PartitionCall> {
             nextSequence = nextSequence &+ Int32(records)
             if nextSequence < 0 { nextSequence = 0 }  // sequences wrap to 0 after Int32.max
         }
+        defer { nextSealIndex += 1 }
         return SealedBatch(
-            attemptId: takeAttemptId(), calls: calls, recordCount: records, byteSize: bytes,
+            attemptId: takeAttemptId(), sealIndex: nextSealIndex, calls: calls, recordCount: records, byteSize: bytes,
             baseSequence: baseSequence, failures: 0)
     }
 

@@ -39,6 +39,8 @@ actor PartitionProducer {
     /// Batches the buffer sent while no route (leader connection, producer id) was known.
     private var waitingForRoute: [SealedBatch<ProduceCall>] = []
     private var routing = false
+    /// A leader error was seen: the next route asks for fresh metadata.
+    private var leaderInDoubt = false
     private var renewingIdentity = false
     /// Callers held by back-pressure, resumed when their call is buffered.
     private var held: [UInt64: CheckedContinuation<Void, Never>] = [:]
@@ -86,7 +88,7 @@ actor PartitionProducer {
         let waiting = waitingForRoute
         waitingForRoute.removeAll()
         for batch in waiting {
-            perform(buffer.sendCompleted(attemptId: batch.attemptId, outcome: .fatal(.noError, message), now: .now()))
+            perform(buffer.sendCompleted(attemptId: batch.attemptId, outcome: .abandoned(message), now: .now()))
         }
     }
 
@@ -106,9 +108,10 @@ actor PartitionProducer {
                 held.removeValue(forKey: call.id)?.resume()
             case .send(let batch):
                 send(batch)
-            case .acked(let acks):
+            case .acked(let acks, let aheadOfRetry):
                 statistics.update {
                     $0.callsAcked += acks.count
+                    if aheadOfRetry { $0.callsAckedAheadOfRetry += acks.count }
                     $0.recordsAcked += acks.reduce(0) { $0 + $1.call.recordCount }
                 }
                 for (call, offset) in acks { call.completion(.success(offset)) }
@@ -129,8 +132,7 @@ actor PartitionProducer {
             case .refreshMetadata:
                 statistics.update { $0.retries += 1 }
                 connection = nil
-                let cluster = self.cluster
-                Task { await cluster.markStale() }
+                leaderInDoubt = true
             case .resetProducerId:
                 statistics.update { $0.producerIdResets += 1 }
                 renewIdentity()
@@ -169,7 +171,9 @@ actor PartitionProducer {
             if idempotent && identity == nil {
                 identity = try await cluster.producerIdentity()
             }
-            let leader = try await cluster.leader(topic: topic, partition: partition)
+            let fresh = leaderInDoubt
+            leaderInDoubt = false
+            let leader = try await cluster.leader(topic: topic, partition: partition, fresh: fresh)
             let c: BrokerConnection
             do {
                 c = try await cluster.connection(to: leader.address)
@@ -307,8 +311,6 @@ actor PartitionProducer {
             return ProduceError(.retriesExhausted, "\(topic)/\(partition): \(failure.message)", partition: partition)
         case .kafkaError(let code) where code == .messageTooLarge || code == .recordListTooLarge:
             return ProduceError(.recordTooLarge, "\(topic)/\(partition): \(failure.message)", kafkaError: code, partition: partition)
-        case .kafkaError(let code) where code == .noError:
-            return ProduceError(.shuttingDown, "\(topic)/\(partition): \(failure.message)", partition: partition)
         case .kafkaError(let code):
             return ProduceError(.kafkaError, failure.message, kafkaError: code, partition: partition)
         case .rejected:

@@ -19,6 +19,10 @@ public final class ProducerStatistics: Sendable {
         /// sending): the broker may have written them. Without broker-side
         /// deduplication (idempotence), their retry can write them twice.
         public var callsInDoubt = 0
+        /// Calls acked while an earlier batch of their partition was being retried: they
+        /// went into the log ahead of it. A broker that checks idempotent sequence
+        /// numbers (Kafka) refuses such a batch instead; one that does not can reorder.
+        public var callsAckedAheadOfRetry = 0
     }
 
     private let box = NIOLockedValueBox(Snapshot())

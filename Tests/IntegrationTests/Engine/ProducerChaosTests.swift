@@ -80,6 +80,7 @@ struct ProducerChaosTests {
         #expect(stats.moves >= 10 && stats.outages == (outage ? 1 : 0) && stats.injected >= 1, "faults ran: \(stats.moves) moves, \(stats.injected) injections")
 
         let counters = producer.statistics.snapshot()
+        print("chaos(outage: \(outage)): \(stats.moves) leader moves, \(stats.injected) injected errors; engine: \(counters)")
         #expect(counters.retries > 0, "the faults caused retries: \(counters)")
         #expect(counters.callsAcked + counters.callsFailed == callCount)
         let results = outcomes.all
@@ -89,8 +90,14 @@ struct ProducerChaosTests {
         let acked = calls.count - failed.count
         let consumed = try await Consumer.readAll(
             bootstrap: mock.bootstrap, topic: topic, expect: nil, idleMs: 8000, timeoutS: 120)
-        // Every acked record at its acked offset, in call order per partition.
-        #expect(EngineSupport.verify(calls: calls, consumed: consumed, allowDuplicates: true) == acked * recordsPerCall)
+        // Every acked record at its acked offset, in call order per partition, except
+        // where the mock's missing sequence checks let a batch in ahead of an earlier one
+        // that an injected error sent back for retry (Kafka refuses such a batch with
+        // OUT_OF_ORDER_SEQUENCE_NUMBER; the engine counts them).
+        #expect(
+            EngineSupport.verify(
+                calls: calls, consumed: consumed, allowDuplicates: true, allowedReorders: counters.callsAckedAheadOfRetry)
+                == acked * recordsPerCall)
         // Exactly once, except what the mock cannot deduplicate: it checks sequence
         // numbers for transactional producers only (rd_kafka_mock_validate_records), so a
         // request it wrote whose answer was lost with the broker's connection comes back

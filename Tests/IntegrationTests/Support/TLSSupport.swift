@@ -11,6 +11,10 @@ struct TestCertificates: Sendable {
     /// Server certificate signed by `ca`: SAN IP:127.0.0.1 and DNS:localhost.
     let serverCert: String
     let serverKey: String
+    /// Server certificate signed by `ca` for another host: SAN DNS:kafka.elsewhere.invalid
+    /// and IP:192.0.2.1, so it matches neither 127.0.0.1 nor localhost.
+    let elsewhereCert: String
+    let elsewhereKey: String
     /// Client certificate signed by `ca` (clientAuth), for mutual TLS.
     let clientCert: String
     let clientKey: String
@@ -21,6 +25,8 @@ struct TestCertificates: Sendable {
         var ca: String
         var server_cert: String
         var server_key: String
+        var elsewhere_cert: String
+        var elsewhere_key: String
         var client_cert: String
         var client_key: String
         var other_ca: String
@@ -40,6 +46,7 @@ struct TestCertificates: Sendable {
             let p = try JSONDecoder().decode(Paths.self, from: result.stdout)
             return TestCertificates(
                 directory: directory, ca: p.ca, serverCert: p.server_cert, serverKey: p.server_key,
+                elsewhereCert: p.elsewhere_cert, elsewhereKey: p.elsewhere_key,
                 clientCert: p.client_cert, clientKey: p.client_key, otherCA: p.other_ca)
         } catch {
             try? FileManager.default.removeItem(at: directory)

@@ -35,7 +35,7 @@ struct Harness {
             switch action {
             case .buffered(let call): released.append(call.id)
             case .send(let batch): sent.append(batch)
-            case .acked(let acks): acked += acks.map { ($0.call.id, $0.baseOffset) }
+            case .acked(let acks, _): acked += acks.map { ($0.call.id, $0.baseOffset) }
             case .failed(let calls, let failure): failed += calls.map { ($0.id, failure) }
             case .wakeUp(let at): wakeUps.append(at)
             case .refreshMetadata: metadataRefreshes += 1
@@ -172,20 +172,17 @@ struct Harness {
         #expect(h.sentIds == [[1, 2, 3]])
     }
 
-    @Test func retriableErrorPutsEveryOnwireRequestBackInOrderAfterBackoff() {
+    @Test func retriableErrorPutsOnwireRequestsBackInOrderOnceTheyAnsweredAndAfterBackoff() {
         var h = Harness { $0.partitionOnwireLimit = 2 }
         for i in 1...4 { h.produce(i) }
         #expect(h.sentIds == [[1], [2]])
-        h.answer(h.sent[1], .retriable("NOT_LEADER_OR_FOLLOWER"))
+        h.answer(h.sent[0], .retriable("NOT_LEADER_OR_FOLLOWER"))
         #expect(h.metadataRefreshes == 1)
-        #expect(h.sent.count == 2, "nothing is sent during the backoff")
         #expect(h.wakeUps.last == h.now + .milliseconds(500))
-        // A late answer to a nacked attempt is stale and ignored.
-        h.answer(h.sent[0], .success(baseOffset: 99))
-        #expect(h.acked.isEmpty)
-        h.advance(ms: 499)
-        #expect(h.sent.count == 2)
-        h.advance(ms: 1)
+        h.advance(ms: 500)
+        #expect(h.sent.count == 2, "batch 2 is still on the wire: nothing is resent until it answers")
+        h.answer(h.sent[1], .retriable("NOT_LEADER_OR_FOLLOWER"))
+        #expect(h.metadataRefreshes == 1, "one refresh per failure round")
         #expect(h.sentIds == [[1], [2], [1], [2]], "the same batches, in the same order")
         h.answer(h.sent[2], .success(baseOffset: 0))
         h.answer(h.sent[3], .success(baseOffset: 1))
@@ -193,6 +190,26 @@ struct Harness {
         h.answer(h.sent[4], .success(baseOffset: 2))
         #expect(h.acked.map(\.0) == [1, 2, 3, 4])
         #expect(h.acked.map(\.1) == [0, 1, 2, 3])
+    }
+
+    @Test func aRequestStillInFlightThatSucceedsIsAckedNotResent() {
+        var h = Harness { $0.partitionOnwireLimit = 2 }
+        for i in 1...2 { h.produce(i) }
+        h.answer(h.sent[0], .retriable("REQUEST_TIMED_OUT"))
+        h.answer(h.sent[1], .success(baseOffset: 5))
+        #expect(h.acked.map(\.0) == [2], "written is written: acked, never sent twice")
+        h.advance(ms: 500)
+        #expect(h.sentIds == [[1], [2], [1]])
+    }
+
+    @Test func aLateAnswerToALostConnectionIsIgnored() {
+        var h = Harness { $0.partitionOnwireLimit = 2 }
+        for i in 1...2 { h.produce(i) }
+        h.perform(h.buffer.connectionLost(reason: "reset", now: h.now))
+        h.answer(h.sent[0], .success(baseOffset: 99))
+        #expect(h.acked.isEmpty)
+        h.advance(ms: 500)
+        #expect(h.sentIds == [[1], [2], [1], [2]])
     }
 
     @Test func connectionLossIsRetriable() {
@@ -266,6 +283,10 @@ struct Harness {
         h.answer(h.sent[0], .fatal(.invalidRecord, "bad record"))
         #expect(h.failed.map(\.0) == [1])
         #expect(h.producerIdResets == 1)
+        // The broker rejects the later batches: their sequence follows a gap.
+        h.answer(h.sent[1], .sequenceReset("OUT_OF_ORDER_SEQUENCE_NUMBER"))
+        h.answer(h.sent[2], .sequenceReset("OUT_OF_ORDER_SEQUENCE_NUMBER"))
+        #expect(h.producerIdResets == 1)
         #expect(h.sent.count == 3, "nothing is sent until the new producer id")
         h.perform(h.buffer.producerIdReset(now: h.now))
         #expect(h.sent.suffix(2).map(\.baseSequence) == [0, 1])
@@ -300,5 +321,31 @@ struct Harness {
         h.answer(h.sent[0], .success(baseOffset: -1))
         h.answer(h.sent[1], .success(baseOffset: -1))
         #expect(h.acked.map(\.1) == [-1, -1])
+    }
+}
+
+@Suite struct PartitionBufferSequenceTests {
+    @Test func aSequenceErrorBehindAFailedBatchIsRetriedInOrderWithoutANewProducerId() {
+        var h = Harness({ $0.partitionOnwireLimit = 5 }, idempotent: true)
+        h.produce(1)
+        h.produce(2)
+        h.answer(h.sent[0], .retriable("NOT_LEADER_OR_FOLLOWER"))
+        h.answer(h.sent[1], .sequenceReset("OUT_OF_ORDER_SEQUENCE_NUMBER"))
+        #expect(h.producerIdResets == 0, "the gap is batch 1's, still to be retried")
+        h.advance(ms: 500)
+        #expect(h.sent.suffix(2).map(\.baseSequence) == [0, 1], "same sequences")
+        #expect(h.sent.suffix(2).map { $0.calls.map(\.id) } == [[1], [2]])
+    }
+
+    @Test func aSequenceErrorOnTheOldestBatchAsksForANewProducerId() {
+        var h = Harness({ $0.partitionOnwireLimit = 5 }, idempotent: true)
+        h.produce(1)
+        h.produce(2)
+        h.answer(h.sent[0], .sequenceReset("UNKNOWN_PRODUCER_ID"))
+        #expect(h.producerIdResets == 1)
+        h.answer(h.sent[1], .sequenceReset("OUT_OF_ORDER_SEQUENCE_NUMBER"))
+        h.perform(h.buffer.producerIdReset(now: h.now))
+        #expect(h.sent.suffix(2).map(\.baseSequence) == [0, 1])
+        #expect(h.producerIdResets == 1)
     }
 }

@@ -100,6 +100,10 @@ def install_stop_signals() -> None:
     signal.signal(signal.SIGTERM, handler)
     signal.signal(signal.SIGINT, handler)
     signal.signal(signal.SIGHUP, handler)
+    # A process started from a Swift test inherits the spawning thread's signal mask,
+    # which blocks SIGTERM, SIGINT and SIGHUP: unblock them, or the handlers above never
+    # run, and children we start (stunnel) would ignore our SIGTERM too.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM, signal.SIGINT, signal.SIGHUP})
     # A vanished reader of our stdout must not kill us before cleanup.
     signal.signal(signal.SIGPIPE, signal.SIG_IGN)
 

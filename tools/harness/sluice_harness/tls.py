@@ -6,6 +6,9 @@ front of a plaintext broker.
   server.pem/server.key    server certificate signed by the CA,
                            SAN IP:127.0.0.1 and DNS:localhost, serverAuth
   client.pem/client.key    client certificate signed by the CA, clientAuth (mutual TLS)
+  elsewhere.pem/elsewhere.key  server certificate signed by the CA for another host:
+                           SAN DNS:kafka.elsewhere.invalid and IP:192.0.2.1 (neither
+                           127.0.0.1 nor localhost), for name/address mismatch tests
   other-ca.pem/other-ca.key  an unrelated CA (a "wrong CA" for the client to trust)
 and prints one JSON line with those paths. Keys are EC P-256 (quick to generate),
 certificates valid from now for 2 days.
@@ -82,6 +85,11 @@ def make_certs(directory: str) -> Dict[str, str]:
         "extendedKeyUsage=serverAuth",
         "subjectAltName=IP:127.0.0.1,DNS:localhost",
     ])
+    elsewhere = _make_leaf(directory, "elsewhere", "kafka.elsewhere.invalid", ca, [
+        "keyUsage=critical,digitalSignature",
+        "extendedKeyUsage=serverAuth",
+        "subjectAltName=DNS:kafka.elsewhere.invalid,IP:192.0.2.1",
+    ])
     client = _make_leaf(directory, "client", "sluice-test-client", ca, [
         "keyUsage=critical,digitalSignature",
         "extendedKeyUsage=clientAuth",
@@ -89,6 +97,7 @@ def make_certs(directory: str) -> Dict[str, str]:
     return {
         "ca": ca["cert"], "ca_key": ca["key"],
         "server_cert": server["cert"], "server_key": server["key"],
+        "elsewhere_cert": elsewhere["cert"], "elsewhere_key": elsewhere["key"],
         "client_cert": client["cert"], "client_key": client["key"],
         "other_ca": other["cert"], "other_ca_key": other["key"],
     }
@@ -188,6 +197,9 @@ def stunnel_main(argv: List[str]) -> int:
     common.install_stop_signals()
     tunnel: Optional[Stunnel] = None
     try:
+        for name, port in (("accept", args.accept_port), ("connect", args.connect_port)):
+            if not 0 < port < 65536:
+                raise ValueError(f"--{name}-port {port} is not a port")
         config = stunnel_config(args.dir, args.accept_port, args.connect_port, args.cert, args.key,
                                 args.client_ca)
         tunnel = Stunnel(config, args.accept_port)

@@ -34,9 +34,11 @@ def b64(s: Optional[bytes]) -> Optional[str]:
 
 
 class Server:
-    """A running `tansu` or `mock` command server."""
+    """A running command server (`tansu`, `mock`, `stunnel`, `scram-server`);
+    `greeting_key` is a field its greeting line must have."""
 
-    def __init__(self, args: List[str], startup_timeout: float = 30.0) -> None:
+    def __init__(self, args: List[str], startup_timeout: float = 30.0,
+                 greeting_key: str = "bootstrap") -> None:
         self.proc = subprocess.Popen([sys.executable, "-m", "sluice_harness", *args],
                                      stdin=subprocess.PIPE, stdout=subprocess.PIPE,
                                      stderr=None, text=True, env=harness_env())
@@ -44,8 +46,8 @@ class Server:
         t0 = time.monotonic()
         self.hello = self._read(startup_timeout)
         self.startup_s = time.monotonic() - t0
-        assert "bootstrap" in self.hello, self.hello
-        self.bootstrap: str = self.hello["bootstrap"]
+        assert greeting_key in self.hello, self.hello
+        self.bootstrap: str = self.hello.get("bootstrap", "")
 
     def _read(self, timeout: float) -> Dict[str, Any]:
         ready, _, _ = select.select([self.proc.stdout], [], [], timeout)

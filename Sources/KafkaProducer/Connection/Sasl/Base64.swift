@@ -29,8 +29,9 @@ enum Base64 {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// Decodes strictly: whole 4-character groups, padding only at the end, no other
-    /// characters. A server's malformed value is an error, not something to guess at.
+    /// Decodes strictly: whole 4-character groups, padding only at the end, unused bits
+    /// zero, no other characters. A server's malformed value is an error, not something
+    /// to guess at.
     static func decode(_ text: some StringProtocol) -> [UInt8]? {
         let chars = Array(text.utf8)
         guard chars.count % 4 == 0 else { return nil }
@@ -53,6 +54,8 @@ enum Base64 {
                 guard padding == 0, let v = value(of: c) else { return nil }
                 n = n << 6 | UInt32(v)
             }
+            // The bits the padding leaves unused must be zero: one encoding per value.
+            guard n & (padding == 2 ? 0xFFFF : padding == 1 ? 0xFF : 0) == 0 else { return nil }
             out.append(UInt8(n >> 16 & 0xFF))
             if padding < 2 { out.append(UInt8(n >> 8 & 0xFF)) }
             if padding < 1 { out.append(UInt8(n & 0xFF)) }

@@ -18,13 +18,19 @@ final class BrokerTLSHandler: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundOut = ByteBuffer
 
     private let broker: String
+    /// What the certificate is checked against, for error messages.
+    private let identity: String
     private let timeout: TimeAmount
     /// Pending until the handshake ends; nil afterwards.
     private var handshake: EventLoopPromise<Void>?
     private var timer: Scheduled<Void>?
 
-    init(broker: String, timeout: TimeAmount, handshake: EventLoopPromise<Void>) {
-        self.broker = broker
+    /// - Parameters:
+    ///   - serverName: the name sent as SNI and checked; nil when the certificate is
+    ///     checked against the broker's IP address.
+    init(broker: BrokerAddress, serverName: String?, timeout: TimeAmount, handshake: EventLoopPromise<Void>) {
+        self.broker = broker.description
+        self.identity = serverName ?? "IP address \(broker.host)"
         self.timeout = timeout
         self.handshake = handshake
     }
@@ -95,7 +101,7 @@ final class BrokerTLSHandler: ChannelInboundHandler, RemovableChannelHandler {
             // The peer closed TCP without close_notify: a lost connection like any other.
             return KafkaClientError(.connectionClosed, "connection to \(broker) closed (without TLS close_notify)")
         case let error as NIOSSLExtraError where error == .failedToValidateHostname:
-            return KafkaClientError(.tls, "\(during): the broker's certificate is not valid for this name or address (\(error))")
+            return KafkaClientError(.tls, "\(during): the broker's certificate is not valid for \(identity) (\(error))")
         case let error as NIOSSLError:
             return KafkaClientError(.tls, "\(during): \(Self.reason(for: "\(error)"))(\(error))")
         case let error as NIOSSLExtraError:

@@ -19,6 +19,10 @@ extension ConnectionConfiguration {
         /// The DNS name the broker's certificate must carry, also sent as SNI
         /// [nil: the broker's host]. When the host is an IP address and no name is given,
         /// the certificate must list that IP address (SNI cannot carry one).
+        ///
+        /// NIOSSL accepts a certificate if any of its subject alternative names matches
+        /// either this name or the IP address connected to: a certificate that lists the
+        /// broker's IP passes whatever `serverName` says.
         public var serverName: String?
         /// Whether the broker's certificate chain and name are verified [true].
         /// `false` accepts any certificate: the connection is then encrypted but open to
