@@ -25,15 +25,17 @@ struct GatewayBackPressureTests {
         let client = try await SluiceTestClient.connect(path: socket)
         try await client.send(S.produce(1, topic: "held", partition: 0, records: [S.record("warm")]))
         try await client.waitForReplies(2)
-        try await mock.setRTT(broker: -1, ms: 1500)
+        try await mock.setRTT(broker: -1, ms: 6000)
 
         // 30 calls, then a ping, pipelined in one write.
         var requests = (2...31).map { S.produce(UInt64($0), topic: "held", partition: 0, records: [S.record("v\($0)")]) }
         requests.append(SluiceRequest(ref: 99, kind: .ping))
         try await client.send(requests)
-        try await Task.sleep(nanoseconds: 700_000_000)
+        func bufferedCount() -> Int { client.replies.filter { if case .buffered = $0.kind { true } else { false } }.count - 1 }
+        try await waitUntil(timeout: 5, "a full buffer") { bufferedCount() >= 4 }
+        try await Task.sleep(nanoseconds: 300_000_000)
         let early = Array(client.replies.dropFirst(2))
-        let buffered = early.filter { if case .buffered = $0.kind { true } else { false } }.count
+        let buffered = bufferedCount()
         // One request on the wire (one call) plus a full buffer of 4; the rest waits
         // unread, and so does the ping behind it.
         #expect(buffered >= 4 && buffered <= 6, "buffered while the broker is slow: \(buffered)")
