@@ -58,6 +58,36 @@ struct GatewayBackPressureTests {
         await app.shutdown()
     }
 
+    @Test("connections past limits.max_connections get one failed reply (ref 0) and are closed; others are served")
+    func maxConnections() async throws {
+        let mock = try await MockCluster.start(brokers: 1)
+        defer { mock.stop() }
+        let socket = S.socketPath("maxconn")
+        let app = try await S.start(S.configuration(bootstrap: mock.bootstrap, socket: socket) { $0.limits.maxConnections = 2 })
+        defer { Task { await app.shutdown() } }
+        let a = try await SluiceTestClient.connect(path: socket)
+        let b = try await SluiceTestClient.connect(path: socket)
+        try await a.send(SluiceRequest(ref: 1, kind: .ping))
+        try await b.send(SluiceRequest(ref: 1, kind: .ping))
+        try await a.waitForReplies(1)
+        try await b.waitForReplies(1)
+        let c = try await SluiceTestClient.connect(path: socket)
+        try await c.waitForClose(timeout: 10)
+        #expect(c.replies.count == 1)
+        #expect(c.replies.first?.ref == 0)
+        #expect(failed(c.replies.first)?.message.contains("max_connections") == true)
+        // Room again once one leaves.
+        await a.close()
+        try await waitUntil(timeout: 10, "the server to see the close") { app.server.connectionCount < 2 }
+        let d = try await SluiceTestClient.connect(path: socket)
+        try await d.send(SluiceRequest(ref: 5, kind: .ping))
+        try await d.waitForReplies(1)
+        #expect(d.replies.first?.ref == 5)
+        await b.close()
+        await d.close()
+        await app.shutdown()
+    }
+
     @Test("sync_wait times out with TIMEOUT inside sync_result; the call goes on and is acked")
     func syncWaitTimeout() async throws {
         let mock = try await MockCluster.start(brokers: 1)
