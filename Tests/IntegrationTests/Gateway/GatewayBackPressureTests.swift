@@ -58,6 +58,32 @@ struct GatewayBackPressureTests {
         await app.shutdown()
     }
 
+    @Test("a client that goes away does not take its buffered calls with it")
+    func disconnectKeepsBufferedCalls() async throws {
+        let mock = try await MockCluster.start(brokers: 1)
+        defer { mock.stop() }
+        try await mock.createTopic("orphans", partitions: 2)
+        let socket = S.socketPath("orphans")
+        let app = try await S.start(S.configuration(bootstrap: mock.bootstrap, socket: socket))
+        defer { Task { await app.shutdown() } }
+        let warm = try await SluiceTestClient.connect(path: socket)
+        try await warm.send([0, 1].map { S.produce(UInt64($0 + 1), topic: "orphans", partition: Int32($0), records: [S.record("warm\($0)")]) })
+        try await warm.waitForReplies(4)
+        await warm.close()
+        try await mock.setRTT(broker: -1, ms: 1500)
+        let client = try await SluiceTestClient.connect(path: socket)
+        try await client.send((1...20).map { S.produce(UInt64($0), topic: "orphans", partition: Int32($0 % 2), records: [S.record("orphan\($0)")]) })
+        try await waitUntil(timeout: 10, "20 buffered") {
+            client.replies.filter { if case .buffered = $0.kind { true } else { false } }.count == 20
+        }
+        #expect(!client.replies.contains { if case .acked = $0.kind { true } else { false } }, "closed before any ack")
+        await client.close()
+        try await mock.setRTT(broker: -1, ms: 0)
+        let consumed = try await Consumer.readAll(bootstrap: mock.bootstrap, topic: "orphans", expect: 22, idleMs: 5000)
+        #expect(Set(consumed.compactMap(\.valueString)) == Set((1...20).map { "orphan\($0)" } + ["warm0", "warm1"]))
+        await app.shutdown()
+    }
+
     @Test("connections past limits.max_connections get one failed reply (ref 0) and are closed; others are served")
     func maxConnections() async throws {
         let mock = try await MockCluster.start(brokers: 1)
