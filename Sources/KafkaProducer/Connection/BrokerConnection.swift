@@ -66,16 +66,16 @@ public final class BrokerConnection: Sendable {
     /// Sends a request at the negotiated version and awaits its response.
     public func send<R: KafkaRequest>(_ request: R, timeout: TimeAmount? = nil) async throws(KafkaClientError) -> R.Response {
         let version = try version(for: R.self)
-        return try await Self.send(request, version: version, on: channel, configuration: configuration, timeout: timeout)
+        return try await Self.send(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: timeout)
     }
 
     /// Sends a request the broker will not answer (Produce with acks = 0); returns once written.
     public func sendWithoutResponse<R: KafkaRequest>(_ request: R) async throws(KafkaClientError) {
         let version = try version(for: R.self)
         let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
-        channel.writeAndFlush(
+        Self.write(
             Self.outbound(request, version: version, expectsResponse: false, timeout: configuration.requestTimeout, clientId: configuration.clientId, promise: promise),
-            promise: nil)
+            on: channel, broker: broker, promise: promise)
         do {
             _ = try await promise.futureResult.get()
         } catch {
@@ -109,16 +109,19 @@ public final class BrokerConnection: Sendable {
     ) async throws(KafkaClientError) -> ApiVersionTable {
         let request = ApiVersionsRequest(clientSoftwareName: "sluice", clientSoftwareVersion: "0.1.0")
         var version = ApiVersionsRequest.supportedVersions.upperBound
-        var response = try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+        var response = try await send(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: nil)
         if response.errorCode == .unsupportedVersion {
             // KIP-511: the broker answers in v0 and lists the ApiVersions versions it has.
-            guard let theirs = response.versionRange(for: .apiVersions),
-                let common = Optional(min(theirs.upperBound, version)), common >= max(theirs.lowerBound, ApiVersionsRequest.supportedVersions.lowerBound)
-            else {
+            // A broker that lists none (older ones, and librdkafka's mock cluster, whose
+            // answer to a too-new version is neither v0 nor v3) gets v0, as Kafka's own
+            // client does; every broker has ApiVersions v0.
+            let theirs = response.versionRange(for: .apiVersions) ?? 0...0
+            let common = min(theirs.upperBound, version)
+            guard common >= max(theirs.lowerBound, ApiVersionsRequest.supportedVersions.lowerBound) else {
                 throw KafkaClientError(.unsupportedVersion, "broker \(broker) supports no ApiVersions version Sluice has")
             }
             version = common
-            response = try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+            response = try await send(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: nil)
         }
         guard response.errorCode == .noError else {
             throw KafkaClientError(.kafkaError, "ApiVersions to \(broker) failed", kafkaError: response.errorCode)
@@ -131,12 +134,13 @@ public final class BrokerConnection: Sendable {
     }
 
     private static func send<R: KafkaRequest>(
-        _ request: R, version: Int16, on channel: any Channel, configuration: ConnectionConfiguration, timeout: TimeAmount?
+        _ request: R, version: Int16, on channel: any Channel, broker: BrokerAddress, configuration: ConnectionConfiguration,
+        timeout: TimeAmount?
     ) async throws(KafkaClientError) -> R.Response {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
-        channel.writeAndFlush(
+        write(
             outbound(request, version: version, expectsResponse: true, timeout: timeout ?? configuration.requestTimeout, clientId: configuration.clientId, promise: promise),
-            promise: nil)
+            on: channel, broker: broker, promise: promise)
         let frame: ByteBuffer?
         do {
             frame = try await promise.futureResult.get()
@@ -151,6 +155,22 @@ public final class BrokerConnection: Sendable {
         } catch {
             throw KafkaClientError(.protocolError, "cannot decode \(R.apiKey) v\(version) response: \(error)")
         }
+    }
+
+    /// Writes a request into the pipeline. A channel that has already closed has no
+    /// handlers left to see the write, so its failure must fail the request here, or the
+    /// caller would wait for ever. (When the handler did see it, it has completed the
+    /// request already and this second completion is ignored.)
+    private static func write(
+        _ request: OutboundRequest, on channel: any Channel, broker: BrokerAddress, promise: EventLoopPromise<ByteBuffer?>
+    ) {
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(
+                (error as? KafkaClientError)
+                    ?? KafkaClientError(.connectionClosed, "\(request.description) to \(broker) not sent: \(error)"))
+        }
+        channel.writeAndFlush(request, promise: written)
     }
 
     private static func outbound<R: KafkaRequest>(
