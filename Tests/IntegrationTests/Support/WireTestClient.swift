@@ -132,6 +132,9 @@ actor WireTestClient {
         return p.baseOffset
     }
 
+    /// Ids of the brokers a leader connection is open to.
+    var leaderConnectionIds: Set<Int32> { Set(connections.filter { $0.value.isActive }.keys) }
+
     /// Closes every connection.
     func close() async {
         await bootstrapConnection?.close()
