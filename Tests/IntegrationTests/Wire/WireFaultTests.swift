@@ -73,7 +73,7 @@ struct WireFaultTests {
         #expect(error?.code == .connectFailed)
         #expect(error?.message.contains("127.0.0.1:\(port)") == true, "\(String(describing: error))")
         #expect(error?.isRetriable == true)
-        #expect(elapsed(since: start) < 2)
+        #expect(elapsed(since: start) < 3)
     }
 
     @Test("a mock broker that is down: .connectFailed naming host:port; up again: connects")
@@ -90,7 +90,7 @@ struct WireFaultTests {
         }
         #expect(error?.code == .connectFailed)
         #expect(error?.message.contains("\(host):\(port)") == true, "\(String(describing: error))")
-        #expect(elapsed(since: start) < 2)
+        #expect(elapsed(since: start) < 3)
 
         try await cluster.brokerUp(2)
         let connection = try await BrokerConnection.connect(to: address, eventLoop: Self.loop)
@@ -112,7 +112,7 @@ struct WireFaultTests {
         }
         #expect(error?.code == .connectFailed)
         #expect(error?.message.contains("192.0.2.1:9092") == true, "\(String(describing: error))")
-        #expect(elapsed(since: start) < 2)
+        #expect(elapsed(since: start) < 3)
     }
 
     // MARK: connections that close with requests pending
@@ -155,7 +155,7 @@ struct WireFaultTests {
         try await cluster.brokerDown(2)
         for t in tasks { await t.value }
         let took = elapsed(since: start)
-        #expect(took < 2, "pending requests must fail promptly, not after the 10 s RTT (took \(took) s)")
+        #expect(took < 3, "pending requests must fail promptly, not after the 10 s RTT (took \(took) s)")
         let errors = outcomes.all
         #expect(errors.count == 5)
         for error in errors {
@@ -167,7 +167,7 @@ struct WireFaultTests {
         let after = ContinuousClock.now
         let error = await Self.clientError { _ = try await connection.send(Self.metadataRequest()) }
         #expect(error?.code == .connectionClosed)
-        #expect(elapsed(since: after) < 1)
+        #expect(elapsed(since: after) < 2)
         await client.close()
     }
 
@@ -186,7 +186,7 @@ struct WireFaultTests {
                 try Self.produceRequest(topic: "t", partition: 0, records: TestRecords.single))
         }
         #expect(noResponseError?.code == .connectionClosed)
-        #expect(elapsed(since: start) < 1)
+        #expect(elapsed(since: start) < 3)
     }
 
     @Test("mock closes the connection instead of answering (_TRANSPORT): .connectionClosed")
@@ -203,7 +203,7 @@ struct WireFaultTests {
             _ = try await client.produce(topic: topic, partition: 0, records: TestRecords.single.map(\.producerRecord))
         }
         #expect(error?.code == .connectionClosed)
-        #expect(elapsed(since: start) < 2)
+        #expect(elapsed(since: start) < 3)
         // The client reconnects on the next call, and the record lands once.
         let base = try await client.produce(topic: topic, partition: 0, records: TestRecords.single.map(\.producerRecord))
         #expect(base == 0)
@@ -249,7 +249,7 @@ struct WireFaultTests {
             #expect(error.code == .connectionClosed, "\(error)")
         }
         #expect(!failures.isEmpty, "SIGKILL came after Tansu had answered all \(count) requests")
-        #expect(took < 2, "pending requests must fail promptly (took \(took) s)")
+        #expect(took < 3, "pending requests must fail promptly (took \(took) s)")
         #expect(await Self.becomesInactive(connection))
         await client.close()
     }
@@ -265,8 +265,11 @@ struct WireFaultTests {
         configuration.requestTimeout = .milliseconds(400)
         let connection = try await BrokerConnection.connect(
             to: BrokerAddress(host: host, port: port), configuration: configuration, eventLoop: Self.loop)
-        try await cluster.setRTT(broker: 1, ms: 1_500)
+        try await cluster.setRTT(broker: 1, ms: 3_000)
 
+        // The upper bounds below leave room for a loaded machine (scripts/test runs the
+        // CPU-heavy unit tests beside these); what matters is that each request fails
+        // with .requestTimedOut, not early, and well before the 3 s answer.
         // Two requests pending at once: a long timeout first, then a short one, so the
         // timer must be re-armed for the earlier deadline and then again for the later one.
         let start = ContinuousClock.now
@@ -283,8 +286,10 @@ struct WireFaultTests {
         #expect(shortError?.code == .requestTimedOut, "\(String(describing: shortError))")
         #expect(longError?.code == .requestTimedOut, "\(String(describing: longError))")
         #expect(shortError?.message.contains("\(host):\(port)") == true)
-        #expect(shortTook >= 0.19 && shortTook < 0.7, "short timeout took \(shortTook) s")
-        #expect(longTook >= 0.89 && longTook < 1.4, "long timeout took \(longTook) s")
+        #expect(shortTook >= 0.19 && shortTook < 2, "short timeout took \(shortTook) s")
+        #expect(longTook >= 0.89 && longTook < 2.5, "long timeout took \(longTook) s")
+        #expect(shortError?.message.contains("within 200 ms") == true, "\(String(describing: shortError))")
+        #expect(longError?.message.contains("within 900 ms") == true, "\(String(describing: longError))")
         #expect(shortError?.isRetriable == true)
 
         // The configured default applies when the call gives none.
@@ -292,7 +297,7 @@ struct WireFaultTests {
         let defaultError = await Self.clientError { _ = try await connection.send(Self.metadataRequest()) }
         #expect(defaultError?.code == .requestTimedOut)
         let defaultTook = elapsed(since: defaultStart)
-        #expect(defaultTook >= 0.39 && defaultTook < 0.9, "default timeout took \(defaultTook) s")
+        #expect(defaultTook >= 0.39 && defaultTook < 2, "default timeout took \(defaultTook) s")
 
         // The connection stays usable: the late answers are recognised and dropped, and
         // the next request gets its own answer.
@@ -343,7 +348,7 @@ struct WireFaultTests {
             }
             #expect(error?.code == .unsupportedVersion, "override v\(outside): \(String(describing: error))")
             #expect(error?.message.contains("v\(outside)") == true)
-            #expect(elapsed(since: start) < 2)
+            #expect(elapsed(since: start) < 3)
         }
 
         // A broker without Produce at all: connecting works, producing says why not.
