@@ -106,7 +106,17 @@ public actor KafkaCluster {
     }
 
     /// The partition count of a topic; `.unknownTopic` if it does not exist.
-    public func partitionCount(topic: String) async throws(ProduceError) -> Int {
+    /// - Parameter atLeast: the caller needs this many partitions: if the cache knows
+    ///   fewer, the topic may have grown, so metadata is refreshed first (at most once per
+    ///   `minRefreshInterval`, so a client naming a missing partition cannot flood the
+    ///   cluster with metadata requests).
+    public func partitionCount(topic: String, atLeast needed: Int? = nil) async throws(ProduceError) -> Int {
+        if let needed, let known = cache.partitionCount(topic: topic, now: .now()), known > 0, known < needed {
+            cache.markStale()
+            let wait = cache.nextRefresh() - .now()
+            if wait > .zero { try? await Task.sleep(nanoseconds: UInt64(wait.nanoseconds)) }
+            if cache.refreshDue(now: .now()) { await refresh(adding: topic) }
+        }
         for _ in 0..<2 {
             switch cache.partitionCount(topic: topic, now: .now()) {
             case .some(0):
@@ -161,9 +171,7 @@ public actor KafkaCluster {
     private func performRefresh() async {
         let topics = Array(Set(cache.knownTopics).union(extraTopics)).sorted()
         extraTopics.removeAll()
-        // Known brokers first (they are current), then the bootstrap list.
-        var candidates = cache.metadata.brokers.sorted { $0.key < $1.key }.map(\.value)
-        for b in settings.bootstrap where !candidates.contains(b) { candidates.append(b) }
+        let candidates = candidateBrokers
         var lastError: KafkaClientError?
         for broker in candidates {
             do {
@@ -182,6 +190,14 @@ public actor KafkaCluster {
         refreshError = lastError
         for t in topics where !cache.knownTopics.contains(t) { extraTopics.insert(t) }
         logger.warning("metadata refresh failed on every broker", metadata: ["error": "\(lastError.map { "\($0)" } ?? "no brokers")"])
+    }
+
+    /// Brokers to ask for cluster-wide things: known brokers first (they are current),
+    /// then the bootstrap list.
+    private var candidateBrokers: [BrokerAddress] {
+        var candidates = cache.metadata.brokers.sorted { $0.key < $1.key }.map(\.value)
+        for b in settings.bootstrap where !candidates.contains(b) { candidates.append(b) }
+        return candidates
     }
 
     static func clusterMetadata(_ response: MetadataResponse) -> ClusterMetadata {
@@ -218,8 +234,7 @@ public actor KafkaCluster {
     }
 
     private func initProducerId() async -> Result<ProducerIdentity, ProduceError> {
-        var candidates = cache.metadata.brokers.sorted { $0.key < $1.key }.map(\.value)
-        for b in settings.bootstrap where !candidates.contains(b) { candidates.append(b) }
+        let candidates = candidateBrokers
         var last = ProduceError(.noLeader, "no broker reachable for InitProducerId")
         for broker in candidates {
             do {
