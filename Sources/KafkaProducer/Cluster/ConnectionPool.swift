@@ -32,6 +32,8 @@ public actor ConnectionPool {
     private var isShutdown = false
     /// Connections opened over the pool's lifetime, for tests and metrics.
     public private(set) var connectCount = 0
+    /// Connection attempts, failed ones included.
+    public private(set) var connectAttempts = 0
 
     public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
 
@@ -58,6 +60,7 @@ public actor ConnectionPool {
         }
         let configuration = settings.connection
         let loop = eventLoop
+        connectAttempts += 1
         let task = Task<BrokerConnection, any Error> {
             try await BrokerConnection.connect(to: broker, configuration: configuration, eventLoop: loop)
         }

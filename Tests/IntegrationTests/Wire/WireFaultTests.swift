@@ -112,7 +112,8 @@ struct WireFaultTests {
         }
         #expect(error?.code == .connectFailed)
         #expect(error?.message.contains("192.0.2.1:9092") == true, "\(String(describing: error))")
-        #expect(elapsed(since: start) < 3)
+        // Bounded by the 300 ms connect timeout; the margin is for a loaded CI machine.
+        #expect(elapsed(since: start) < 10)
     }
 
     // MARK: connections that close with requests pending
