@@ -123,6 +123,9 @@ struct NewPartitionsTests {
         try await broker.createTopic("growing", partitions: 2)
         let producer = EngineSupport.producer(bootstrap: broker.bootstrap) {
             $0.cluster.metadata.refreshInterval = .milliseconds(500)
+            // A refresh while the topic is deleted remembers it as unknown; keep that
+            // memory short so the re-created topic is seen.
+            $0.cluster.metadata.unknownTopicTTL = .milliseconds(50)
         }
         await producer.start()
         #expect(try await producer.partitionCount(topic: "growing") == 2)
