@@ -161,9 +161,7 @@ public actor KafkaCluster {
     private func performRefresh() async {
         let topics = Array(Set(cache.knownTopics).union(extraTopics)).sorted()
         extraTopics.removeAll()
-        // Known brokers first (they are current), then the bootstrap list.
-        var candidates = cache.metadata.brokers.sorted { $0.key < $1.key }.map(\.value)
-        for b in settings.bootstrap where !candidates.contains(b) { candidates.append(b) }
+        let candidates = candidateBrokers
         var lastError: KafkaClientError?
         for broker in candidates {
             do {
@@ -182,6 +180,14 @@ public actor KafkaCluster {
         refreshError = lastError
         for t in topics where !cache.knownTopics.contains(t) { extraTopics.insert(t) }
         logger.warning("metadata refresh failed on every broker", metadata: ["error": "\(lastError.map { "\($0)" } ?? "no brokers")"])
+    }
+
+    /// Brokers to ask for cluster-wide things: known brokers first (they are current),
+    /// then the bootstrap list.
+    private var candidateBrokers: [BrokerAddress] {
+        var candidates = cache.metadata.brokers.sorted { $0.key < $1.key }.map(\.value)
+        for b in settings.bootstrap where !candidates.contains(b) { candidates.append(b) }
+        return candidates
     }
 
     static func clusterMetadata(_ response: MetadataResponse) -> ClusterMetadata {
@@ -218,8 +224,7 @@ public actor KafkaCluster {
     }
 
     private func initProducerId() async -> Result<ProducerIdentity, ProduceError> {
-        var candidates = cache.metadata.brokers.sorted { $0.key < $1.key }.map(\.value)
-        for b in settings.bootstrap where !candidates.contains(b) { candidates.append(b) }
+        let candidates = candidateBrokers
         var last = ProduceError(.noLeader, "no broker reachable for InitProducerId")
         for broker in candidates {
             do {

@@ -88,10 +88,10 @@ public final class BrokerConnection: Sendable {
                 _ = try await SaslAuthenticator.authenticate(
                     sasl, broker: broker, versions: versions,
                     handshake: { request, version throws(KafkaClientError) in
-                        try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+                        try await send(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: nil)
                     },
                     authenticate: { request, version throws(KafkaClientError) in
-                        try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+                        try await send(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: nil)
                     })
             }
             return BrokerConnection(broker: broker, channel: channel, versions: versions, configuration: configuration)
@@ -104,7 +104,7 @@ public final class BrokerConnection: Sendable {
     /// Sends a request at the negotiated version and awaits its response.
     public func send<R: KafkaRequest>(_ request: R, timeout: TimeAmount? = nil) async throws(KafkaClientError) -> R.Response {
         let version = try version(for: R.self)
-        return try await Self.send(request, version: version, on: channel, configuration: configuration, timeout: timeout)
+        return try await Self.send(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: timeout)
     }
 
     /// Sends a request and returns its response as a future.
@@ -113,35 +113,16 @@ public final class BrokerConnection: Sendable {
     /// after the other from one thread go on the wire in that order; partition producers
     /// rely on it to keep batches in sequence with several requests in flight.
     public func sendNow<R: KafkaRequest>(_ request: R, version: Int16, timeout: TimeAmount? = nil) -> EventLoopFuture<R.Response> {
-        let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
-        channel.writeAndFlush(
-            Self.outbound(
-                request, version: version, expectsResponse: true, timeout: timeout ?? configuration.requestTimeout,
-                clientId: configuration.clientId, promise: promise),
-            promise: nil)
-        let broker = self.broker
-        return promise.futureResult.flatMapErrorThrowing { error in
-            throw Self.clientError(error)
-        }.flatMapThrowing { frame -> R.Response in
-            guard var frame else {
-                // Only a request the broker does not answer completes without a frame.
-                throw KafkaClientError(.protocolError, "\(R.apiKey) v\(version) to \(broker): no response frame")
-            }
-            do {
-                return try KafkaRequestEncoder.decodeResponse(R.self, version: version, from: &frame).1
-            } catch {
-                throw KafkaClientError(.protocolError, "cannot decode \(R.apiKey) v\(version) response from \(broker): \(error)")
-            }
-        }
+        Self.sendFuture(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: timeout)
     }
 
     /// Sends a request the broker will not answer (Produce with acks = 0); the future
     /// completes once it is written. Ordering as `sendNow`.
     public func sendNowWithoutResponse<R: KafkaRequest>(_ request: R, version: Int16) -> EventLoopFuture<Void> {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
-        channel.writeAndFlush(
+        Self.write(
             Self.outbound(request, version: version, expectsResponse: false, timeout: configuration.requestTimeout, clientId: configuration.clientId, promise: promise),
-            promise: nil)
+            on: channel, broker: broker, promise: promise)
         return promise.futureResult.flatMapErrorThrowing { throw Self.clientError($0) }.map { _ in () }
     }
 
@@ -181,17 +162,19 @@ public final class BrokerConnection: Sendable {
     ) async throws(KafkaClientError) -> ApiVersionTable {
         let request = ApiVersionsRequest(clientSoftwareName: "sluice", clientSoftwareVersion: "0.1.0")
         var version = ApiVersionsRequest.supportedVersions.upperBound
-        var response = try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+        var response = try await send(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: nil)
         if response.errorCode == .unsupportedVersion {
-            // KIP-511: the broker answers with the ApiVersions versions it has; some (the
-            // librdkafka mock) send a body we cannot read, so fall back to v0 as the Java
-            // client does when the range is unknown.
-            if let theirs = response.versionRange(for: .apiVersions), theirs.lowerBound <= version {
-                version = min(theirs.upperBound, version)
-            } else {
-                version = 0
+            // KIP-511: the broker answers in v0 and lists the ApiVersions versions it has.
+            // A broker that lists none (older ones, and librdkafka's mock cluster, whose
+            // answer to a too-new version is neither v0 nor v3) gets v0, as Kafka's own
+            // client does; every broker has ApiVersions v0.
+            let theirs = response.versionRange(for: .apiVersions) ?? 0...0
+            let common = min(theirs.upperBound, version)
+            guard common >= max(theirs.lowerBound, ApiVersionsRequest.supportedVersions.lowerBound) else {
+                throw KafkaClientError(.unsupportedVersion, "broker \(broker) supports no ApiVersions version Sluice has")
             }
-            response = try await send(request, version: version, on: channel, configuration: configuration, timeout: nil)
+            version = common
+            response = try await send(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: nil)
         }
         guard response.errorCode == .noError else {
             throw KafkaClientError(.kafkaError, "ApiVersions to \(broker) failed", kafkaError: response.errorCode)
@@ -204,26 +187,56 @@ public final class BrokerConnection: Sendable {
     }
 
     private static func send<R: KafkaRequest>(
-        _ request: R, version: Int16, on channel: any Channel, configuration: ConnectionConfiguration, timeout: TimeAmount?
+        _ request: R, version: Int16, on channel: any Channel, broker: BrokerAddress, configuration: ConnectionConfiguration,
+        timeout: TimeAmount?
     ) async throws(KafkaClientError) -> R.Response {
-        let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
-        channel.writeAndFlush(
-            outbound(request, version: version, expectsResponse: true, timeout: timeout ?? configuration.requestTimeout, clientId: configuration.clientId, promise: promise),
-            promise: nil)
-        let frame: ByteBuffer?
         do {
-            frame = try await promise.futureResult.get()
+            return try await sendFuture(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: timeout).get()
         } catch {
             throw clientError(error)
         }
-        guard var frame else {
-            throw KafkaClientError(.protocolError, "\(R.apiKey) v\(version): no response frame")
+    }
+
+    /// Writes the request now and decodes its answer on the event loop.
+    private static func sendFuture<R: KafkaRequest>(
+        _ request: R, version: Int16, on channel: any Channel, broker: BrokerAddress, configuration: ConnectionConfiguration,
+        timeout: TimeAmount?
+    ) -> EventLoopFuture<R.Response> {
+        let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
+        write(
+            outbound(
+                request, version: version, expectsResponse: true, timeout: timeout ?? configuration.requestTimeout,
+                clientId: configuration.clientId, promise: promise),
+            on: channel, broker: broker, promise: promise)
+        return promise.futureResult.flatMapErrorThrowing { error in
+            throw clientError(error)
+        }.flatMapThrowing { frame -> R.Response in
+            guard var frame else {
+                // Only a request the broker does not answer completes without a frame.
+                throw KafkaClientError(.protocolError, "\(R.apiKey) v\(version) to \(broker): no response frame")
+            }
+            do {
+                return try KafkaRequestEncoder.decodeResponse(R.self, version: version, from: &frame).1
+            } catch {
+                throw KafkaClientError(.protocolError, "cannot decode \(R.apiKey) v\(version) response from \(broker): \(error)")
+            }
         }
-        do {
-            return try KafkaRequestEncoder.decodeResponse(R.self, version: version, from: &frame).1
-        } catch {
-            throw KafkaClientError(.protocolError, "cannot decode \(R.apiKey) v\(version) response: \(error)")
+    }
+
+    /// Writes a request into the pipeline. A channel that has already closed has no
+    /// handlers left to see the write, so its failure must fail the request here, or the
+    /// caller would wait for ever. (When the handler did see it, it has completed the
+    /// request already and this second completion is ignored.)
+    private static func write(
+        _ request: OutboundRequest, on channel: any Channel, broker: BrokerAddress, promise: EventLoopPromise<ByteBuffer?>
+    ) {
+        let written = channel.eventLoop.makePromise(of: Void.self)
+        written.futureResult.whenFailure { error in
+            promise.fail(
+                (error as? KafkaClientError)
+                    ?? KafkaClientError(.connectionClosed, "\(request.description) to \(broker) not sent: \(error)"))
         }
+        channel.writeAndFlush(request, promise: written)
     }
 
     private static func outbound<R: KafkaRequest>(

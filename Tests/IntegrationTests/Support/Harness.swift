@@ -110,7 +110,7 @@ enum Harness {
     }
 
     /// Writing to a pipe whose reader died must fail with EPIPE, not kill the tests.
-    private static let ignoreSIGPIPE: Void = {
+    static let ignoreSIGPIPE: Void = {
         _ = signal(SIGPIPE, SIG_IGN)
     }()
 

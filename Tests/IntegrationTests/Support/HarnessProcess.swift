@@ -383,7 +383,15 @@ final class HarnessServer: @unchecked Sendable {
 func runHarnessCommand(
     _ arguments: [String], stdin input: Data? = nil, timeout: Double
 ) async throws -> (status: Int32, stdout: Data, stderr: Data) {
-    let process = try Harness.process(arguments)
+    try await runProcess(Harness.process(arguments), name: arguments.first ?? "harness", stdin: input, timeout: timeout)
+}
+
+/// Runs a configured, not yet started `process` to completion, feeding it `input` and
+/// collecting its output. Kills it (SIGKILL) and throws if it runs longer than `timeout` s.
+func runProcess(
+    _ process: Process, name what: String, stdin input: Data? = nil, timeout: Double
+) async throws -> (status: Int32, stdout: Data, stderr: Data) {
+    _ = Harness.ignoreSIGPIPE
     let inPipe = Pipe()
     let outPipe = Pipe()
     let errPipe = Pipe()
@@ -394,7 +402,6 @@ func runHarnessCommand(
     process.terminationHandler = { p in exited.succeed(p.terminationStatus) }
     let out = Promise<Data>()
     let err = Promise<Data>()
-    let what = arguments.first ?? "harness"
     do {
         try process.run()
     } catch {

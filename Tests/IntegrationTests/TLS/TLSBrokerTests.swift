@@ -216,7 +216,10 @@ struct TLSBrokerTests {
         let broker = try await TLSTansu.start(requireClientCertificate: true)
         defer { broker.stop() }
         let (error, elapsed) = await Self.connectError(broker.address, .init(caFile: broker.certificates.ca))
-        #expect(error?.code == .tls, "\(String(describing: error))")
+        // With TLS 1.3 the refusal comes after our side of the handshake: usually as an
+        // alert (.tls), but when stunnel's close overtakes its alert, all we see is the
+        // connection closing. Either way it fails promptly and cleanly.
+        #expect(error?.code == .tls || error?.code == .connectionClosed, "\(String(describing: error))")
         #expect(elapsed < .seconds(5))
 
         let connection = try await Self.connect(
