@@ -12,9 +12,11 @@ struct Bench: ParsableCommand {
         commandName: "bench",
         abstract: "Measure sluiced: pipelined produce calls over the Unix socket, JSON report on stdout.",
         discussion: """
-            Opens --connections connections; on each, a writer thread keeps up to --window \
-            produce calls outstanding (calls sent without their final reply) and a reader \
-            thread takes the replies. Every call carries --records-per-call records of \
+            Opens --connections connections and keeps up to --window produce calls \
+            outstanding on each (calls sent without their final reply). As fast as possible \
+            (--rate 0), --poll-threads threads serve all connections with poll(2); at a \
+            fixed --rate, each connection has a writer thread that sends every call when it \
+            is due and a reader thread. Every call carries --records-per-call records of \
             --record-bytes bytes (null key; with --hash-keys, key-<j> and PARTITIONER_HASH), \
             timestamp 0 (stamped by the gateway). Calls go round-robin to partitions \
             0..<--partitions (default: the topic's partition count, asked with Metadata).
@@ -31,7 +33,7 @@ struct Bench: ParsableCommand {
             (first send to last final reply), calls_per_s and records_per_s (acked over \
             elapsed_s), latency_us (p50, p90, p99, p999, max, mean of acked calls), \
             client_cpu_s (this process, all threads), failures by code, first_failure, \
-            problem (a protocol or socket error, if any). Exit status 1 if the gateway \
+            problem (a protocol or socket error; empty if none). Exit status 1 if the gateway \
             cannot be reached, the warm-up fails, or a problem occurred.
             """
     )
@@ -60,6 +62,9 @@ struct Bench: ParsableCommand {
     @Option(help: "Produce calls outstanding per connection (sent, final reply not yet read).")
     var window = 64
 
+    @Option(name: .customLong("poll-threads"), help: "Threads serving the connections with poll(2) when --rate is 0 (with --rate, each connection has a writer and a reader thread).")
+    var pollThreads = 1
+
     @Option(help: "Calls in total (0: run for --duration-s).")
     var calls = 0
 
@@ -79,8 +84,8 @@ struct Bench: ParsableCommand {
         guard !topic.isEmpty else { throw ValidationError("--topic must not be empty") }
         guard partitions >= 0, hashKeys >= 0 else { throw ValidationError("--partitions and --hash-keys must be 0 or more") }
         guard recordsPerCall >= 1, recordBytes >= 0 else { throw ValidationError("--records-per-call must be 1 or more, --record-bytes 0 or more") }
-        guard connections >= 1, (1...BenchConnection.maxWindow).contains(window) else {
-            throw ValidationError("--connections must be 1 or more, --window 1...\(BenchConnection.maxWindow)")
+        guard connections >= 1, pollThreads >= 1, (1...BenchConnection.maxWindow).contains(window) else {
+            throw ValidationError("--connections and --poll-threads must be 1 or more, --window 1...\(BenchConnection.maxWindow)")
         }
         guard calls >= 0, durationS > 0, rate >= 0, drainTimeoutS > 0 else {
             throw ValidationError("--calls, --rate must be 0 or more; --duration-s, --drain-timeout-s positive")
@@ -153,15 +158,25 @@ struct Bench: ParsableCommand {
         }
         let cpuBefore = processCPUSeconds()
         let done = DispatchGroup()
-        for bench in benches {
-            for body in [bench.runReader, bench.runWriter] {
-                done.enter()
-                let thread = Thread {
-                    body()
-                    done.leave()
-                }
-                thread.stackSize = 1 << 20
-                thread.start()
+        func spawn(_ body: @escaping @Sendable () -> Void) {
+            done.enter()
+            let thread = Thread {
+                body()
+                done.leave()
+            }
+            thread.stackSize = 1 << 20
+            thread.start()
+        }
+        if rate > 0 {
+            for bench in benches {
+                spawn(bench.runReader)
+                spawn(bench.runWriter)
+            }
+        } else {
+            let threads = min(pollThreads, benches.count)
+            for t in 0..<threads {
+                let poller = BenchPoller(connections: benches.enumerated().filter { $0.offset % threads == t }.map(\.element))
+                spawn { sleepUntil(start); poller.run() }
             }
         }
         sleepUntil(start)
@@ -205,12 +220,12 @@ struct Bench: ParsableCommand {
             latency_us: .init(histogram, empty: acked == 0),
             client_cpu_s: cpuAfter - cpuBefore,
             failures: failures,
-            first_failure: benches.compactMap(\.firstFailure).first,
-            problem: benches.compactMap(\.problem).first)
+            first_failure: benches.compactMap(\.firstFailure).first ?? "",
+            problem: benches.compactMap(\.problem).first ?? "")
         let encoder = JSONEncoder()
         encoder.outputFormatting = [.sortedKeys]
         print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        if let problem = report.problem { throw CLIFailure(problem) }
+        if !report.problem.isEmpty { throw CLIFailure(report.problem) }
     }
 }
 
@@ -252,8 +267,10 @@ struct BenchReport: Encodable {
     var latency_us: Latency
     var client_cpu_s: Double
     var failures: [String: Int]
-    var first_failure: String?
-    var problem: String?
+    /// The first failed reply's code and message; empty if none.
+    var first_failure: String
+    /// A protocol or socket error that ended a connection early; empty if none.
+    var problem: String
 }
 
 /// A small deterministic generator for the value bytes.

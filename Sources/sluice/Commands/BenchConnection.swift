@@ -8,15 +8,18 @@ import Histogram
 import NIOCore
 import SluiceProtocol
 
-/// One bench connection to `sluiced`: a writer thread that pipelines up to `window`
-/// produce calls, and a reader thread that takes the replies, both on a blocking socket.
+/// One bench connection to `sluiced`: pipelines up to `window` produce calls and takes
+/// their replies, driven either by two threads of its own (a writer and a reader on a
+/// blocking socket: rate mode, where calls must leave on time) or by a `BenchPoller`
+/// thread that serves many connections with `poll` (as fast as possible, where fewer
+/// threads and wake-ups leave more CPU to the gateway).
 ///
 /// Each unfinished call holds one of `window` slots; its ref is `sequence << slotBits |
-/// slot`, so the reader finds the call's send time without a lookup table. The writer
-/// takes every free slot at once and writes their calls in one `send`; the reader frees
-/// the slots of all final replies (`acked`, `failed`) of one `read` at once. Ack latency
-/// is measured from the time the call was due (rate mode: its place in the schedule, so
-/// a client that falls behind counts the delay; as fast as possible: just before its
+/// slot`, so a reply finds the call's due time without a lookup table. The writer takes
+/// every free slot at once and writes their calls in one `send`; the slots of all final
+/// replies (`acked`, `failed`) of one `read` are freed at once. Ack latency is measured
+/// from the time the call was due (rate mode: its place in the schedule, so a client or
+/// gateway that falls behind counts the delay; as fast as possible: just before its
 /// `send`) to the `read` that brought its final reply.
 final class BenchConnection: @unchecked Sendable {
     static let slotBits: UInt64 = 20
@@ -43,7 +46,7 @@ final class BenchConnection: @unchecked Sendable {
     let socket: UnixStreamSocket
     let plan: Plan
 
-    // Results, read once both threads are done.
+    // Results, read once the drivers are done.
     private(set) var sent = 0
     private(set) var buffered = 0
     private(set) var acked = 0
@@ -55,18 +58,29 @@ final class BenchConnection: @unchecked Sendable {
     private(set) var lastFinal: UInt64 = 0
     private(set) var lastSend: UInt64 = 0
 
-    // Shared by both threads, under `lock`.
+    // Shared by the writer and the reader, under `lock` (uncontended with a poller).
     private let lock = ConditionLock()
     private var outstanding = 0
     private var freeSlots: [Int]
     private var readerDone = false
     private var stopReading = false
 
-    // Per slot: the due time and the ref of its call. Written by the writer before the
-    // call is sent, read by the reader after its reply arrived (the socket round trip
-    // orders them).
+    // Per slot: the due time and the ref of its call. Written before the call is sent,
+    // read after its reply arrived (the socket round trip orders them).
     private let dueTimes: UnsafeMutablePointer<UInt64>
     private let slotRefs: UnsafeMutablePointer<UInt64>
+
+    // Writer side.
+    private var out = ByteBuffer()
+    private var sequence: UInt64 = 0
+    private var bodyIndex: Int
+    private var nextDue: UInt64
+    private var granted: [Int] = []
+    private let limit: Int
+
+    // Reader side.
+    private var input = ByteBuffer()
+    private var freed: [Int] = []
 
     init(socket: UnixStreamSocket, plan: Plan) {
         self.socket = socket
@@ -76,6 +90,13 @@ final class BenchConnection: @unchecked Sendable {
         dueTimes.initialize(repeating: 0, count: plan.window)
         slotRefs = .allocate(capacity: plan.window)
         slotRefs.initialize(repeating: 0, count: plan.window)
+        bodyIndex = plan.firstBody % plan.bodies.count
+        nextDue = plan.firstDue
+        limit = plan.calls ?? Int.max
+        granted.reserveCapacity(plan.window)
+        freed.reserveCapacity(plan.window)
+        out.reserveCapacity(1 << 20)
+        input.reserveCapacity(1 << 18)
     }
 
     deinit {
@@ -86,64 +107,144 @@ final class BenchConnection: @unchecked Sendable {
     /// Unfinished calls once done (no final reply within the drain timeout).
     var unfinished: Int { sent - acked - failed }
 
-    // MARK: - Writer
+    // MARK: - Shared steps
 
-    func runWriter() {
-        var out = ByteBuffer()
-        out.reserveCapacity(1 << 20)
-        var sequence: UInt64 = 0
-        var bodyIndex = plan.firstBody % plan.bodies.count
-        var nextDue = plan.firstDue
-        var grantedSlots: [Int] = []
-        grantedSlots.reserveCapacity(plan.window)
-        let limit = plan.calls ?? Int.max
+    /// Whether no more calls are to be sent at `now`.
+    private func sendingOver(now: UInt64) -> Bool {
+        if sent >= limit { return true }
+        guard let stopAt = plan.stopAt else { return false }
+        return plan.interval > 0 ? nextDue >= stopAt : now >= stopAt
+    }
 
-        sending: while sent < limit {
-            var now = monotonicNanos()
-            var want: Int
+    /// Takes up to `want` free slots into `granted` (fewer if the window is full).
+    /// With `wait`, blocks until at least one is free or the reader is done; false then.
+    private func takeSlots(_ want: Int, wait: Bool) -> Bool {
+        lock.lock()
+        defer { lock.unlock() }
+        if wait {
+            while outstanding >= plan.window && !readerDone { lock.wait() }
+            if readerDone { return false }
+        }
+        let grant = min(want, plan.window - outstanding)
+        outstanding += grant
+        granted.removeAll(keepingCapacity: true)
+        for _ in 0..<grant { granted.append(freeSlots.removeLast()) }
+        return true
+    }
+
+    /// Appends the calls of the `granted` slots to `out`.
+    private func appendGranted(now: UInt64) {
+        guard !granted.isEmpty else { return }
+        for slot in granted {
+            sequence += 1
+            let ref = sequence << Self.slotBits | UInt64(slot)
+            slotRefs[slot] = ref
             if plan.interval > 0 {
-                if let stopAt = plan.stopAt, nextDue >= stopAt { break }
+                dueTimes[slot] = nextDue
+                nextDue += plan.interval
+            } else {
+                dueTimes[slot] = now
+            }
+            BenchWire.appendRequest(ref: ref, body: plan.bodies[bodyIndex], to: &out)
+            bodyIndex += 1
+            if bodyIndex == plan.bodies.count { bodyIndex = 0 }
+        }
+        sent += granted.count
+        lastSend = now
+        granted.removeAll(keepingCapacity: true)
+    }
+
+    /// Handles every whole reply in `input`, read at `now`; false on a protocol problem.
+    private func consumeInput(now: UInt64) -> Bool {
+        defer {
+            if !freed.isEmpty {
+                lastFinal = now
+                lock.lock()
+                outstanding -= freed.count
+                freeSlots.append(contentsOf: freed)
+                lock.broadcast()
+                lock.unlock()
+                freed.removeAll(keepingCapacity: true)
+            }
+        }
+        while true {
+            let frame: ByteBuffer?
+            do {
+                frame = try SluiceFraming.readFrame(from: &input)
+            } catch {
+                noteProblem("bad reply frame: \(error)")
+                return false
+            }
+            guard let frame else { return true }
+            guard let (ref, kind) = frame.withUnsafeReadableBytes({ BenchWire.scanReply($0) }) else {
+                noteProblem("undecodable reply (\(frame.readableBytes) bytes)")
+                return false
+            }
+            let slot = Int(ref & ((1 << Self.slotBits) - 1))
+            guard ref != 0, slot < plan.window, slotRefs[slot] == ref else {
+                noteProblem("reply for an unknown ref \(ref): \(describe(frame))")
+                return false
+            }
+            switch kind {
+            case .buffered:
+                buffered += 1
+            case .acked:
+                acked += 1
+                let due = dueTimes[slot]
+                histogram.record(now > due ? (now - due) / 1000 : 0)
+                freed.append(slot)
+            case .failed:
+                failed += 1
+                var code = "UNDECODABLE"
+                if case .failed(let f)? = try? SluiceCodec.decodeReply(frame).kind {
+                    code = f.code.protoName
+                    if firstFailure == nil { firstFailure = "\(code): \(f.message)" }
+                }
+                failures[code, default: 0] += 1
+                freed.append(slot)
+            case .other:
+                noteProblem("unexpected reply: \(describe(frame))")
+                return false
+            }
+        }
+    }
+
+    private var outstandingNow: Int {
+        lock.lock()
+        defer { lock.unlock() }
+        return outstanding
+    }
+
+    private func describe(_ frame: ByteBuffer) -> String {
+        (try? SluiceCodec.decodeReply(frame)).map { "\($0)" } ?? "\(frame.readableBytes) undecodable bytes"
+    }
+
+    private func noteProblem(_ text: String) {
+        lock.lock()
+        if problem == nil { problem = text }
+        lock.unlock()
+    }
+
+    func close() { socket.closeSocket() }
+
+    // MARK: - Threaded driver (rate mode)
+
+    /// The writer thread: sends each call when it is due, blocking while the window is full.
+    func runWriter() {
+        while !sendingOver(now: monotonicNanos()) {
+            var now = monotonicNanos()
+            var want = Int.max
+            if plan.interval > 0 {
                 if now < nextDue {
                     sleepUntil(nextDue)
                     now = monotonicNanos()
                 }
                 // Every call whose time has come (more than one only if we fell behind).
                 want = Int((now - nextDue) / plan.interval) + 1
-            } else {
-                if let stopAt = plan.stopAt, now >= stopAt { break }
-                want = Int.max
             }
-            want = min(want, limit - sent)
-
-            lock.lock()
-            while outstanding >= plan.window && !readerDone { lock.wait() }
-            if readerDone {
-                lock.unlock()
-                break sending
-            }
-            let grant = min(want, plan.window - outstanding)
-            outstanding += grant
-            grantedSlots.removeAll(keepingCapacity: true)
-            for _ in 0..<grant { grantedSlots.append(freeSlots.removeLast()) }
-            lock.unlock()
-
+            guard takeSlots(min(want, limit - sent), wait: true) else { break }
             if plan.interval == 0 { now = monotonicNanos() }
-            for slot in grantedSlots {
-                sequence += 1
-                let ref = sequence << Self.slotBits | UInt64(slot)
-                slotRefs[slot] = ref
-                if plan.interval > 0 {
-                    dueTimes[slot] = nextDue
-                    nextDue += plan.interval
-                } else {
-                    dueTimes[slot] = now
-                }
-                BenchWire.appendRequest(ref: ref, body: plan.bodies[bodyIndex], to: &out)
-                bodyIndex += 1
-                if bodyIndex == plan.bodies.count { bodyIndex = 0 }
-            }
-            sent += grant
-            lastSend = now
+            appendGranted(now: now)
             guard socket.writeAll(&out) else {
                 noteProblem("send failed: \(String(cString: strerror(errno)))")
                 break
@@ -161,77 +262,16 @@ final class BenchConnection: @unchecked Sendable {
         if !drained { stopReading = true }
         lock.unlock()
         socket.shutdownWrites()
-        if !drained { noteProblem("\(unfinishedNow()) calls without a final reply after the drain timeout") }
+        if !drained { noteProblem("\(outstandingNow) calls without a final reply after the drain timeout") }
     }
 
-    private func unfinishedNow() -> Int {
-        lock.lock()
-        defer { lock.unlock() }
-        return outstanding
-    }
-
-    // MARK: - Reader
-
+    /// The reader thread: blocking reads (200 ms timeout to notice a stop) until EOF.
     func runReader() {
-        var input = ByteBuffer()
-        input.reserveCapacity(1 << 18)
-        var freed: [Int] = []
-        freed.reserveCapacity(plan.window)
         socket.setReceiveTimeout(milliseconds: 200)
-
         reading: while true {
             switch socket.readSome(into: &input) {
             case .bytes:
-                let now = monotonicNanos()
-                while true {
-                    let frame: ByteBuffer?
-                    do {
-                        frame = try SluiceFraming.readFrame(from: &input)
-                    } catch {
-                        noteProblem("bad reply frame: \(error)")
-                        break reading
-                    }
-                    guard let frame else { break }
-                    guard let (ref, kind) = frame.withUnsafeReadableBytes({ BenchWire.scanReply($0) }) else {
-                        noteProblem("undecodable reply (\(frame.readableBytes) bytes)")
-                        break reading
-                    }
-                    let slot = Int(ref & ((1 << Self.slotBits) - 1))
-                    guard ref != 0, slot < plan.window, slotRefs[slot] == ref else {
-                        noteProblem("reply for an unknown ref \(ref): \(describe(frame))")
-                        break reading
-                    }
-                    switch kind {
-                    case .buffered:
-                        buffered += 1
-                    case .acked:
-                        acked += 1
-                        let due = dueTimes[slot]
-                        histogram.record(now > due ? (now - due) / 1000 : 0)
-                        freed.append(slot)
-                    case .failed:
-                        failed += 1
-                        var code = "UNDECODABLE"
-                        if case .failed(let f)? = try? SluiceCodec.decodeReply(frame).kind {
-                            code = f.code.protoName
-                            if firstFailure == nil { firstFailure = "\(code): \(f.message)" }
-                        }
-                        failures[code, default: 0] += 1
-                        freed.append(slot)
-                    case .other:
-                        noteProblem("unexpected reply: \(describe(frame))")
-                        break reading
-                    }
-                }
-                if !freed.isEmpty {
-                    lastFinal = now
-                    lock.lock()
-                    outstanding -= freed.count
-                    freeSlots.append(contentsOf: freed)
-                    lock.broadcast()
-                    lock.unlock()
-                    freed.removeAll(keepingCapacity: true)
-                }
+                if !consumeInput(now: monotonicNanos()) { break reading }
             case .timedOut:
                 lock.lock()
                 let stop = stopReading
@@ -250,17 +290,100 @@ final class BenchConnection: @unchecked Sendable {
         lock.unlock()
     }
 
-    private func describe(_ frame: ByteBuffer) -> String {
-        (try? SluiceCodec.decodeReply(frame)).map { "\($0)" } ?? "\(frame.readableBytes) undecodable bytes"
+    // MARK: - Polled driver (as fast as possible)
+
+    /// What the poller should wait for on this connection.
+    enum PollState {
+        case active(wantsWrite: Bool), finished
     }
 
-    private func noteProblem(_ text: String) {
-        lock.lock()
-        if problem == nil { problem = text }
-        lock.unlock()
+    private var finished = false
+    private var drainDeadline: UInt64?
+
+    /// Sends what the window allows, without blocking; then says what to poll for.
+    func pollStep(now: UInt64) -> PollState {
+        if finished { return .finished }
+        if !sendingOver(now: now) {
+            _ = takeSlots(limit - sent, wait: false)
+            appendGranted(now: now)
+        }
+        if out.readableBytes > 0 {
+            switch socket.writeSome(&out) {
+            case .ok: break
+            case .failed(let error):
+                noteProblem("send failed: \(String(cString: strerror(error)))")
+                return finish()
+            }
+        }
+        if sendingOver(now: now) && out.readableBytes == 0 {
+            if outstandingNow == 0 { return finish() }
+            if drainDeadline == nil { drainDeadline = now + plan.drainTimeout }
+            if now >= drainDeadline! {
+                noteProblem("\(outstandingNow) calls without a final reply after the drain timeout")
+                return finish()
+            }
+        }
+        return .active(wantsWrite: out.readableBytes > 0)
     }
 
-    func close() { socket.closeSocket() }
+    /// Reads what is there (the socket is readable); false when the connection ended.
+    func pollRead(now: UInt64) -> Bool {
+        switch socket.readSome(into: &input) {
+        case .bytes:
+            if consumeInput(now: now) { return true }
+        case .timedOut:
+            return true
+        case .closed:
+            if outstandingNow > 0 { noteProblem("the gateway closed the connection with calls unfinished") }
+        case .failed(let error):
+            noteProblem("read failed: \(String(cString: strerror(error)))")
+        }
+        _ = finish()
+        return false
+    }
+
+    private func finish() -> PollState {
+        if !finished {
+            finished = true
+            socket.shutdownWrites()
+        }
+        return .finished
+    }
+}
+
+/// Drives many `BenchConnection`s from one thread with `poll(2)`.
+final class BenchPoller: @unchecked Sendable {
+    let connections: [BenchConnection]
+
+    init(connections: [BenchConnection]) {
+        self.connections = connections
+        for c in connections { c.socket.setNonBlocking() }
+    }
+
+    func run() {
+        var fds: [pollfd] = []
+        var owners: [BenchConnection] = []
+        fds.reserveCapacity(connections.count)
+        owners.reserveCapacity(connections.count)
+        while true {
+            let now = monotonicNanos()
+            fds.removeAll(keepingCapacity: true)
+            owners.removeAll(keepingCapacity: true)
+            for c in connections {
+                guard case .active(let wantsWrite) = c.pollStep(now: now) else { continue }
+                fds.append(pollfd(fd: c.socket.fd, events: Int16(POLLIN) | (wantsWrite ? Int16(POLLOUT) : 0), revents: 0))
+                owners.append(c)
+            }
+            if fds.isEmpty { return }
+            // 10 ms at most, to notice the end of the sending period.
+            let ready = poll(&fds, nfds_t(fds.count), 10)
+            if ready <= 0 { continue }
+            let readAt = monotonicNanos()
+            for (i, c) in owners.enumerated() where fds[i].revents & (Int16(POLLIN) | Int16(POLLHUP) | Int16(POLLERR)) != 0 {
+                _ = c.pollRead(now: readAt)
+            }
+        }
+    }
 }
 
 /// A pthread mutex with one condition variable on the monotonic clock.

@@ -204,6 +204,36 @@ struct UnixStreamSocket {
         return true
     }
 
+    enum WriteResult {
+        case ok, failed(Int32)
+    }
+
+    /// Writes what the (non-blocking) socket takes now; the rest stays in `buffer`.
+    func writeSome(_ buffer: inout ByteBuffer) -> WriteResult {
+        while buffer.readableBytes > 0 {
+            let written = buffer.withUnsafeReadableBytes { raw in
+                #if canImport(Glibc)
+                send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
+                #else
+                send(fd, raw.baseAddress, raw.count, 0)
+                #endif
+            }
+            if written < 0 {
+                let error = errno
+                if error == EINTR { continue }
+                if error == EAGAIN || error == EWOULDBLOCK { break }
+                return .failed(error)
+            }
+            buffer.moveReaderIndex(forwardBy: written)
+        }
+        if buffer.readableBytes == 0 { buffer.clear() }
+        return .ok
+    }
+
+    func setNonBlocking() {
+        _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK)
+    }
+
     enum ReadResult {
         case bytes(Int), timedOut, closed, failed(Int32)
     }
