@@ -83,12 +83,23 @@ public final class GatewayApp: Sendable {
 
     /// Drains as on SIGTERM (stop accepting, SHUTTING_DOWN for new calls, produce what is
     /// buffered within the drain timeout, final replies, close), then stops everything.
+    /// Idempotent: later and concurrent callers wait for the same shutdown.
     public func shutdown() async {
-        await server.drain()
-        await producerService.drain()
-        await metricsService?.close()
-        await stopEventLoops()
+        let task = shutdownTask.withLockedValue { t -> Task<Void, Never> in
+            if let t { return t }
+            let new = Task {
+                await self.server.drain()
+                await self.producerService.drain()
+                await self.metricsService?.close()
+                await self.stopEventLoops()
+            }
+            t = new
+            return new
+        }
+        await task.value
     }
+
+    private let shutdownTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
     private let stopped = NIOLockedValueBox(false)
 

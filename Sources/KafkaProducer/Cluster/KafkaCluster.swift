@@ -106,7 +106,17 @@ public actor KafkaCluster {
     }
 
     /// The partition count of a topic; `.unknownTopic` if it does not exist.
-    public func partitionCount(topic: String) async throws(ProduceError) -> Int {
+    /// - Parameter atLeast: the caller needs this many partitions: if the cache knows
+    ///   fewer, the topic may have grown, so metadata is refreshed first (at most once per
+    ///   `minRefreshInterval`, so a client naming a missing partition cannot flood the
+    ///   cluster with metadata requests).
+    public func partitionCount(topic: String, atLeast needed: Int? = nil) async throws(ProduceError) -> Int {
+        if let needed, let known = cache.partitionCount(topic: topic, now: .now()), known > 0, known < needed {
+            cache.markStale()
+            let wait = cache.nextRefresh() - .now()
+            if wait > .zero { try? await Task.sleep(nanoseconds: UInt64(wait.nanoseconds)) }
+            if cache.refreshDue(now: .now()) { await refresh(adding: topic) }
+        }
         for _ in 0..<2 {
             switch cache.partitionCount(topic: topic, now: .now()) {
             case .some(0):

@@ -98,7 +98,9 @@ public final class Producer: Sendable {
         if state.withLockedValue({ $0.shuttingDown }) {
             throw ProduceError(.shuttingDown, "the producer is shutting down")
         }
-        let count = try await cluster.partitionCount(topic: topic)
+        var needed: Int?
+        if case .explicit(let p) = choice, p >= 0 { needed = Int(p) + 1 }
+        let count = try await cluster.partitionCount(topic: topic, atLeast: needed)
         let partition: Int32
         switch choice {
         case .explicit(let p):

@@ -111,3 +111,39 @@ struct ProducerOptionsTests {
         await producer.shutdown()
     }
 }
+
+/// A topic that grows is picked up: by the periodic refresh, and at once for a call that
+/// names a partition the cache does not know yet.
+@Suite("New partitions", .timeLimit(.minutes(1)))
+struct NewPartitionsTests {
+    @Test("partitions added to a topic are used without restarting the producer")
+    func newPartitionsArePickedUp() async throws {
+        let broker = try await TansuBroker.start()
+        defer { broker.stop() }
+        try await broker.createTopic("growing", partitions: 2)
+        let producer = EngineSupport.producer(bootstrap: broker.bootstrap) {
+            $0.cluster.metadata.refreshInterval = .milliseconds(500)
+        }
+        await producer.start()
+        #expect(try await producer.partitionCount(topic: "growing") == 2)
+        _ = try await producer.send(topic: "growing", partition: .explicit(1), records: [EngineSupport.record(nil, "before")]).acknowledgement()
+
+        // Tansu cannot add partitions to a topic; deleting it and creating it again with
+        // four is the same change as far as a producer's metadata can tell.
+        try await broker.deleteTopic("growing")
+        try await broker.createTopic("growing", partitions: 4)
+        let r = try await producer.send(topic: "growing", partition: .explicit(3), records: [EngineSupport.record(nil, "p3")])
+        #expect(r.partition == 3)
+        #expect(try await r.acknowledgement() == 0)
+        #expect(try await producer.partitionCount(topic: "growing") == 4)
+        // The hash partitioner now spreads keys over all four.
+        var seen = Set<Int32>()
+        for i in 0..<64 {
+            let receipt = try await producer.send(topic: "growing", partition: .partitioner(.hash), records: [EngineSupport.record("key-\(i)", "h\(i)")])
+            seen.insert(receipt.partition)
+            _ = try await receipt.acknowledgement()
+        }
+        #expect(seen == [0, 1, 2, 3])
+        await producer.shutdown()
+    }
+}

@@ -25,15 +25,17 @@ struct GatewayBackPressureTests {
         let client = try await SluiceTestClient.connect(path: socket)
         try await client.send(S.produce(1, topic: "held", partition: 0, records: [S.record("warm")]))
         try await client.waitForReplies(2)
-        try await mock.setRTT(broker: -1, ms: 1500)
+        try await mock.setRTT(broker: -1, ms: 6000)
 
         // 30 calls, then a ping, pipelined in one write.
         var requests = (2...31).map { S.produce(UInt64($0), topic: "held", partition: 0, records: [S.record("v\($0)")]) }
         requests.append(SluiceRequest(ref: 99, kind: .ping))
         try await client.send(requests)
-        try await Task.sleep(nanoseconds: 700_000_000)
+        func bufferedCount() -> Int { client.replies.filter { if case .buffered = $0.kind { true } else { false } }.count - 1 }
+        try await waitUntil(timeout: 5, "a full buffer") { bufferedCount() >= 4 }
+        try await Task.sleep(nanoseconds: 300_000_000)
         let early = Array(client.replies.dropFirst(2))
-        let buffered = early.filter { if case .buffered = $0.kind { true } else { false } }.count
+        let buffered = bufferedCount()
         // One request on the wire (one call) plus a full buffer of 4; the rest waits
         // unread, and so does the ping behind it.
         #expect(buffered >= 4 && buffered <= 6, "buffered while the broker is slow: \(buffered)")
@@ -53,6 +55,62 @@ struct GatewayBackPressureTests {
             last = a.baseOffset
         }
         await client.close()
+        await app.shutdown()
+    }
+
+    @Test("a client that goes away does not take its buffered calls with it")
+    func disconnectKeepsBufferedCalls() async throws {
+        let mock = try await MockCluster.start(brokers: 1)
+        defer { mock.stop() }
+        try await mock.createTopic("orphans", partitions: 2)
+        let socket = S.socketPath("orphans")
+        let app = try await S.start(S.configuration(bootstrap: mock.bootstrap, socket: socket))
+        defer { Task { await app.shutdown() } }
+        let warm = try await SluiceTestClient.connect(path: socket)
+        try await warm.send([0, 1].map { S.produce(UInt64($0 + 1), topic: "orphans", partition: Int32($0), records: [S.record("warm\($0)")]) })
+        try await warm.waitForReplies(4)
+        await warm.close()
+        try await mock.setRTT(broker: -1, ms: 1500)
+        let client = try await SluiceTestClient.connect(path: socket)
+        try await client.send((1...20).map { S.produce(UInt64($0), topic: "orphans", partition: Int32($0 % 2), records: [S.record("orphan\($0)")]) })
+        try await waitUntil(timeout: 10, "20 buffered") {
+            client.replies.filter { if case .buffered = $0.kind { true } else { false } }.count == 20
+        }
+        #expect(!client.replies.contains { if case .acked = $0.kind { true } else { false } }, "closed before any ack")
+        await client.close()
+        try await mock.setRTT(broker: -1, ms: 0)
+        let consumed = try await Consumer.readAll(bootstrap: mock.bootstrap, topic: "orphans", expect: 22, idleMs: 5000)
+        #expect(Set(consumed.compactMap(\.valueString)) == Set((1...20).map { "orphan\($0)" } + ["warm0", "warm1"]))
+        await app.shutdown()
+    }
+
+    @Test("connections past limits.max_connections get one failed reply (ref 0) and are closed; others are served")
+    func maxConnections() async throws {
+        let mock = try await MockCluster.start(brokers: 1)
+        defer { mock.stop() }
+        let socket = S.socketPath("maxconn")
+        let app = try await S.start(S.configuration(bootstrap: mock.bootstrap, socket: socket) { $0.limits.maxConnections = 2 })
+        defer { Task { await app.shutdown() } }
+        let a = try await SluiceTestClient.connect(path: socket)
+        let b = try await SluiceTestClient.connect(path: socket)
+        try await a.send(SluiceRequest(ref: 1, kind: .ping))
+        try await b.send(SluiceRequest(ref: 1, kind: .ping))
+        try await a.waitForReplies(1)
+        try await b.waitForReplies(1)
+        let c = try await SluiceTestClient.connect(path: socket)
+        try await c.waitForClose(timeout: 10)
+        #expect(c.replies.count == 1)
+        #expect(c.replies.first?.ref == 0)
+        #expect(failed(c.replies.first)?.message.contains("max_connections") == true)
+        // Room again once one leaves.
+        await a.close()
+        try await waitUntil(timeout: 10, "the server to see the close") { app.server.connectionCount < 2 }
+        let d = try await SluiceTestClient.connect(path: socket)
+        try await d.send(SluiceRequest(ref: 5, kind: .ping))
+        try await d.waitForReplies(1)
+        #expect(d.replies.first?.ref == 5)
+        await b.close()
+        await d.close()
         await app.shutdown()
     }
 

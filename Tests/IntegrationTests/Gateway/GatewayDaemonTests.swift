@@ -223,7 +223,7 @@ struct GatewayDaemonTests {
             """
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/python3")
-        p.arguments = ["-c", script, socket, S.sluicedPath, "--brokers", mock.bootstrap, "--socket", unused]
+        p.arguments = ["-c", script, socket, S.sluicedPath, "--brokers", mock.bootstrap, "--socket", unused, "--log-format", "json"]
         let log = Harness.newLogFile("sluiced-activated")
         _ = FileManager.default.createFile(atPath: log.path, contents: nil)
         p.standardError = try FileHandle(forWritingTo: log)
@@ -241,6 +241,14 @@ struct GatewayDaemonTests {
         kill(p.processIdentifier, SIGTERM)
         try await waitUntil(timeout: 30, "sluiced to exit") { !p.isRunning }
         #expect(p.terminationStatus == 0)
+        // JSON logs: one object a line.
+        let lines = (try String(contentsOf: log, encoding: .utf8)).split(separator: "\n")
+        #expect(lines.count >= 3)
+        for line in lines {
+            let object = try? JSONSerialization.jsonObject(with: Data(line.utf8)) as? [String: Any]
+            #expect(object?["message"] is String && object?["level"] is String && object?["time"] is String, "\(line)")
+        }
+        #expect(lines.contains { $0.contains("listening on the socket passed by systemd") })
     }
 
     @Test("--check-config prints the effective settings; invalid files name the key")

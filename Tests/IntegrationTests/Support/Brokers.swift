@@ -58,6 +58,11 @@ final class TansuBroker: Sendable {
             pid: hello.pid ?? 0)
     }
 
+    /// Deletes a topic and waits until metadata no longer lists it.
+    func deleteTopic(_ name: String) async throws {
+        try await server.request("delete_topic", ["topic": .string(name)])
+    }
+
     /// Creates a topic and waits until its metadata shows all partitions.
     func createTopic(_ name: String, partitions: Int) async throws {
         try await server.request(

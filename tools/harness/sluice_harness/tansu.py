@@ -168,6 +168,26 @@ class Tansu:
             time.sleep(0.05)
         return {"ok": False, "error": f"topic {topic} shows {seen} partitions, wanted {partitions}"}
 
+    def delete_topic(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        """Deletes a topic (with `tansu topic delete`) and waits until metadata no longer
+        lists it, so that a test can create it again with more partitions."""
+        topic = common.require(req, "topic", str)
+        cmd = [self.binary, "topic", "delete", topic, "--broker", self.url]
+        try:
+            res = subprocess.run(cmd, stdin=subprocess.DEVNULL, capture_output=True,
+                                 env=child_env(), timeout=TOPIC_CLI_TIMEOUT_S)
+        except subprocess.TimeoutExpired:
+            return {"ok": False, "error": f"tansu topic delete timed out after {TOPIC_CLI_TIMEOUT_S}s"}
+        if res.returncode != 0:
+            msg = (res.stderr or res.stdout).decode("utf-8", "replace").strip()
+            return {"ok": False, "error": f"tansu topic delete failed ({res.returncode}): {msg}"}
+        deadline = time.monotonic() + TOPIC_METADATA_TIMEOUT_S
+        while time.monotonic() < deadline:
+            if self.partitions(topic) is None:
+                return {"ok": True, "topic": topic}
+            time.sleep(0.05)
+        return {"ok": False, "error": f"topic {topic} still listed after delete"}
+
     def kill(self) -> None:
         self._admin = None  # drop its connection first: no "connection refused" noise
         if self.proc is not None and self.proc.poll() is None:
@@ -223,7 +243,7 @@ def main(argv: List[str]) -> int:
         common.start_watchdog(broker.kill, args.max_lifetime_s)
         common.emit({"bootstrap": broker.bootstrap, "advertised": broker.advertised,
                      "pid": broker.proc.pid})
-        common.serve({"create_topic": broker.create_topic})
+        common.serve({"create_topic": broker.create_topic, "delete_topic": broker.delete_topic})
     except common.Stop as stop:
         log(f"stopping: {stop}")
     except Exception as exc:
