@@ -8,25 +8,9 @@ import Testing
 /// offsets, in order; errors fail exactly the calls concerned.
 @Suite("Producer engine", .timeLimit(.minutes(3)))
 struct ProducerEngineTests {
-    enum BrokerKind: String, CaseIterable, Sendable { case tansu, mock }
-
-    /// Starts a broker of the given kind with one topic; returns its bootstrap and a stop.
-    static func broker(_ kind: BrokerKind, topic: String, partitions: Int) async throws -> (String, @Sendable () -> Void) {
-        switch kind {
-        case .tansu:
-            let b = try await TansuBroker.start()
-            try await b.createTopic(topic, partitions: partitions)
-            return (b.bootstrap, { b.stop() })
-        case .mock:
-            let m = try await MockCluster.start(brokers: 3)
-            try await m.createTopic(topic, partitions: partitions)
-            return (m.bootstrap, { m.stop() })
-        }
-    }
-
     @Test("calls to explicit and hashed partitions are acked at the offsets a consumer sees", arguments: BrokerKind.allCases)
     func produceAndReadBack(kind: BrokerKind) async throws {
-        let (bootstrap, stop) = try await Self.broker(kind, topic: "engine", partitions: 6)
+        let (bootstrap, stop) = try await BrokerKind.broker(kind, topic: "engine", partitions: 6)
         defer { stop() }
         let producer = EngineSupport.producer(bootstrap: bootstrap) { $0.defaults.partitionOnwireLimit = 5 }
         await producer.start()
@@ -62,7 +46,7 @@ struct ProducerEngineTests {
 
     @Test("50 partitions over 3 brokers share exactly 3 connections")
     func oneConnectionPerBroker() async throws {
-        let (bootstrap, stop) = try await Self.broker(.mock, topic: "wide", partitions: 50)
+        let (bootstrap, stop) = try await BrokerKind.broker(.mock, topic: "wide", partitions: 50)
         defer { stop() }
         let producer = EngineSupport.producer(bootstrap: bootstrap)
         var receipts: [ProduceReceipt] = []

@@ -11,24 +11,9 @@ import Testing
 /// real consumer reads back what was acked.
 @Suite("Gateway end to end", .timeLimit(.minutes(4)))
 struct GatewayEndToEndTests {
-    enum BrokerKind: String, CaseIterable, Sendable { case tansu, mock }
-
-    static func broker(_ kind: BrokerKind, topic: String, partitions: Int) async throws -> (String, @Sendable () -> Void) {
-        switch kind {
-        case .tansu:
-            let b = try await TansuBroker.start()
-            try await b.createTopic(topic, partitions: partitions)
-            return (b.bootstrap, { b.stop() })
-        case .mock:
-            let m = try await MockCluster.start(brokers: 3)
-            try await m.createTopic(topic, partitions: partitions)
-            return (m.bootstrap, { m.stop() })
-        }
-    }
-
     @Test("every request kind; replies follow the protocol; a consumer reads what was acked at the acked offsets", arguments: BrokerKind.allCases)
     func everyRequestKind(kind: BrokerKind) async throws {
-        let (bootstrap, stop) = try await Self.broker(kind, topic: "gw", partitions: 6)
+        let (bootstrap, stop) = try await BrokerKind.broker(kind, topic: "gw", partitions: 6)
         defer { stop() }
         let socket = GatewayTestSupport.socketPath("kinds")
         let app = try await GatewayTestSupport.start(GatewayTestSupport.configuration(bootstrap: bootstrap, socket: socket) {

@@ -17,6 +17,13 @@ enum BrokerKind: String, CaseIterable, Sendable, CustomTestStringConvertible {
         case .mock: try await MockCluster.start(brokers: 3)
         }
     }
+
+    /// A fresh broker of `kind` with one topic; its bootstrap and how to stop it.
+    static func broker(_ kind: BrokerKind, topic: String, partitions: Int) async throws -> (String, @Sendable () -> Void) {
+        let broker = try await kind.start()
+        try await broker.createTopic(topic, partitions: partitions)
+        return (broker.bootstrap, { broker.stop() })
+    }
 }
 
 /// What the wire tests need of a running broker.
