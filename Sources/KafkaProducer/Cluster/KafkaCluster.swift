@@ -148,14 +148,23 @@ public actor KafkaCluster {
         if let topic, !cache.knownTopics.contains(topic) { extraTopics.insert(topic) }
         if let running = refreshInFlight {
             await running.value
-            // The running refresh may have started before `topic` was added.
-            if let topic, extraTopics.contains(topic) { await refresh(adding: nil) }
-            return
+            // That refresh took the topics to ask at its start: if it began before `topic`
+            // was added, `topic` is still waiting, so a new one is needed.
+            guard let topic, extraTopics.contains(topic) else { return }
+            // Another waiter may have started it already; it includes `topic`.
+            if let newer = refreshInFlight {
+                await newer.value
+                return
+            }
         }
-        let task = Task { await self.performRefresh() }
+        // The task clears `refreshInFlight` itself (on this actor) before it completes, so
+        // a finished refresh is never mistaken for a running one.
+        let task = Task {
+            await self.performRefresh()
+            self.refreshInFlight = nil
+        }
         refreshInFlight = task
         await task.value
-        refreshInFlight = nil
     }
 
     private func refreshIfDue() async {

@@ -146,6 +146,40 @@ struct ProducerEngineTests {
         await producer.shutdown()
     }
 
+    @Test("concurrent lookups of known and missing topics each get their own answer")
+    func concurrentLookups() async throws {
+        let mock = try await MockCluster.start(brokers: 1)
+        defer { mock.stop() }
+        for i in 0..<5 { try await mock.createTopic("known-\(i)", partitions: i + 1) }
+        let producer = EngineSupport.producer(bootstrap: mock.bootstrap)
+        // Rounds of lookups started together, so that each finds a refresh in flight that
+        // was started for other topics.
+        for round in 0..<3 {
+            let answers = await withTaskGroup(of: (String, Int?).self) { group in
+                for i in 0..<5 {
+                    group.addTask { ("known-\(i)", try? await producer.partitionCount(topic: "known-\(i)")) }
+                    group.addTask {
+                        let name = "missing-\(round)-\(i)"
+                        do {
+                            _ = try await producer.partitionCount(topic: name)
+                            return (name, -1)
+                        } catch {
+                            return (name, (error as? ProduceError)?.code == .unknownTopic ? 0 : -2)
+                        }
+                    }
+                }
+                var all: [String: Int?] = [:]
+                for await (name, n) in group { all[name] = n }
+                return all
+            }
+            for i in 0..<5 {
+                #expect(answers["known-\(i)"] == .some(i + 1), "round \(round) known-\(i): \(String(describing: answers["known-\(i)"]))")
+                #expect(answers["missing-\(round)-\(i)"] == .some(0), "round \(round) missing-\(i) is UNKNOWN_TOPIC")
+            }
+        }
+        await producer.shutdown()
+    }
+
     @Test("murmur2 places keys where librdkafka's murmur2_random partitioner does", arguments: [3, 7, 16])
     func murmur2MatchesLibrdkafka(partitions: Int) async throws {
         let mock = try await MockCluster.start(brokers: 1)
