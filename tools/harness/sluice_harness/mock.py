@@ -13,7 +13,6 @@ from __future__ import annotations
 import argparse
 import ctypes
 import glob
-import importlib.util
 import os
 import time
 from typing import Any, Dict, List, Optional
@@ -38,10 +37,7 @@ def librdkafka_path() -> str:
     override = os.environ.get("SLUICE_LIBRDKAFKA")
     if override:
         return override
-    spec = importlib.util.find_spec("confluent_kafka")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("confluent-kafka is not installed; run scripts/bootstrap")
-    pkg = list(spec.submodule_search_locations)[0]
+    pkg = common.package_dir("confluent_kafka", "confluent-kafka")
     libs = sorted(glob.glob(os.path.join(os.path.dirname(pkg), "confluent_kafka.libs",
                                          "librdkafka*.so*")))
     if not libs:
@@ -295,7 +291,9 @@ def main(argv: List[str]) -> int:
     common.claim_stdout()
     common.install_stop_signals()
     cluster: Optional[MockCluster] = None
-    try:
+
+    def body() -> None:
+        nonlocal cluster
         t0 = time.monotonic()
         cluster = MockCluster(args.brokers)
         log(f"librdkafka {cluster.version} mock cluster with {args.brokers} brokers on "
@@ -305,16 +303,5 @@ def main(argv: List[str]) -> int:
         common.emit({"bootstrap": cluster.bootstrap, "brokers": args.brokers,
                      "librdkafka": cluster.version})
         common.serve(cluster.handlers())
-    except common.Stop as stop:
-        log(f"stopping: {stop}")
-    except Exception as exc:
-        log(f"error: {exc}")
-        try:
-            common.emit({"ok": False, "error": str(exc)})
-        except Exception:
-            pass
-        return 1
-    finally:
-        if cluster is not None:
-            cluster.destroy()
-    return 0
+
+    return common.run_server(body, lambda: cluster.destroy() if cluster is not None else None)

