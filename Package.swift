@@ -136,6 +136,9 @@ let package = Package(
             dependencies: [
                 "Gateway", "KafkaProducer", "KafkaWire", "SluiceProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+                .product(name: "Logging", package: "swift-log"),
             ]
         ),
         // Integration tests: real brokers (Tansu, librdkafka's mock cluster) started by

@@ -177,19 +177,24 @@ struct ConnectionStateMachineTests {
         #expect(d.machine.outcome(ref: 1, .success(0)).replies.isEmpty)
     }
 
-    @Test("calls are handed to the engine one at a time, in order, and reading waits for them")
+    @Test("the calls of a read are handed to the engine together, in order; a held call stops reading until it is buffered")
     func submissionOrderAndBackPressure() {
         var d = Driver()
         #expect(d.machine.channelActive().reads == 1)
         var submitted: [UInt64] = []
         for ref in UInt64(1)...4 { submitted += d.receive(Driver.produce(ref)).submissions.map(\.ref) }
-        #expect(submitted == [1])
-        // A held call (full partition buffer) keeps the connection unread.
-        #expect(d.machine.readComplete().reads == 0)
+        #expect(submitted == [1, 2, 3, 4])
+        // Not yet admitted is not held: the next read may come.
+        #expect(d.machine.readComplete().reads == 1)
+        // The engine holds call 2 (full partition buffer) and the calls behind it.
+        let held = d.machine.engine([.buffered(ref: 1, partition: 0), .held(ref: 2), .held(ref: 3), .held(ref: 4)])
+        #expect(held.replies == [SluiceReply(ref: 1, kind: .buffered(partition: 0))])
         #expect(!d.machine.mayRead)
-        for ref in UInt64(1)...3 {
+        #expect(d.machine.heldCalls == 3)
+        #expect(d.machine.readComplete().reads == 0)
+        for ref in UInt64(2)...3 {
             let a = d.machine.submitted(ref: ref, .success(0))
-            #expect(a.submissions.map(\.ref) == [ref + 1])
+            #expect(a.replies == [SluiceReply(ref: ref, kind: .buffered(partition: 0))])
             #expect(a.reads == 0)
         }
         let last = d.machine.submitted(ref: 4, .success(0))
@@ -217,16 +222,24 @@ struct ConnectionStateMachineTests {
         #expect(d.machine.queuedSubmissions == 0)
     }
 
-    @Test("an outcome overtaking its buffered answer is sent after buffered")
-    func earlyOutcome() {
+    @Test("one delivery of engine events is handled in order: buffered before acked, refusals, held calls")
+    func engineDelivery() {
         var d = Driver()
-        _ = d.receive(Driver.produce(9))
-        #expect(d.machine.outcome(ref: 9, .success(41)).isEmpty)
-        let a = d.machine.submitted(ref: 9, .success(2))
-        #expect(a.replies == [
-            SluiceReply(ref: 9, kind: .buffered(partition: 2)),
-            SluiceReply(ref: 9, kind: .acked(.init(partition: 2, baseOffset: 41))),
+        for ref in UInt64(7)...9 { _ = d.receive(Driver.produce(ref)) }
+        let a = d.machine.engine([
+            .buffered(ref: 7, partition: 2), .refused(ref: 8, ProduceError(.unknownTopic, "topic t does not exist")),
+            .held(ref: 9), .outcome(ref: 7, .success(41)),
         ])
+        #expect(a.replies.map(\.ref) == [7, 8, 7])
+        #expect(a.replies.first == SluiceReply(ref: 7, kind: .buffered(partition: 2)))
+        #expect(a.replies.last == SluiceReply(ref: 7, kind: .acked(.init(partition: 2, baseOffset: 41))))
+        #expect(a.failures == [.unknownTopic])
+        #expect(d.machine.heldCalls == 1)
+        #expect(d.machine.unfinishedCalls == 1)
+        let b = d.machine.engine([.buffered(ref: 9, partition: 0), .outcome(ref: 9, .success(3))])
+        #expect(b.replies.count == 2)
+        #expect(d.machine.heldCalls == 0)
+        #expect(d.machine.unfinishedCalls == 0)
     }
 
     @Test("engine refusals map to protocol codes with the kafka error and partition")

@@ -8,6 +8,8 @@ import SluiceProtocol
 /// What every connection of a gateway shares: the engine, metrics, settings.
 public final class GatewayShared: Sendable {
     public let producer: Producer
+    /// Where connections hand their calls: `producer`, or a scripted engine in tests.
+    let engine: any CallEngine
     public let metrics: GatewayMetrics
     public let logger: Logger
     public let version: String
@@ -20,11 +22,21 @@ public final class GatewayShared: Sendable {
 
     enum Phase: Sendable { case serving, draining, closing }
 
-    public init(
+    public convenience init(
         producer: Producer, metrics: GatewayMetrics, logger: Logger, version: String, limits: ConnectionStateMachine.Limits,
         maxFrameBytes: Int, clock: GatewayClock, authorization: Authorization
     ) {
+        self.init(
+            producer: producer, engine: producer, metrics: metrics, logger: logger, version: version, limits: limits,
+            maxFrameBytes: maxFrameBytes, clock: clock, authorization: authorization)
+    }
+
+    package init(
+        producer: Producer, engine: any CallEngine, metrics: GatewayMetrics, logger: Logger, version: String,
+        limits: ConnectionStateMachine.Limits, maxFrameBytes: Int, clock: GatewayClock, authorization: Authorization
+    ) {
         self.producer = producer
+        self.engine = engine
         self.metrics = metrics
         self.logger = logger
         self.version = version
@@ -44,9 +56,14 @@ public enum GatewayEvent: Sendable {
 }
 
 /// Performs what a connection's `ConnectionStateMachine` decides: decodes frames, writes
-/// replies (coalesced into one write and flush per event-loop tick), hands calls to the
-/// engine in order, runs SyncWait timers, and reads only when the machine allows it
-/// (the channel runs with autoRead off).
+/// replies, hands calls to the engine, runs SyncWait timers, and reads only when the
+/// machine allows it (the channel runs with autoRead off).
+///
+/// Lives on its channel's event loop. Work crosses to the engine in batches: the produce
+/// calls of one read go over together when the read completes (synchronously when the
+/// engine shares this loop, else one `execute`), and the engine's events come back in one
+/// delivery per engine tick (`CallSink`). Replies are encoded as they are decided and
+/// written with one flush at the end of each read and of each delivery.
 final class ConnectionHandler: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
@@ -56,9 +73,15 @@ final class ConnectionHandler: ChannelInboundHandler {
     private let peer: PeerCredentials?
     private var logger: Logger
     private var context: ChannelHandlerContext?
+    private var sink: CallSink?
+    private var metrics: ConnectionMetrics
     private var timers: [UInt64: Scheduled<Void>] = [:]
     private var pendingOut: ByteBuffer?
-    private var flushScheduled = false
+    /// Produce calls decided during the current event, handed over at its end.
+    private var submissions: [CallRequest] = []
+    /// Inside a read (between the first `channelRead` and `channelReadComplete`):
+    /// replies and calls wait for its end.
+    private var reading = false
     private var closing = false
     private var counted = false
 
@@ -71,12 +94,17 @@ final class ConnectionHandler: ChannelInboundHandler {
         var logger = shared.logger
         if let peer { logger[metadataKey: "peer"] = "\(peer)" }
         self.logger = logger
+        self.metrics = ConnectionMetrics(shared.metrics)
     }
 
     // MARK: channel events
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
+        sink = CallSink(loop: context.eventLoop, engineLoop: shared.engine.eventLoop) { events in
+            bound.value.delivered(events)
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
@@ -95,6 +123,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelInactive(context: ChannelHandlerContext) {
+        reading = false
         perform(machine.channelInactive())
         for (_, t) in timers { t.cancel() }
         timers.removeAll()
@@ -107,6 +136,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        reading = true
         let frame = unwrapInboundIn(data)
         let actions: [ConnectionStateMachine.Action]
         do {
@@ -119,6 +149,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        reading = false
         perform(machine.readComplete())
     }
 
@@ -130,6 +161,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case ChannelEvent.inputClosed:
+            // The decoder has passed on every whole frame before this event.
+            reading = false
             perform(machine.inputClosed())
         case GatewayEvent.shutdownStarted:
             perform(machine.shutdownStarted())
@@ -141,6 +174,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        reading = false
         switch error {
         case let e as LengthPrefixedFrameDecoder.FrameTooLargeError:
             logger.info("frame too large", metadata: ["claimed": "\(e.claimed)"])
@@ -158,12 +192,8 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     // MARK: events from the engine (on this channel's loop)
 
-    private func submitted(ref: UInt64, _ result: Result<Int32, ProduceError>) {
-        perform(machine.submitted(ref: ref, result))
-    }
-
-    private func outcome(ref: UInt64, _ result: Result<Int64, ProduceError>) {
-        perform(machine.outcome(ref: ref, result))
+    private func delivered(_ events: [CallEvent]) {
+        perform(machine.engine(events))
     }
 
     private func metadata(ref: UInt64, topic: String, _ result: Result<Int, ProduceError>) {
@@ -172,17 +202,18 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     // MARK: performing actions
 
+    /// Performs the actions of one event; at its end (or at the end of the read), hands
+    /// the calls over and writes the replies with one flush.
     private func perform(_ actions: [ConnectionStateMachine.Action]) {
         guard let context else { return }
         for action in actions {
             switch action {
             case .write(let reply):
                 if closing { continue }
-                if pendingOut == nil { pendingOut = context.channel.allocator.buffer(capacity: 256) }
+                if pendingOut == nil { pendingOut = context.channel.allocator.buffer(capacity: 4096) }
                 SluiceCodec.encodeReply(reply, into: &pendingOut!)
-                scheduleFlush(context)
-            case .submit(let submission):
-                submit(submission, context: context)
+            case .submit(let s):
+                submissions.append(CallRequest(ref: s.ref, topic: s.topic, partition: s.partition, records: s.records))
             case .fetchMetadata(let ref, let topic):
                 fetchMetadata(ref: ref, topic: topic, context: context)
             case .startTimer(let id, let deadline):
@@ -200,30 +231,21 @@ final class ConnectionHandler: ChannelInboundHandler {
                 flushNow(context)
                 closeAfterFlush(context)
             case .observe(let observation):
-                observe(observation)
+                metrics.observe(observation, loop: context.eventLoop)
             }
         }
+        if !reading { endOfEvent(context) }
     }
 
-    private func observe(_ o: ConnectionStateMachine.Observation) {
-        let m = shared.metrics
-        switch o {
-        case .request(let kind): m.request(kind: kind)
-        case .accepted(let topic, let noAck, let records, let bytes): m.callAccepted(topic: topic, noAck: noAck, records: records, bytes: bytes)
-        case .acked(let topic, let latency): m.acked(topic: topic, latencyNanoseconds: latency.nanoseconds)
-        case .failed(let code): m.failed(code: code.protoName)
+    private func endOfEvent(_ context: ChannelHandlerContext) {
+        if !submissions.isEmpty, let sink {
+            let batch = submissions
+            submissions = []
+            // May deliver events synchronously (engine on this loop), which performs
+            // more actions and comes back here: the batch is taken first.
+            shared.engine.submit(batch, from: sink)
         }
-    }
-
-    private func scheduleFlush(_ context: ChannelHandlerContext) {
-        guard !flushScheduled else { return }
-        flushScheduled = true
-        let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
-        context.eventLoop.execute {
-            let handler = bound.value
-            handler.flushScheduled = false
-            if let context = handler.context { handler.flushNow(context) }
-        }
+        flushNow(context)
     }
 
     private func flushNow(_ context: ChannelHandlerContext) {
@@ -247,37 +269,16 @@ final class ConnectionHandler: ChannelInboundHandler {
         context?.close(promise: nil)
     }
 
-    private func submit(_ s: ConnectionStateMachine.Submission, context: ChannelHandlerContext) {
-        let loop = context.eventLoop
-        let bound = NIOLoopBound(self, eventLoop: loop)
-        let producer = shared.producer
-        let ref = s.ref
-        let onOutcome: @Sendable (Result<Int64, ProduceError>) -> Void = { result in
-            if loop.inEventLoop {
-                bound.value.outcome(ref: ref, result)
-            } else {
-                loop.execute { bound.value.outcome(ref: ref, result) }
-            }
-        }
-        Task {
-            let result: Result<Int32, ProduceError>
-            do throws(ProduceError) {
-                result = .success(try await producer.produce(topic: s.topic, partition: s.partition, records: s.records, onOutcome: onOutcome))
-            } catch {
-                result = .failure(error)
-            }
-            loop.execute { bound.value.submitted(ref: ref, result) }
-        }
-    }
-
     private func fetchMetadata(ref: UInt64, topic: String, context: ChannelHandlerContext) {
+        // Not the produce path: one task per Metadata request, bounded per connection by
+        // `max_pending_metadata`.
         let loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: loop)
-        let producer = shared.producer
+        let engine = shared.engine
         Task {
             let result: Result<Int, ProduceError>
             do throws(ProduceError) {
-                result = .success(try await producer.partitionCount(topic: topic))
+                result = .success(try await engine.partitionCount(topic: topic))
             } catch {
                 result = .failure(error)
             }

@@ -10,9 +10,14 @@ import SluiceProtocol
 /// the actions it returns: writing replies, handing calls to the engine, timers, reading,
 /// closing. The machine decides when the connection may be read, which is how
 /// back-pressure reaches the client:
-/// - a produce call is handed to the engine only after the previous one of this connection
-///   was buffered (calls keep their order), and nothing more is read while calls wait for
-///   that (a full partition buffer holds the whole connection);
+/// - produce calls are handed to the engine as they are read (the handler passes the
+///   calls of one read over together); the engine admits them in order and holds the
+///   ones behind a call that waits for buffer room or metadata (`held(ref:)`), and
+///   nothing more is read while a call of this connection is held (a full partition
+///   buffer holds the whole connection);
+/// - other requests are answered in order behind produce calls: one read behind a call
+///   not yet admitted waits (with everything behind it) until that call is buffered or
+///   refused;
 /// - nothing is read while the channel is not writable (the client does not read its
 ///   replies), or while this connection has `maxUnfinishedCalls` calls (or
 ///   `maxUnfinishedNoAck` ProduceNoAck calls) without an outcome, `maxSyncWaits` SyncWaits
@@ -47,8 +52,9 @@ public struct ConnectionStateMachine {
         }
     }
 
-    /// A produce call to hand to the engine; answer with `submitted(ref:_:)` once the
-    /// engine buffered it (or refused it), and `outcome(ref:_:)` for its outcome.
+    /// A produce call to hand to the engine; answer with `held(ref:)` while it waits,
+    /// `submitted(ref:_:)` once the engine buffered it (or refused it), and
+    /// `outcome(ref:_:)` for its outcome (or all of them with `engine(_:)`).
     public struct Submission: Sendable {
         public var ref: UInt64
         public var topic: String
@@ -73,7 +79,8 @@ public struct ConnectionStateMachine {
     public enum Action: Sendable {
         /// Send this reply (the handler flushes once it performed all actions of an event).
         case write(SluiceReply)
-        /// Hand this call to the engine.
+        /// Hand this call to the engine (the handler hands the calls of one event over
+        /// together, in order).
         case submit(Submission)
         /// Ask the engine for a topic's partition count; answer with `metadataResult`.
         case fetchMetadata(ref: UInt64, topic: String)
@@ -90,10 +97,17 @@ public struct ConnectionStateMachine {
     // MARK: state
 
     private enum Phase: Equatable {
-        /// Handed to the engine, not yet buffered.
-        case submitting
+        /// Handed to the engine, no word yet.
+        case submitted
+        /// The engine holds it (buffer full, metadata being fetched, or behind a held call).
+        case held
         /// In the partition's buffer (or further).
         case buffered(partition: Int32)
+
+        var isAdmitted: Bool {
+            if case .buffered = self { return true }
+            return false
+        }
     }
 
     private struct Call {
@@ -103,8 +117,6 @@ public struct ConnectionStateMachine {
         var recordCount: Int
         var byteSize: Int
         var phase: Phase
-        /// An outcome that arrived before the engine's `buffered` answer reached us.
-        var earlyOutcome: Result<Int64, ProduceError>?
         /// SyncWaits waiting for this call (timer ids).
         var waiters: [UInt64] = []
 
@@ -131,16 +143,28 @@ public struct ConnectionStateMachine {
 
     private var lifecycle: Lifecycle = .open
     private var calls: [UInt64: Call] = [:]
-    /// Requests read while a produce call waits to be buffered: handled in order once it
-    /// is (at most what one read brought, since reading stops meanwhile).
+    /// Requests read behind a produce call not yet admitted, when at least one of them is
+    /// not a produce call: handled in order once the calls before them are admitted (at
+    /// most a few reads' worth: reading stops while it is not empty).
     private var backlog = CircularBuffer<Input>()
 
     private enum Input {
         case request(SluiceRequest)
         case undecodable(SluiceProtocolError)
         case truncated(bytes: Int)
+
+        var isProduce: Bool {
+            guard case .request(let r) = self else { return false }
+            switch r.kind {
+            case .produce, .produceNoAck: return true
+            default: return false
+            }
+        }
     }
-    private var submitting: UInt64?
+    /// Calls handed to the engine and not yet buffered or refused; those the engine said
+    /// it holds.
+    private var unadmitted = 0
+    private var heldCount = 0
     private var unfinishedNoAck = 0
     private var pendingMetadata = 0
     /// SyncWaits waiting: timer id -> the ref they wait for.
@@ -175,13 +199,15 @@ public struct ConnectionStateMachine {
     public var unfinishedNoAckCalls: Int { unfinishedNoAck }
     public var waitingSyncWaits: Int { waiters.count }
     public var rememberedOutcomes: Int { recent.count }
-    /// Requests waiting behind a produce call not yet buffered, plus that call.
-    public var queuedSubmissions: Int { backlog.count + (submitting == nil ? 0 : 1) }
+    /// Requests waiting behind produce calls not yet admitted, plus those calls.
+    public var queuedSubmissions: Int { backlog.count + unadmitted }
+    /// Calls the engine holds (waiting for buffer room or metadata).
+    public var heldCalls: Int { heldCount }
     public var isClosing: Bool { lifecycle != .open }
 
     /// Whether reading more input is allowed now (see the type's documentation).
     public var mayRead: Bool {
-        lifecycle == .open && !inputIsClosed && !closeWhenIdle && submitting == nil && backlog.isEmpty && writable
+        lifecycle == .open && !inputIsClosed && !closeWhenIdle && heldCount == 0 && backlog.isEmpty && writable
             && calls.count < limits.maxUnfinishedCalls && unfinishedNoAck < limits.maxUnfinishedNoAck
             && waiters.count < limits.maxSyncWaits && pendingMetadata < limits.maxPendingMetadata
     }
@@ -257,11 +283,12 @@ public struct ConnectionStateMachine {
         input(.request(request))
     }
 
-    /// Requests are handled in the order they were read: behind a produce call that waits
-    /// to be buffered, they wait too.
+    /// Requests are handled in the order they were read: produce calls go to the engine
+    /// at once (it keeps their order), anything else waits for the produce calls before it
+    /// to be admitted.
     private mutating func input(_ input: Input) -> [Action] {
         guard lifecycle == .open else { return [] }
-        if submitting != nil || !backlog.isEmpty {
+        if !backlog.isEmpty || (unadmitted > 0 && !input.isProduce) {
             backlog.append(input)
             return []
         }
@@ -314,27 +341,17 @@ public struct ConnectionStateMachine {
 
     // MARK: events from the engine and timers
 
-    /// The engine buffered the call (its partition) or refused it at once.
-    public mutating func submitted(ref: UInt64, _ result: Result<Int32, ProduceError>) -> [Action] {
-        if submitting == ref { submitting = nil }
-        guard lifecycle != .closed, var call = calls[ref] else { return [] }
+    /// The engine's events of one delivery, in order.
+    package mutating func engine(_ events: [CallEvent]) -> [Action] {
+        guard lifecycle != .closed else { return [] }
         var actions: [Action] = []
-        switch result {
-        case .success(let partition):
-            call.phase = .buffered(partition: partition)
-            actions.append(.observe(.accepted(topic: call.topic, noAck: call.noAck, records: call.recordCount, bytes: call.byteSize)))
-            let early = call.earlyOutcome
-            call.earlyOutcome = nil
-            calls[ref] = call
-            if lifecycle == .open && !call.noAck {
-                actions.append(.write(SluiceReply(ref: ref, kind: .buffered(partition: partition))))
+        for event in events {
+            switch event {
+            case .held(let ref): held(ref: ref, into: &actions)
+            case .buffered(let ref, let partition): admitted(ref: ref, .success(partition), into: &actions)
+            case .refused(let ref, let error): admitted(ref: ref, .failure(error), into: &actions)
+            case .outcome(let ref, let result): outcome(ref: ref, result, into: &actions)
             }
-            if let early {
-                finish(ref: ref, early, into: &actions)
-            }
-        case .failure(let error):
-            // Refused at once: even a ProduceNoAck call gets this reply.
-            finish(ref: ref, .failure(error), rejectedAtOnce: true, into: &actions)
         }
         drainBacklog(&actions)
         closeIfIdle(&actions)
@@ -342,22 +359,58 @@ public struct ConnectionStateMachine {
         return actions
     }
 
+    /// The engine holds the call (its partition's buffer is full, its topic's metadata is
+    /// being fetched, or it is behind such a call): nothing more is read meanwhile.
+    public mutating func held(ref: UInt64) -> [Action] {
+        engine([.held(ref: ref)])
+    }
+
+    /// The engine buffered the call (its partition) or refused it.
+    public mutating func submitted(ref: UInt64, _ result: Result<Int32, ProduceError>) -> [Action] {
+        switch result {
+        case .success(let p): engine([.buffered(ref: ref, partition: p)])
+        case .failure(let e): engine([.refused(ref: ref, e)])
+        }
+    }
+
     /// The call's outcome: the base offset, or why it failed.
     public mutating func outcome(ref: UInt64, _ result: Result<Int64, ProduceError>) -> [Action] {
-        guard lifecycle != .closed, var call = calls[ref] else { return [] }
-        var actions: [Action] = []
-        switch call.phase {
-        case .submitting:
-            // The engine's callback overtook its own `buffered` answer.
-            call.earlyOutcome = result
+        engine([.outcome(ref: ref, result)])
+    }
+
+    private mutating func held(ref: UInt64, into actions: inout [Action]) {
+        guard var call = calls[ref], call.phase == .submitted else { return }
+        call.phase = .held
+        calls[ref] = call
+        heldCount += 1
+    }
+
+    private mutating func admitted(ref: UInt64, _ result: Result<Int32, ProduceError>, into actions: inout [Action]) {
+        guard var call = calls[ref], !call.phase.isAdmitted else { return }
+        if call.phase == .held { heldCount -= 1 }
+        unadmitted -= 1
+        switch result {
+        case .success(let partition):
+            call.phase = .buffered(partition: partition)
             calls[ref] = call
-            return []
-        case .buffered:
-            finish(ref: ref, result, into: &actions)
+            actions.append(.observe(.accepted(topic: call.topic, noAck: call.noAck, records: call.recordCount, bytes: call.byteSize)))
+            if lifecycle == .open && !call.noAck {
+                actions.append(.write(SluiceReply(ref: ref, kind: .buffered(partition: partition))))
+            }
+        case .failure(let error):
+            // Refused: even a ProduceNoAck call gets this reply.
+            finish(ref: ref, .failure(error), rejectedAtOnce: true, into: &actions)
         }
-        closeIfIdle(&actions)
-        requestReadIfAllowed(&actions)
-        return actions
+    }
+
+    private mutating func outcome(ref: UInt64, _ result: Result<Int64, ProduceError>, into actions: inout [Action]) {
+        guard let call = calls[ref] else { return }
+        if !call.phase.isAdmitted {
+            // The engine always says `buffered` first; should it not, the call still ends.
+            if call.phase == .held { heldCount -= 1 }
+            unadmitted -= 1
+        }
+        finish(ref: ref, result, into: &actions)
     }
 
     /// The answer to `fetchMetadata`.
@@ -459,15 +512,17 @@ public struct ConnectionStateMachine {
             for h in r.headers { bytes += h.key.utf8.count + (h.value?.readableBytes ?? 0) }
         }
         calls[ref] = Call(
-            topic: produce.topic, noAck: noAck, receivedAt: clock.now(), recordCount: records.count, byteSize: bytes, phase: .submitting)
+            topic: produce.topic, noAck: noAck, receivedAt: clock.now(), recordCount: records.count, byteSize: bytes, phase: .submitted)
         if noAck { unfinishedNoAck += 1 }
-        submitting = ref
+        unadmitted += 1
         actions.append(.submit(Submission(ref: ref, topic: produce.topic, partition: partition, records: records, noAck: noAck)))
     }
 
-    /// Handles what was read behind a produce call, until the next produce call waits.
+    /// Handles what was read behind produce calls not yet admitted, in order: produce
+    /// calls at once, anything else once every call before it is admitted.
     private mutating func drainBacklog(_ actions: inout [Action]) {
-        while submitting == nil, lifecycle == .open, let next = backlog.popFirst() {
+        while lifecycle == .open, let next = backlog.first, next.isProduce || unadmitted == 0 {
+            backlog.removeFirst()
             handle(next, into: &actions)
         }
     }
@@ -564,7 +619,7 @@ public struct ConnectionStateMachine {
 
     private mutating func closeIfIdle(_ actions: inout [Action]) {
         guard lifecycle == .open, inputIsClosed || closeWhenIdle else { return }
-        guard calls.isEmpty, backlog.isEmpty, submitting == nil else { return }
+        guard calls.isEmpty, backlog.isEmpty else { return }
         if inputIsClosed && !closeWhenIdle && pendingMetadata > 0 { return }
         lifecycle = .closing
         for id in waiters.keys.sorted() { actions.append(.cancelTimer(id: id)) }

@@ -1,5 +1,6 @@
 import KafkaProducer
 import Metrics
+import NIOCore
 import NIOConcurrencyHelpers
 import Prometheus
 
@@ -14,7 +15,8 @@ typealias Gauge = CoreMetrics.Gauge
 /// - `sluice_records_total{topic}`, `sluice_record_bytes_total{topic}`: their records and bytes
 /// - `sluice_acks_total{topic}`: calls acked
 /// - `sluice_failures_total{code}`: `failed` outcomes and rejections, by protocol error code
-/// - `sluice_ack_latency_seconds`: histogram, call received to acked
+/// - `sluice_ack_latency_seconds{loop}`: histogram, call received to acked (one per event
+///   loop; sum over `loop`)
 /// - `sluice_connections` (gauge), `sluice_connections_total`, `sluice_connections_refused_total{reason}`
 /// - `sluice_requests_total{kind}`: requests read, by kind
 /// - engine, sampled at each scrape: `sluice_buffer_depth{state=pending|buffered}`,
@@ -29,7 +31,9 @@ public final class GatewayMetrics: Sendable {
     private let connectionsTotal: Counter
     private let refusedUnauthorized: Counter
     private let refusedLimit: Counter
-    private let ackLatency: Metrics.Timer
+    /// One histogram per event loop (dimension `loop`): a Prometheus histogram takes a
+    /// lock per value, and this one is recorded once per acked call.
+    private let ackLatencyByLoop = NIOLockedValueBox([ObjectIdentifier: Metrics.Timer]())
     private let bufferPending: Gauge
     private let bufferBuffered: Gauge
     private let onWire: Gauge
@@ -67,7 +71,6 @@ public final class GatewayMetrics: Sendable {
         connectionsTotal = Counter(label: "sluice_connections_total", factory: factory)
         refusedUnauthorized = Counter(label: "sluice_connections_refused_total", dimensions: [("reason", "not_authorized")], factory: factory)
         refusedLimit = Counter(label: "sluice_connections_refused_total", dimensions: [("reason", "max_connections")], factory: factory)
-        ackLatency = Metrics.Timer(label: "sluice_ack_latency_seconds", factory: factory)
         bufferPending = Gauge(label: "sluice_buffer_depth", dimensions: [("state", "pending")], factory: factory)
         bufferBuffered = Gauge(label: "sluice_buffer_depth", dimensions: [("state", "buffered")], factory: factory)
         onWire = Gauge(label: "sluice_onwire_requests", factory: factory)
@@ -79,7 +82,8 @@ public final class GatewayMetrics: Sendable {
     /// Metrics that go nowhere (tests, tools).
     public static let none = GatewayMetrics(factory: NOOPMetricsHandler.instance)
 
-    private func topic(_ name: String) -> TopicMetrics {
+    /// The handles of a topic's counters (looked up under a lock: connections cache them).
+    func topic(_ name: String) -> TopicMetrics {
         perTopic.withLockedValue { table in
             if let m = table[name] { return m }
             let d = [("topic", name)]
@@ -103,29 +107,42 @@ public final class GatewayMetrics: Sendable {
         m.bytes.increment(by: Int64(bytes))
     }
 
-    public func acked(topic: String, latencyNanoseconds: Int64) {
-        self.topic(topic).acks.increment()
-        ackLatency.recordNanoseconds(latencyNanoseconds)
+    /// The ack latency histogram of the connections of one event loop.
+    func ackLatency(loop: any EventLoop) -> Metrics.Timer {
+        ackLatencyByLoop.withLockedValue { table in
+            if let t = table[ObjectIdentifier(loop)] { return t }
+            let t = Metrics.Timer(label: "sluice_ack_latency_seconds", dimensions: [("loop", "\(table.count)")], factory: factory)
+            table[ObjectIdentifier(loop)] = t
+            return t
+        }
     }
 
     public func failed(code: String) {
-        let c = perCode.withLockedValue { table in
+        failureCounter(code: code).increment()
+    }
+
+    /// The counter of failures with this protocol code.
+    func failureCounter(code: String) -> Counter {
+        perCode.withLockedValue { table in
             if let c = table[code] { return c }
             let c = Counter(label: "sluice_failures_total", dimensions: [("code", code)], factory: factory)
             table[code] = c
             return c
         }
-        c.increment()
     }
 
     public func request(kind: String) {
-        let c = perRequestKind.withLockedValue { table in
+        requestCounter(kind: kind).increment()
+    }
+
+    /// The counter of requests of this kind.
+    func requestCounter(kind: String) -> Counter {
+        perRequestKind.withLockedValue { table in
             if let c = table[kind] { return c }
             let c = Counter(label: "sluice_requests_total", dimensions: [("kind", kind)], factory: factory)
             table[kind] = c
             return c
         }
-        c.increment()
     }
 
     public func connectionOpened() {
@@ -151,7 +168,7 @@ public final class GatewayMetrics: Sendable {
         bufferPending.record(depth.pending)
         bufferBuffered.record(depth.buffered)
         onWire.record(depth.onWire)
-        partitionProducers.record(producer.partitionProducerCount)
+        partitionProducers.record(await producer.partitionProducerCount)
         let now = producer.statistics.snapshot()
         let before = lastStatistics.withLockedValue { old in
             defer { old = now }

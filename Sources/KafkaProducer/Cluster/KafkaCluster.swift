@@ -130,6 +130,23 @@ public actor KafkaCluster {
         throw ProduceError(.noLeader, "no metadata for topic \(topic)\(refreshError.map { ": \($0)" } ?? "")")
     }
 
+    /// What the cache can say of a topic's partition count now, without a request.
+    enum CachedCount: Sendable, Equatable {
+        case count(Int)
+        case unknownTopic
+        /// Not cached, or fewer partitions cached than the caller needs (the topic may
+        /// have grown): ask with `partitionCount(topic:atLeast:)`.
+        case miss
+    }
+
+    /// The partition count from the cache, synchronously (the engine's admission path).
+    func cachedPartitionCount(topic: String, atLeast needed: Int?) -> CachedCount {
+        guard let known = cache.partitionCount(topic: topic, now: .now()) else { return .miss }
+        if known == 0 { return .unknownTopic }
+        if let needed, known < needed { return .miss }
+        return .count(known)
+    }
+
     /// The shared connection to a broker.
     public func connection(to broker: BrokerAddress) async throws(KafkaClientError) -> BrokerConnection {
         try await pool.connection(to: broker)

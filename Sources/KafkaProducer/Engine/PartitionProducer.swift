@@ -2,23 +2,23 @@ import KafkaWire
 import Logging
 import NIOCore
 
-/// One produce call inside the engine: records for one partition and the callback that
-/// receives its single outcome.
+/// One produce call inside the engine: records for one partition, and the sink that
+/// receives its events under the client's ref.
 struct ProduceCall: PartitionCall, Sendable {
     let id: UInt64
+    let ref: UInt64
     let records: [ProducerRecord]
     let byteSize: Int
     var recordCount: Int { records.count }
-    /// Called exactly once, on the partition producer's event loop.
-    let completion: @Sendable (Result<Int64, ProduceError>) -> Void
+    let sink: CallSink
 }
 
 /// The producer of one topic-partition: performs what its `PartitionBuffer` decides.
 ///
-/// An actor whose executor is the engine's event loop, so that writing to the leader's
-/// channel and handling its responses happen without hops, in order. Batches are handed
-/// to the connection synchronously in the order the buffer emits them, which keeps them
-/// in sequence on the wire with several in flight.
+/// An actor whose executor is the engine's event loop; the engine core enters it
+/// synchronously (`assumeIsolated`), and so do the answers of its broker. Its batches go
+/// to the core's per-broker request queue in the order the buffer emits them, which keeps
+/// them in sequence on the wire with several in flight.
 actor PartitionProducer {
     nonisolated let topic: String
     nonisolated let partition: Int32
@@ -27,7 +27,9 @@ actor PartitionProducer {
 
     private let settings: ProducerSettings
     private let idempotent: Bool
+    private let core: ProducerCore
     private let cluster: KafkaCluster
+    private let outbox: EngineOutbox
     private let requestTimeout: TimeAmount
     private let logger: Logger
     private let statistics: ProducerStatistics
@@ -42,22 +44,24 @@ actor PartitionProducer {
     /// A leader error was seen: the next route asks for fresh metadata.
     private var leaderInDoubt = false
     private var renewingIdentity = false
-    /// Callers held by back-pressure, resumed when their call is buffered.
-    private var held: [UInt64: CheckedContinuation<Void, Never>] = [:]
+    /// Calls held by back-pressure (not yet in the buffer), by call id.
+    private var held: Set<UInt64> = []
     private var wakeUp: Scheduled<Void>?
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(
-        topic: String, partition: Int32, settings: ProducerSettings, idempotent: Bool, cluster: KafkaCluster,
-        requestTimeout: TimeAmount, statistics: ProducerStatistics, logger: Logger
+        topic: String, partition: Int32, settings: ProducerSettings, idempotent: Bool, core: ProducerCore,
+        requestTimeout: TimeAmount, logger: Logger
     ) {
-        self.statistics = statistics
+        self.statistics = core.statistics
         self.topic = topic
         self.partition = partition
         self.settings = settings
         self.idempotent = idempotent
-        self.cluster = cluster
-        self.eventLoop = cluster.eventLoop
+        self.core = core
+        self.cluster = core.cluster
+        self.outbox = core.outbox
+        self.eventLoop = core.eventLoop
         self.requestTimeout = requestTimeout
         var logger = logger
         logger[metadataKey: "partition"] = "\(topic)/\(partition)"
@@ -67,13 +71,13 @@ actor PartitionProducer {
 
     // MARK: API
 
-    /// Adds a call; returns once it is in the buffer (the caller is held while the buffer
-    /// is full).
-    func enqueue(_ call: ProduceCall) async {
-        await withCheckedContinuation { (continuation: CheckedContinuation<Void, Never>) in
-            held[call.id] = continuation
-            perform(buffer.enqueue(call, now: .now()))
-        }
+    /// Adds a call. True when it is in the buffer now (its `buffered` event is emitted);
+    /// false when it is held until the buffer has room (then `buffered`, or `refused` if
+    /// it fails before, follows later).
+    func enqueue(_ call: ProduceCall) -> Bool {
+        held.insert(call.id)
+        perform(buffer.enqueue(call, now: .now()))
+        return !held.contains(call.id)
     }
 
     /// Returns once no call is pending, buffered or on the wire.
@@ -102,10 +106,16 @@ actor PartitionProducer {
     // MARK: performing actions
 
     private func perform(_ actions: [PartitionBuffer<ProduceCall>.Action]) {
+        // Holders released by these actions; the core admits what waited behind them
+        // once this partition is done performing (re-entering it midway could send a
+        // later batch before an earlier one).
+        var released: [ProduceCall] = []
         for action in actions {
             switch action {
             case .buffered(let call):
-                held.removeValue(forKey: call.id)?.resume()
+                held.remove(call.id)
+                outbox.emit(.buffered(ref: call.ref, partition: partition), to: call.sink)
+                if call.sink.engine.value.holder == call.ref { released.append(call) }
             case .send(let batch):
                 send(batch)
             case .acked(let acks, let aheadOfRetry):
@@ -114,14 +124,19 @@ actor PartitionProducer {
                     if aheadOfRetry { $0.callsAckedAheadOfRetry += acks.count }
                     $0.recordsAcked += acks.reduce(0) { $0 + $1.call.recordCount }
                 }
-                for (call, offset) in acks { call.completion(.success(offset)) }
+                for (call, offset) in acks { outbox.emit(.outcome(ref: call.ref, .success(offset)), to: call.sink) }
             case .failed(let calls, let failure):
                 let error = produceError(failure)
                 statistics.update { $0.callsFailed += calls.count }
                 for call in calls {
-                    // A call failed before it was ever buffered still releases its caller.
-                    held.removeValue(forKey: call.id)?.resume()
-                    call.completion(.failure(error))
+                    if held.remove(call.id) != nil {
+                        // Never buffered (shutdown while it was held): refused, and what
+                        // waited behind it goes on.
+                        outbox.emit(.refused(ref: call.ref, error), to: call.sink)
+                        if call.sink.engine.value.holder == call.ref { released.append(call) }
+                    } else {
+                        outbox.emit(.outcome(ref: call.ref, .failure(error)), to: call.sink)
+                    }
                 }
             case .wakeUp(let at):
                 wakeUp?.cancel()
@@ -136,6 +151,11 @@ actor PartitionProducer {
             case .resetProducerId:
                 statistics.update { $0.producerIdResets += 1 }
                 renewIdentity()
+            }
+        }
+        if !released.isEmpty {
+            core.assumeIsolated { core in
+                for call in released { core.released(call.sink, ref: call.ref) }
             }
         }
         if isEmpty && !drainWaiters.isEmpty {
@@ -223,61 +243,45 @@ actor PartitionProducer {
         }
     }
 
-    /// Encodes the batch and hands it to the connection now (in order), then handles the
-    /// answer on this actor.
+    /// Encodes the batch and queues it for the leader's next Produce request (this tick,
+    /// in order), then handles the answer on this actor.
     private func write(_ batch: SealedBatch<ProduceCall>, on connection: BrokerConnection) {
-        let request: ProduceRequest
+        var records = connection.channel.allocator.buffer(capacity: batch.byteSize + RecordBatchEncoder.headerSize)
         do {
-            var records = connection.channel.allocator.buffer(capacity: batch.byteSize + RecordBatchEncoder.headerSize)
             try RecordBatchEncoder.encode(
                 batch.calls.lazy.flatMap(\.records).collect(), compression: settings.compression,
                 producerId: idempotent ? identity?.producerId ?? -1 : -1,
                 producerEpoch: idempotent ? identity?.epoch ?? -1 : -1,
                 baseSequence: batch.baseSequence, into: &records)
-            request = ProduceRequest(
-                transactionalId: nil, acks: settings.requiredAcks, timeoutMs: settings.ackTimeoutMs,
-                topicData: [.init(name: topic, partitionData: [.init(index: partition, records: records)])])
         } catch {
             perform(buffer.sendCompleted(attemptId: batch.attemptId, outcome: .fatal(.invalidRecord, "cannot encode batch: \(error)"), now: .now()))
             return
         }
         let attemptId = batch.attemptId
-        let loop = eventLoop
-        statistics.update { $0.requestsSent += 1 }
-        if settings.requiredAcks == 0 {
-            connection.sendNowWithoutResponse(request, version: produceVersion).hop(to: loop).whenComplete { [self] result in
-                self.assumeIsolated { me in
-                    switch result {
-                    case .success: me.completed(attemptId, .success(baseOffset: -1))
-                    case .failure(let e): me.completed(attemptId, .retriable("\(e)"), lostConnection: true)
-                    }
-                }
-            }
-            return
-        }
-        let timeout = requestTimeout
         let callCount = batch.calls.count
-        connection.sendNow(request, version: produceVersion, timeout: timeout).hop(to: loop).whenComplete { [self] result in
-            self.assumeIsolated { me in me.handle(attemptId, callCount: callCount, result) }
-        }
+        let queued = QueuedBatch(
+            topicPartition: TopicPartitionKey(topic: topic, partition: partition), records: records,
+            complete: { [self] result in
+                self.assumeIsolated { me in me.handle(attemptId, callCount: callCount, result) }
+            })
+        let (acks, timeoutMs, version) = (settings.requiredAcks, settings.ackTimeoutMs, produceVersion)
+        core.assumeIsolated { $0.enqueueBatch(queued, acks: acks, timeoutMs: timeoutMs, version: version, on: connection) }
     }
 
-    private func handle(_ attemptId: UInt64, callCount: Int, _ result: Result<ProduceResponse, any Error>) {
+    private func handle(_ attemptId: UInt64, callCount: Int, _ result: PartitionSendResult) {
+        let where_ = "\(topic)/\(partition)"
         switch result {
-        case .failure(let error):
+        case .written:
+            completed(attemptId, .success(baseOffset: -1))
+        case .failed(let error):
             if let e = error as? KafkaClientError, e.code == .connectionClosed || e.code == .requestTimedOut {
                 statistics.update { $0.callsInDoubt += callCount }
             }
             completed(attemptId, .retriable("\(error)"), lostConnection: true)
-        case .success(let response):
-            guard
-                let p = response.responses.first(where: { $0.name == topic })?.partitionResponses.first(where: { $0.index == partition })
-            else {
-                completed(attemptId, .retriable("produce response for \(topic) lacks partition \(partition)"))
-                return
-            }
+        case .missing:
+            completed(attemptId, .retriable("produce response for \(topic) lacks partition \(partition)"))
+        case .answered(let p):
             let code = p.errorCode
-            let where_ = "\(topic)/\(partition)"
             switch code {
             case .noError, .duplicateSequenceNumber:
                 // A duplicate was already written by an earlier attempt: that is success.

@@ -31,8 +31,13 @@ public struct ProduceReceipt: Sendable {
 /// Sluice's Kafka producer engine, usable as a library without the daemon.
 ///
 /// Calls go to per-partition producers created on first use; they share one connection
-/// per broker. A call returns once buffered (back-pressure holds it while the partition
-/// buffer is full); its outcome (offset or failure) arrives later, exactly once.
+/// per broker, and the ready batches of all partitions led by one broker go out in one
+/// Produce request. A call returns once buffered (back-pressure holds it while the
+/// partition buffer is full); its outcome (offset or failure) arrives later, exactly once.
+///
+/// The engine runs on one event loop (`eventLoop`): admission, partition buffers, batch
+/// encoding and broker connections. `send` and `produce` cross to it once per call; the
+/// gateway hands whole batches of calls over with `submit(_:from:)`.
 ///
 /// ```swift
 /// let producer = Producer(configuration: .init(bootstrap: [BrokerAddress("127.0.0.1:9092")!]), eventLoop: loop)
@@ -46,20 +51,7 @@ public final class Producer: Sendable {
     /// Counters of requests, retries, acks and failures.
     public let statistics = ProducerStatistics()
     private let logger: Logger
-
-    private struct State {
-        var partitions: [TopicPartition: PartitionProducer] = [:]
-        var nextCallId: UInt64 = 1
-        var shuttingDown = false
-        var idempotence: Bool?
-    }
-
-    private struct TopicPartition: Hashable {
-        var topic: String
-        var partition: Int32
-    }
-
-    private let state = NIOLockedValueBox(State())
+    let core: ProducerCore
 
     /// - Parameter eventLoop: the loop the whole engine runs on (partition producers,
     ///   connections, metadata). One loop keeps every hop away; the engine's CPU work is
@@ -69,11 +61,24 @@ public final class Producer: Sendable {
         self.eventLoop = eventLoop
         self.logger = logger
         self.cluster = KafkaCluster(settings: configuration.cluster, eventLoop: eventLoop, logger: logger)
+        self.core = ProducerCore(configuration: configuration, cluster: cluster, statistics: statistics, logger: logger)
     }
 
     /// Starts the periodic metadata refresh.
     public func start() async {
         await cluster.start()
+    }
+
+    /// Hands calls to the engine, in order; their events (`CallEvent`) go to `sink`.
+    /// Synchronous on the engine's loop, else one `execute` for the whole batch.
+    package func submit(_ requests: [CallRequest], from sink: CallSink) {
+        guard !requests.isEmpty else { return }
+        let core = self.core
+        if eventLoop.inEventLoop {
+            core.assumeIsolated { $0.admit(requests, from: sink) }
+        } else {
+            eventLoop.execute { core.assumeIsolated { $0.admit(requests, from: sink) } }
+        }
     }
 
     /// Produces one call: all `records` go to one partition as one batch.
@@ -86,38 +91,21 @@ public final class Producer: Sendable {
         topic: String, partition choice: PartitionChoice, records: [ProducerRecord],
         onOutcome: @escaping @Sendable (Result<Int64, ProduceError>) -> Void
     ) async throws(ProduceError) -> Int32 {
-        guard !topic.isEmpty else { throw ProduceError(.invalidArgument, "empty topic name") }
-        guard let first = records.first else {
-            throw ProduceError(.invalidArgument, "a call to \(topic) has no records")
-        }
-        let byteSize = RecordBatchEncoder.uncompressedSize(of: records)
-        guard byteSize <= configuration.maxCallBytes else {
-            throw ProduceError(
-                .recordTooLarge, "a call of \(byteSize) bytes to \(topic) exceeds max_call_bytes (\(configuration.maxCallBytes))")
-        }
-        if state.withLockedValue({ $0.shuttingDown }) {
-            throw ProduceError(.shuttingDown, "the producer is shutting down")
-        }
-        var needed: Int?
-        if case .explicit(let p) = choice, p >= 0 { needed = Int(p) + 1 }
-        let count = try await cluster.partitionCount(topic: topic, atLeast: needed)
-        let partition: Int32
-        switch choice {
-        case .explicit(let p):
-            guard p >= 0 && Int(p) < count else {
-                throw ProduceError(.unknownPartition, "topic \(topic) has \(count) partitions; \(p) does not exist", partition: p)
+        let loop = eventLoop
+        let admission = await withCheckedContinuation { (continuation: CheckedContinuation<Result<Int32, ProduceError>, Never>) in
+            let sink = CallSink(loop: loop, engineLoop: loop) { events in
+                for event in events {
+                    switch event {
+                    case .held: break
+                    case .buffered(_, let partition): continuation.resume(returning: .success(partition))
+                    case .refused(_, let error): continuation.resume(returning: .failure(error))
+                    case .outcome(_, let result): onOutcome(result)
+                    }
+                }
             }
-            partition = p
-        case .partitioner(let partitioner):
-            partition = partitioner.partition(key: first.key.map { $0.readableBytesView }, partitionCount: count)
+            submit([CallRequest(ref: 1, topic: topic, partition: choice, records: records)], from: sink)
         }
-        let producer = try await partitionProducer(topic: topic, partition: partition)
-        let id = state.withLockedValue { s -> UInt64 in
-            defer { s.nextCallId += 1 }
-            return s.nextCallId
-        }
-        await producer.enqueue(ProduceCall(id: id, records: records, byteSize: byteSize, completion: onOutcome))
-        return partition
+        return try admission.get()
     }
 
     /// Produces one call and returns once it is buffered; await the receipt for the
@@ -143,7 +131,7 @@ public final class Producer: Sendable {
 
     /// Waits until every call made so far has its outcome.
     public func flush() async {
-        for p in state.withLockedValue({ Array($0.partitions.values) }) {
+        for p in await core.partitionProducers {
             await p.waitUntilEmpty()
         }
     }
@@ -152,10 +140,7 @@ public final class Producer: Sendable {
     /// outcome, fails what was never sent, waits for what is on the wire, and closes the
     /// connections.
     public func shutdown(drainTimeout: TimeAmount = .seconds(30)) async {
-        let producers = state.withLockedValue { s -> [PartitionProducer] in
-            s.shuttingDown = true
-            return Array(s.partitions.values)
-        }
+        let producers = await core.beginShutdown()
         let drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
         if !drained {
             logger.warning("drain timeout passed; failing unsent calls")
@@ -198,7 +183,7 @@ public final class Producer: Sendable {
     /// summed over every partition, for metrics.
     public func depth() async -> (pending: Int, buffered: Int, onWire: Int) {
         var total = (pending: 0, buffered: 0, onWire: 0)
-        for p in state.withLockedValue({ Array($0.partitions.values) }) {
+        for p in await core.partitionProducers {
             let d = await p.depth
             total.pending += d.pending
             total.buffered += d.buffered
@@ -208,54 +193,13 @@ public final class Producer: Sendable {
     }
 
     /// Number of partition producers, for metrics and tests.
-    public var partitionProducerCount: Int { state.withLockedValue { $0.partitions.count } }
+    public var partitionProducerCount: Int {
+        get async { await core.partitionProducerCount }
+    }
 
     // MARK: internals
 
     private var requestTimeout: TimeAmount {
         .milliseconds(Int64(configuration.defaults.ackTimeoutMs)) + configuration.requestTimeoutMargin
-    }
-
-    private func partitionProducer(topic: String, partition: Int32) async throws(ProduceError) -> PartitionProducer {
-        let key = TopicPartition(topic: topic, partition: partition)
-        if let p = state.withLockedValue({ $0.partitions[key] }) { return p }
-        let settings = configuration.settings(for: topic)
-        let idempotent = try await decideIdempotence(settings: settings)
-        let timeout = TimeAmount.milliseconds(Int64(settings.ackTimeoutMs)) + configuration.requestTimeoutMargin
-        return state.withLockedValue { s in
-            if let p = s.partitions[key] { return p }
-            let p = PartitionProducer(
-                topic: topic, partition: partition, settings: settings, idempotent: idempotent, cluster: cluster,
-                requestTimeout: timeout, statistics: statistics, logger: logger)
-            s.partitions[key] = p
-            return p
-        }
-    }
-
-    /// Idempotence needs acks from all in-sync replicas and a producer id from the
-    /// cluster; `auto` turns it on when both hold.
-    private func decideIdempotence(settings: ProducerSettings) async throws(ProduceError) -> Bool {
-        switch configuration.idempotence {
-        case .off:
-            return false
-        case .on:
-            guard settings.requiredAcks == -1 else {
-                throw ProduceError(.invalidArgument, "idempotence = on needs required_acks = -1 (have \(settings.requiredAcks))")
-            }
-            return true
-        case .auto:
-            guard settings.requiredAcks == -1 else { return false }
-            if let known = state.withLockedValue({ $0.idempotence }) { return known }
-            let decided: Bool
-            do {
-                _ = try await cluster.producerIdentity()
-                decided = true
-            } catch where error.code == .unsupported {
-                logger.info("idempotence off: the cluster gave no producer id", metadata: ["reason": "\(error)"])
-                decided = false
-            }
-            state.withLockedValue { $0.idempotence = decided }
-            return decided
-        }
     }
 }

@@ -6,6 +6,9 @@ public final class ProducerStatistics: Sendable {
     public struct Snapshot: Sendable, Equatable {
         /// Produce requests written to a broker.
         public var requestsSent = 0
+        /// Partition batches those requests carried (a request carries the batches of
+        /// every partition of one broker that were ready in the same engine tick).
+        public var batchesSent = 0
         /// Retriable failures that put requests back in the buffer (each nack counts once).
         public var retries = 0
         /// Calls acked / failed.

@@ -54,7 +54,7 @@ struct ProducerEngineTests {
             receipts.append(try await producer.send(topic: "wide", partition: .explicit(Int32(p)), records: [EngineSupport.record(nil, "p\(p)")]))
         }
         for r in receipts { _ = try await r.acknowledgement() }
-        #expect(producer.partitionProducerCount == 50)
+        #expect(await producer.partitionProducerCount == 50)
         #expect(await producer.cluster.pool.openConnectionCount == 3)
         #expect(await producer.cluster.pool.connectCount == 3)
         await producer.shutdown()

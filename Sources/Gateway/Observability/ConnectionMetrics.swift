@@ -1,0 +1,60 @@
+import Metrics
+import NIOCore
+
+/// The metric handles of one connection, looked up once per topic, code and request kind
+/// (`GatewayMetrics`' tables take a lock that every loop shares; the handles themselves
+/// are atomics, and the latency histogram is the connection's loop's own). Lives on the
+/// connection's event loop.
+struct ConnectionMetrics {
+    private let metrics: GatewayMetrics
+    private var topics: [String: GatewayMetrics.TopicMetrics] = [:]
+    private var requestKinds: [String: Counter] = [:]
+    private var codes: [SluiceCodeKey: Counter] = [:]
+    private var ackLatency: Metrics.Timer?
+
+    /// `SluiceReply.ErrorCode` as a dictionary key.
+    private typealias SluiceCodeKey = String
+
+    init(_ metrics: GatewayMetrics) {
+        self.metrics = metrics
+    }
+
+    mutating func observe(_ o: ConnectionStateMachine.Observation, loop: any EventLoop) {
+        switch o {
+        case .request(let kind):
+            counter(kind: kind).increment()
+        case .accepted(let topic, let noAck, let records, let bytes):
+            let m = self.topic(topic)
+            (noAck ? m.callsNoAck : m.calls).increment()
+            m.records.increment(by: Int64(records))
+            m.bytes.increment(by: Int64(bytes))
+        case .acked(let topic, let latency):
+            self.topic(topic).acks.increment()
+            if ackLatency == nil { ackLatency = metrics.ackLatency(loop: loop) }
+            ackLatency!.recordNanoseconds(latency.nanoseconds)
+        case .failed(let code):
+            let name = code.protoName
+            if let c = codes[name] {
+                c.increment()
+            } else {
+                let c = metrics.failureCounter(code: name)
+                codes[name] = c
+                c.increment()
+            }
+        }
+    }
+
+    private mutating func topic(_ name: String) -> GatewayMetrics.TopicMetrics {
+        if let m = topics[name] { return m }
+        let m = metrics.topic(name)
+        topics[name] = m
+        return m
+    }
+
+    private mutating func counter(kind: String) -> Counter {
+        if let c = requestKinds[kind] { return c }
+        let c = metrics.requestCounter(kind: kind)
+        requestKinds[kind] = c
+        return c
+    }
+}
