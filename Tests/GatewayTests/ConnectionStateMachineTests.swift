@@ -455,14 +455,17 @@ struct ConnectionStateMachineTests {
         #expect(idle.machine.inputClosed().closes == 1)
     }
 
-    @Test("after the channel is gone, timers are cancelled and outcomes dropped")
+    @Test("after the channel is gone, timers are cancelled; outcomes write nothing but are still counted and free the call")
     func inactive() {
         var d = Driver()
         _ = d.receive(Driver.produce(1))
         _ = d.machine.submitted(ref: 1, .success(0))
         let t = d.receive(SluiceRequest(ref: 1, kind: .syncWait(timeoutMs: 1000))).timersStarted
         #expect(d.machine.channelInactive().timersCancelled == t.map(\.0))
-        #expect(d.machine.outcome(ref: 1, .success(0)).isEmpty)
+        let after = d.machine.outcome(ref: 1, .success(0))
+        #expect(after.replies.isEmpty && after.timersCancelled.isEmpty && after.reads == 0 && after.closes == 0)
+        #expect(after.contains { if case .observe(.acked) = $0 { true } else { false } })
+        #expect(d.machine.unfinishedCalls == 0)
         #expect(d.receive(SluiceRequest(ref: 2, kind: .ping)).isEmpty)
     }
 

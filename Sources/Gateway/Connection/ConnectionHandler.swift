@@ -205,7 +205,11 @@ final class ConnectionHandler: ChannelInboundHandler {
     /// Performs the actions of one event; at its end (or at the end of the read), hands
     /// the calls over and writes the replies with one flush.
     private func perform(_ actions: [ConnectionStateMachine.Action]) {
-        guard let context else { return }
+        guard let context else {
+            // The channel is gone; its calls still end in the engine and are counted.
+            for case .observe(let observation) in actions { metrics.observe(observation, loop: shared.engine.eventLoop) }
+            return
+        }
         for action in actions {
             switch action {
             case .write(let reply):

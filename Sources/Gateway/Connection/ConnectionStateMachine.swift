@@ -342,8 +342,9 @@ public struct ConnectionStateMachine {
     // MARK: events from the engine and timers
 
     /// The engine's events of one delivery, in order.
+    /// Once the connection is gone its calls still end here: nothing is written, but
+    /// their outcomes are observed (metrics) and their memory freed.
     package mutating func engine(_ events: [CallEvent]) -> [Action] {
-        guard lifecycle != .closed else { return [] }
         var actions: [Action] = []
         for event in events {
             switch event {
@@ -578,7 +579,7 @@ public struct ConnectionStateMachine {
             }
         }
         remember(ref, outcome)
-        for id in call.waiters {
+        for id in call.waiters where lifecycle != .closed {
             waiters.removeValue(forKey: id)
             actions.append(.cancelTimer(id: id))
             if lifecycle == .open {

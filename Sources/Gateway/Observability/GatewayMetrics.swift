@@ -20,7 +20,8 @@ typealias Gauge = CoreMetrics.Gauge
 /// - `sluice_connections` (gauge), `sluice_connections_total`, `sluice_connections_refused_total{reason}`
 /// - `sluice_requests_total{kind}`: requests read, by kind
 /// - engine, sampled at each scrape: `sluice_buffer_depth{state=pending|buffered}`,
-///   `sluice_onwire_requests`, `sluice_produce_requests_total`, `sluice_retries_total`,
+///   `sluice_onwire_requests`, `sluice_produce_requests_total`, `sluice_produce_batches_total`
+///   (partition batches those requests carried), `sluice_produce_records_sent_total`, `sluice_retries_total`,
 ///   `sluice_partition_producers`
 public final class GatewayMetrics: Sendable {
     private let factory: any MetricsFactory
@@ -39,6 +40,8 @@ public final class GatewayMetrics: Sendable {
     private let onWire: Gauge
     private let partitionProducers: Gauge
     private let produceRequests: Counter
+    private let produceBatches: Counter
+    private let produceRecords: Counter
     private let retries: Counter
     private let lastStatistics = NIOLockedValueBox<ProducerStatistics.Snapshot?>(nil)
     private let openCount = NIOLockedValueBox(0)
@@ -76,6 +79,8 @@ public final class GatewayMetrics: Sendable {
         onWire = Gauge(label: "sluice_onwire_requests", factory: factory)
         partitionProducers = Gauge(label: "sluice_partition_producers", factory: factory)
         produceRequests = Counter(label: "sluice_produce_requests_total", factory: factory)
+        produceBatches = Counter(label: "sluice_produce_batches_total", factory: factory)
+        produceRecords = Counter(label: "sluice_produce_records_sent_total", factory: factory)
         retries = Counter(label: "sluice_retries_total", factory: factory)
     }
 
@@ -177,6 +182,8 @@ public final class GatewayMetrics: Sendable {
         let sentBefore = before?.requestsSent ?? 0
         let retriesBefore = before?.retries ?? 0
         if now.requestsSent > sentBefore { produceRequests.increment(by: Int64(now.requestsSent - sentBefore)) }
+        if now.batchesSent > (before?.batchesSent ?? 0) { produceBatches.increment(by: Int64(now.batchesSent - (before?.batchesSent ?? 0))) }
+        if now.recordsSent > (before?.recordsSent ?? 0) { produceRecords.increment(by: Int64(now.recordsSent - (before?.recordsSent ?? 0))) }
         if now.retries > retriesBefore { retries.increment(by: Int64(now.retries - retriesBefore)) }
     }
 }

@@ -76,6 +76,7 @@ protocol BrokerRequestEntry {
 struct QueuedBatch: BrokerRequestEntry, Sendable {
     var topicPartition: TopicPartitionKey
     var records: ByteBuffer
+    var recordCount: Int
     var byteCount: Int { records.readableBytes }
     /// Receives the broker's answer for this partition (on the engine's loop).
     var complete: @Sendable (PartitionSendResult) -> Void

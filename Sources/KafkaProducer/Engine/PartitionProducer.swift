@@ -261,6 +261,7 @@ actor PartitionProducer {
         let callCount = batch.calls.count
         let queued = QueuedBatch(
             topicPartition: TopicPartitionKey(topic: topic, partition: partition), records: records,
+            recordCount: batch.recordCount,
             complete: { [self] result in
                 self.assumeIsolated { me in me.handle(attemptId, callCount: callCount, result) }
             })

@@ -279,6 +279,7 @@ actor ProducerCore {
         statistics.update {
             $0.requestsSent += 1
             $0.batchesSent += batches.count
+            $0.recordsSent += batches.reduce(0) { $0 + $1.recordCount }
         }
         if queued.key.acks == 0 {
             connection.sendNowWithoutResponse(request, version: queued.key.version).whenComplete { result in

@@ -9,6 +9,8 @@ public final class ProducerStatistics: Sendable {
         /// Partition batches those requests carried (a request carries the batches of
         /// every partition of one broker that were ready in the same engine tick).
         public var batchesSent = 0
+        /// Records those batches carried (retries count again).
+        public var recordsSent = 0
         /// Retriable failures that put requests back in the buffer (each nack counts once).
         public var retries = 0
         /// Calls acked / failed.

@@ -109,3 +109,47 @@ struct GatewayHotPathTests {
         return n
     }
 }
+
+/// A short-lived client that writes its calls and closes at once, without reading.
+@Suite("Gateway: write and close", .serialized, .timeLimit(.minutes(3)))
+struct GatewayWriteAndCloseTests {
+    typealias S = GatewayTestSupport
+
+    @Test("every call fully written before the client closed is produced (produce and produce_no_ack), and counted", arguments: [false, true])
+    func writeAndClose(noAck: Bool) async throws {
+        let tansu = try await TansuBroker.start()
+        defer { tansu.stop() }
+        try await tansu.createTopic("burst", partitions: 2)
+        let socket = S.socketPath("burst")
+        let app = try await S.start(S.configuration(bootstrap: tansu.bootstrap, socket: socket))
+        defer { Task { await app.shutdown() } }
+        let warm = try await SluiceTestClient.connect(path: socket)
+        try await warm.send([0, 1].map { S.produce(UInt64($0 + 1), topic: "burst", partition: Int32($0), records: [S.record("warm")]) })
+        try await warm.waitForReplies(4)
+        await warm.close()
+
+        let calls = 2000
+        let client = try await SluiceTestClient.connect(path: socket)
+        try await client.send((1...calls).map {
+            S.produce(UInt64($0), topic: "burst", partition: Int32($0 % 2), records: [S.record("b\($0)")], noAck: noAck)
+        })
+        await client.close()
+        let consumed = try await Consumer.readAll(bootstrap: tansu.bootstrap, topic: "burst", expect: calls + 2, idleMs: 5000, timeoutS: 60)
+        let values = Set(consumed.compactMap(\.valueString))
+        #expect(values.count == calls + 1, "records in Kafka: \(consumed.count)")
+        #expect(values.isSuperset(of: (1...calls).map { "b\($0)" }))
+        // Counted although their connection was gone: the calls, and their acks.
+        try await waitUntil(timeout: 10, "the calls counted") {
+            await app.producer.flush()
+            let text = app.registry.emitToString()
+            return Self.sum(text, "sluice_calls_total") == Double(calls + 2) && Self.sum(text, "sluice_acks_total") == Double(calls + 2)
+        }
+        await app.shutdown()
+    }
+
+    /// The sum of a metric's samples over its labels, from Prometheus text.
+    static func sum(_ text: String, _ name: String) -> Double {
+        text.split(separator: "\n").filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
+            .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+    }
+}

@@ -86,7 +86,7 @@ struct BrokerRequestQueueTests {
     func produceRequestGrouping() {
         let batch = { (topic: String, p: Int32) in
             QueuedBatch(
-                topicPartition: TopicPartitionKey(topic: topic, partition: p), records: ByteBuffer(string: "\(topic)\(p)"),
+                topicPartition: TopicPartitionKey(topic: topic, partition: p), records: ByteBuffer(string: "\(topic)\(p)"), recordCount: 1,
                 complete: { _ in })
         }
         let request = ProduceRequest(acks: -1, timeoutMs: 1500, batches: [batch("b", 1), batch("a", 0), batch("b", 0)])
