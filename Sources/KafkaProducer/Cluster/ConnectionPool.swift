@@ -95,11 +95,13 @@ public actor ConnectionPool {
         isShutdown = true
         let all = slots
         slots.removeAll()
-        for slot in all.values {
-            switch slot {
-            case .connected(let c): await c.close()
-            case .connecting(let t): if let c = try? await t.value { await c.close() }
-            case .coolingDown: break
+        await withTaskGroup(of: Void.self) { group in
+            for slot in all.values {
+                switch slot {
+                case .connected(let c): group.addTask { await c.closeGracefully() }
+                case .connecting(let t): group.addTask { if let c = try? await t.value { await c.closeGracefully() } }
+                case .coolingDown: break
+                }
             }
         }
     }

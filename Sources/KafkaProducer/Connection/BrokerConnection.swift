@@ -155,6 +155,26 @@ public final class BrokerConnection: Sendable {
         try? await channel.close()
     }
 
+    /// Closes the connection the way a broker sees as an orderly end: our sending side
+    /// first, then, once the broker has read what we sent and closed its side (or after
+    /// `timeout`), the rest. Closing at once with the broker's answers still unread would
+    /// make the kernel reset the connection, and a broker may then drop requests it had
+    /// read but not yet stored (Tansu does, for acks = 0 requests, whose answers nobody
+    /// reads).
+    public func closeGracefully(timeout: TimeAmount = .seconds(2)) async {
+        let channel = self.channel
+        guard channel.isActive else { return }
+        do {
+            try await channel.close(mode: .output)
+        } catch {
+            try? await channel.close()
+            return
+        }
+        let timer = channel.eventLoop.scheduleTask(in: timeout) { channel.close(promise: nil) }
+        try? await channel.closeFuture.get()
+        timer.cancel()
+    }
+
     // MARK: internals
 
     private static func negotiateVersions(
