@@ -123,7 +123,13 @@ func (c *conn) write(ctx context.Context, ref uint64, frame []byte) error {
 	if err == nil {
 		return nil
 	}
-	if ctxErr := ctx.Err(); ctxErr != nil && isTimeout(err) {
+	if isTimeout(err) {
+		// Only our deadlines time a write out: ctx's deadline, or the watcher at
+		// cancellation. The socket's timer can fire a moment before ctx's own.
+		ctxErr := ctx.Err()
+		if ctxErr == nil {
+			ctxErr = context.DeadlineExceeded
+		}
 		if n == 0 {
 			return ctxErr // the connection is intact: the next frame starts cleanly
 		}
