@@ -36,7 +36,7 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	fmt.Printf("sluiced %s; %s has %d partitions\n", client.Version(), *topic, partitions)
+	fmt.Printf("gateway: %s; %s has %d partitions\n", client.Version(), *topic, partitions)
 
 	host, _ := os.Hostname()
 	// Send every call first, then collect the acks: the calls are pipelined.
