@@ -65,6 +65,43 @@ func (c *Client) Close() error {
 	return nil
 }
 
+// Shutdown ends the Client gracefully: no new calls are taken, the connection's write
+// side is closed, and the gateway, seeing that, sends the final replies of every call
+// already written before it closes (protocol.md, docs/sluiced.md). Shutdown returns
+// once they have come, or at ctx's end, when it closes at once like Close and returns
+// ctx's error.
+func (c *Client) Shutdown(ctx context.Context) error {
+	c.mu.Lock()
+	if c.closed {
+		c.mu.Unlock()
+		return nil
+	}
+	c.closed = true
+	cn := c.cur
+	c.mu.Unlock()
+	if cn == nil {
+		return nil
+	}
+	// Hold the write slot, so that the half-close cuts no frame short.
+	select {
+	case cn.wsem <- struct{}{}:
+	case <-cn.dead:
+		return nil
+	case <-ctx.Done():
+		cn.shutdown(&ConnError{Op: "close", Err: ErrClosed})
+		return ctx.Err()
+	}
+	_ = cn.nc.CloseWrite()
+	<-cn.wsem
+	select {
+	case <-cn.dead:
+		return nil
+	case <-ctx.Done():
+		cn.shutdown(&ConnError{Op: "close", Err: ErrClosed})
+		return ctx.Err()
+	}
+}
+
 func (c *Client) nextRef() uint64 { return c.refs.Add(1) }
 
 // connection returns the live connection, dialling a new one when there is none.

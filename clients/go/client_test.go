@@ -329,3 +329,42 @@ func TestCodeNames(t *testing.T) {
 		t.Errorf("message %q", e.Error())
 	}
 }
+
+// Shutdown half-closes: the gateway answers what it read, then closes; every call ends
+// with its own reply, none in doubt.
+func TestShutdownWaitsForReplies(t *testing.T) {
+	g := startFake(t, func(f *fakeConn) {
+		f.handshake()
+		var refs []uint64
+		for req := f.read(); req != nil; req = f.read() {
+			refs = append(refs, req.Ref)
+		}
+		for i, ref := range refs { // at EOF, as the gateway does
+			f.send(acked(ref, 0, int64(i)))
+		}
+	})
+	c, err := Dial(g.path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	var calls []*Call
+	for i := 0; i < 3; i++ {
+		call, err := c.Produce(ctx, "t", rec("v"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, call)
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, call := range calls {
+		if ack, err := call.Result(); err != nil || ack.BaseOffset != int64(i) {
+			t.Errorf("call %d: %+v %v", i, ack, err)
+		}
+	}
+	if _, err := c.Produce(ctx, "t", rec("v")); !errors.Is(err, ErrClosed) {
+		t.Errorf("produce after Shutdown: %v", err)
+	}
+}

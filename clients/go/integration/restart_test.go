@@ -101,3 +101,34 @@ func TestDaemonKilledCallsInDoubt(t *testing.T) {
 		t.Errorf("read %d records; %d acked + 1, %d in doubt", len(got), ackedN, inDoubt)
 	}
 }
+
+// Client.Shutdown half-closes; sluiced sends the final reply of every call it read,
+// then closes: nothing is left in doubt.
+func TestShutdownGetsEveryReply(t *testing.T) {
+	topic := newTopic(t, 2)
+	d := startSluiced(t, socketPath(t), "")
+	c, err := sluice.Dial(d.socket, sluice.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := ctxFor(t, 25*time.Second)
+	var calls []*sluice.Call
+	for i := 0; i < 500; i++ {
+		call, err := c.Produce(ctx, topic, []sluice.Record{{Value: []byte(fmt.Sprintf("s-%d", i))}}, sluice.RandomPartition())
+		if err != nil {
+			t.Fatal(err)
+		}
+		calls = append(calls, call)
+	}
+	if err := c.Shutdown(ctx); err != nil {
+		t.Fatal(err)
+	}
+	for i, call := range calls {
+		if _, err := call.Result(); err != nil {
+			t.Fatalf("call %d after Shutdown: %v", i, err)
+		}
+	}
+	if got := consume(t, topic, len(calls)); len(got) != len(calls) {
+		t.Errorf("read %d records, want %d", len(got), len(calls))
+	}
+}
