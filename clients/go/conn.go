@@ -12,6 +12,10 @@ import (
 	"sluice/clients/go/internal/pb"
 )
 
+// maxReplyBytes bounds a reply frame. Replies are small (the largest is a Failed with
+// its message); a larger length means a broken stream, not a reply to wait for.
+const maxReplyBytes = 1 << 20
+
 // waiter is a call waiting for replies with its ref.
 type waiter interface {
 	// deliver hands over one reply and says whether it was the call's last.
@@ -24,9 +28,8 @@ type waiter interface {
 // it, and the goroutine reading those replies. It is never reused once dead; the Client
 // makes a new one.
 type conn struct {
-	nc       *net.UnixConn
-	maxFrame int
-	onNoAck  func(ref uint64, err *Error)
+	nc      *net.UnixConn
+	onNoAck func(ref uint64, err *Error)
 
 	// wsem admits one writer at a time, so frames never interleave; a channel rather
 	// than a mutex so that a writer held up by back-pressure can give up on its ctx.
@@ -46,7 +49,6 @@ type conn struct {
 func newConn(nc *net.UnixConn, opts Options) *conn {
 	c := &conn{
 		nc:           nc,
-		maxFrame:     opts.maxFrameBytes(),
 		onNoAck:      opts.OnNoAckFailure,
 		wsem:         make(chan struct{}, 1),
 		drainTimeout: opts.dialTimeout(),
@@ -170,7 +172,7 @@ func (c *conn) gatewayCause() error {
 func (c *conn) readLoop() {
 	r := bufio.NewReaderSize(c.nc, 64<<10)
 	for {
-		reply, err := readReply(r, c.maxFrame)
+		reply, err := readReply(r, maxReplyBytes)
 		if err != nil {
 			c.mu.Lock()
 			if c.cause != nil {
