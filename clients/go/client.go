@@ -52,10 +52,7 @@ func (c *Client) Version() string {
 // wait for your calls first to know their outcome.
 func (c *Client) Close() error {
 	c.mu.Lock()
-	if c.closed {
-		c.mu.Unlock()
-		return nil
-	}
+	// Also after Shutdown: Close cuts a graceful shutdown short.
 	c.closed = true
 	cn := c.cur
 	c.mu.Unlock()
@@ -132,15 +129,17 @@ func (c *Client) connection(ctx context.Context) (*conn, error) {
 		// A refused peer gets a ref-0 Failed and the connection closed, maybe while
 		// the Ping was being written: wait for the reader to see it, then report
 		// the gateway's reason rather than a broken pipe.
-		select {
-		case <-cn.dead:
-		case <-ctx.Done():
+		var ce *ConnError
+		if errors.As(err, &ce) {
+			select {
+			case <-cn.dead:
+			case <-ctx.Done():
+			}
 		}
 		cn.shutdown(&ConnError{Op: "dial", Err: err})
 		if cause := cn.gatewayCause(); cause != nil {
 			return nil, &ConnError{Op: "dial", Err: cause}
 		}
-		var ce *ConnError
 		if errors.As(err, &ce) {
 			return nil, &ConnError{Op: "dial", Err: ce.Err}
 		}
