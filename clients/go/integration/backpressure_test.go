@@ -41,7 +41,6 @@ func TestBackPressure(t *testing.T) {
 		}
 		calls = append(calls, call)
 	}
-	time.Sleep(time.Second)
 	countBuffered := func() int {
 		n := 0
 		for _, call := range calls[1:] {
@@ -53,6 +52,11 @@ func TestBackPressure(t *testing.T) {
 		}
 		return n
 	}
+	// The buffer fills (polled: the machine may be slow), then stays at the limit.
+	for deadline := time.Now().Add(5 * time.Second); countBuffered() < limit && time.Now().Before(deadline); {
+		time.Sleep(20 * time.Millisecond)
+	}
+	time.Sleep(500 * time.Millisecond)
 	if n := countBuffered(); n != limit {
 		t.Errorf("%d of the 10 calls behind the one on the wire were buffered, want the limit %d", n, limit)
 	}
