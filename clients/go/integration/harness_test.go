@@ -205,6 +205,15 @@ func pauseBroker(t *testing.T) (resume func()) {
 	if err := syscall.Kill(broker.Pid, syscall.SIGSTOP); err != nil {
 		t.Fatalf("SIGSTOP tansu: %v", err)
 	}
+	// kill(2) returns before every thread has stopped (on a loaded machine a thread
+	// ran on for a while and answered one more request): wait until all have.
+	for deadline := time.Now().Add(5 * time.Second); !allThreadsStopped(broker.Pid); {
+		if time.Now().After(deadline) {
+			_ = syscall.Kill(broker.Pid, syscall.SIGCONT)
+			t.Fatal("tansu's threads not all stopped 5 s after SIGSTOP")
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
 	var once sync.Once
 	resume = func() {
 		once.Do(func() {
@@ -215,6 +224,26 @@ func pauseBroker(t *testing.T) (resume func()) {
 	}
 	t.Cleanup(resume)
 	return resume
+}
+
+// allThreadsStopped says whether every thread of pid is in state T (stopped), from
+// /proc/PID/task/TID/stat ("TID (comm) STATE ...").
+func allThreadsStopped(pid int) bool {
+	tasks, err := os.ReadDir(fmt.Sprintf("/proc/%d/task", pid))
+	if err != nil || len(tasks) == 0 {
+		return false
+	}
+	for _, task := range tasks {
+		stat, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%s/stat", pid, task.Name()))
+		if err != nil {
+			return false
+		}
+		i := bytes.LastIndexByte(stat, ')')
+		if i < 0 || i+2 >= len(stat) || stat[i+2] != 'T' {
+			return false
+		}
+	}
+	return true
 }
 
 // consumed is one record as the harness's consumer prints it: key, value and header
