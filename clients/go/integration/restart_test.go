@@ -132,3 +132,91 @@ func TestShutdownGetsEveryReply(t *testing.T) {
 		t.Errorf("read %d records, want %d", len(got), len(calls))
 	}
 }
+
+// Goroutines producing without pause while sluiced restarts twice under them: every
+// call ends (acked, SHUTTING_DOWN, in doubt, or not sent while the daemon is down),
+// acked offsets are distinct, and producing resumes on each new daemon.
+func TestProducersCarryOnThroughRestarts(t *testing.T) {
+	topic := newTopic(t, 1)
+	d := startSluiced(t, socketPath(t), "")
+	c := dial(t, d, sluice.Options{DialTimeout: time.Second})
+	ctx := ctxFor(t, 25*time.Second)
+
+	type outcome struct {
+		acked, shuttingDown, inDoubt, notSent int
+		offsets                               []int64
+		err                                   error
+	}
+	stop := make(chan struct{})
+	results := make(chan outcome, 4)
+	for g := 0; g < 4; g++ {
+		go func(g int) {
+			var o outcome
+			defer func() { results <- o }()
+			for i := 0; ; i++ {
+				select {
+				case <-stop:
+					return
+				default:
+				}
+				ack, err := c.ProduceSync(ctx, topic, []sluice.Record{{Value: []byte(fmt.Sprintf("g%d-%d", g, i))}})
+				var ce *sluice.ConnError
+				switch {
+				case err == nil:
+					o.acked++
+					o.offsets = append(o.offsets, ack.BaseOffset)
+				case sluice.CodeOf(err) == sluice.CodeShuttingDown:
+					o.shuttingDown++
+				case errors.Is(err, sluice.ErrInDoubt):
+					o.inDoubt++
+				case errors.As(err, &ce):
+					o.notSent++
+					time.Sleep(10 * time.Millisecond) // the daemon is down: do not spin
+				default:
+					o.err = fmt.Errorf("g%d call %d: %w", g, i, err)
+					return
+				}
+			}
+		}(g)
+	}
+	time.Sleep(500 * time.Millisecond)
+	d.terminate()
+	time.Sleep(200 * time.Millisecond)
+	d.start()
+	time.Sleep(500 * time.Millisecond)
+	d.kill()
+	d.start()
+	time.Sleep(500 * time.Millisecond)
+	close(stop)
+
+	var total outcome
+	seen := map[int64]bool{}
+	for g := 0; g < 4; g++ {
+		o := <-results
+		if o.err != nil {
+			t.Error(o.err)
+		}
+		total.acked += o.acked
+		total.shuttingDown += o.shuttingDown
+		total.inDoubt += o.inDoubt
+		total.notSent += o.notSent
+		for _, off := range o.offsets {
+			if seen[off] {
+				t.Errorf("offset %d acked twice", off)
+			}
+			seen[off] = true
+		}
+	}
+	t.Logf("acked %d, SHUTTING_DOWN %d, in doubt %d, not sent %d", total.acked, total.shuttingDown, total.inDoubt, total.notSent)
+	if total.acked == 0 {
+		t.Fatal("nothing acked")
+	}
+	// Producing resumed on the last daemon.
+	if _, err := c.ProduceSync(ctx, topic, []sluice.Record{{Value: []byte("last")}}); err != nil {
+		t.Fatalf("after the restarts: %v", err)
+	}
+	got := consume(t, topic, 0)
+	if len(got) < total.acked+1 || len(got) > total.acked+1+total.inDoubt {
+		t.Errorf("read %d records: %d acked + 1, %d in doubt", len(got), total.acked, total.inDoubt)
+	}
+}
