@@ -368,3 +368,39 @@ func TestShutdownWaitsForReplies(t *testing.T) {
 		t.Errorf("produce after Shutdown: %v", err)
 	}
 }
+
+// Close fails what is waiting: produce calls in doubt (written, no outcome), a Ping
+// not (it changes nothing); both wrap ErrClosed.
+func TestCloseFailsWaitingCalls(t *testing.T) {
+	read := make(chan struct{}, 2)
+	g := startFake(t, func(f *fakeConn) {
+		f.handshake()
+		for req := f.read(); req != nil; req = f.read() {
+			read <- struct{}{} // and never answer
+		}
+	})
+	c, err := Dial(g.path, Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	ctx := testCtx(t)
+	call, err := c.Produce(ctx, "t", rec("v"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pingErr := make(chan error, 1)
+	go func() { _, err := c.Ping(ctx); pingErr <- err }()
+	<-read
+	<-read
+	c.Close()
+	_, err = call.Wait(ctx)
+	if !errors.Is(err, ErrInDoubt) || !errors.Is(err, ErrClosed) {
+		t.Errorf("produce at Close: %v, want in doubt and ErrClosed", err)
+	}
+	if err := <-pingErr; errors.Is(err, ErrInDoubt) || !errors.Is(err, ErrClosed) {
+		t.Errorf("ping at Close: %v, want ErrClosed, not in doubt", err)
+	}
+	if _, err := c.Ping(ctx); !errors.Is(err, ErrClosed) {
+		t.Errorf("ping after Close: %v", err)
+	}
+}
