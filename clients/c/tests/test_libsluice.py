@@ -10,8 +10,9 @@ import time
 from pathlib import Path
 from typing import Dict, List
 
-from conftest import C_DIR
 from sluice_testing import consume
+
+C_DIR = Path(__file__).resolve().parents[1]
 
 NO_ACK_REF_BIT = 1 << 63
 
