@@ -176,3 +176,14 @@ def test_connect_errors_are_clear(tmp_path):
     with pytest.raises(ConnectError) as e:
         Client(str(tmp_path / "nobody.sock"), connect_timeout=1)
     assert "nobody.sock" in str(e.value)
+
+
+def test_example_program(sluiced, topic):
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    example = Path(__file__).resolve().parents[1] / "examples" / "produce.py"
+    out = subprocess.run([sys.executable, str(example), sluiced.socket, topic], capture_output=True, text=True, timeout=30)
+    assert out.returncode == 0, out.stderr
+    assert out.stdout.count(" acked: ") == 10 and "sync call acked" in out.stdout
