@@ -211,6 +211,8 @@ static int cmd_restart(sluice_client *c, const char *topic, int n) {
         sluice_record rec = {.value = "r", .value_len = 1};
         die_on(sluice_produce(c, topic, 0, &rec, 1, on_reply, &s[i], &s[i].ref), "produce");
     }
+    /* Answered once the calls before it are buffered: their BUFFERED replies are in. */
+    die_on(sluice_ping(c, 10000, NULL, 0), "ping");
     printf("{\"sent\":%d}\n", n);
     fflush(stdout);
     char line[64];

@@ -14,7 +14,8 @@ def main(socket_path: str, topic: str) -> int:
                    for i in range(10)]
         for h in handles:
             try:
-                print(f"ref {h.ref} acked: partition {h.partition} offset {h.result(timeout=30)}")
+                offset = h.result(timeout=30)  # h.partition is known from here on
+                print(f"ref {h.ref} acked: partition {h.partition} offset {offset}")
             except CallFailed as e:
                 print(f"ref {h.ref} failed: {e.code.name}: {e.message}", file=sys.stderr)
             except ConnectionLost as e:
