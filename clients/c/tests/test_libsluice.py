@@ -115,7 +115,7 @@ def test_back_pressure_holds_the_connection(ctest, sluiced_factory, tansu, topic
     lines = run(ctest, "backpressure", held.socket, topic, "8")
     summary, results = lines[0], lines[1:]
     assert summary["final_before_pong"] >= 2, summary
-    assert summary["pong_ms"] >= 300, summary
+    assert summary["pong_ms"] >= 600, summary  # ~3 rounds of 300 ms lingering
     assert [r["replies"] for r in results] == ["BA"] * 8
     offsets = [r["offset"] for r in results]
     assert offsets == list(range(offsets[0], offsets[0] + 8)), "order kept under back-pressure"
