@@ -1,5 +1,6 @@
 /* The client's life: connect, reconnect, close, and losing the connection. */
 #include <errno.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
@@ -67,7 +68,25 @@ void client_lost(sluice_client *c, const char *why) {
     }
     c->in.len = c->in.pos = 0;
     c->out.len = 0;
+    if (c->conn_failure[0]) {
+        snprintf(c->lost_message, sizeof c->lost_message, "%s (the gateway said %s)", why, c->conn_failure);
+        why = c->lost_message;
+    }
     calls_fail_all(c, why);
+    c->conn_failure[0] = '\0';
+}
+
+/*
+ * A write found the connection dead: deliver the replies still unread first (the
+ * gateway may have said why it closed, e.g. NOT_AUTHORIZED with ref 0), unless a reply
+ * is being dispatched already (its decoded message must stay untouched).
+ */
+static void lost_on_write(sluice_client *c) {
+    if (!c->in_callback) {
+        io_read_available(c);
+        dispatch_frames(c);
+    }
+    client_lost(c, "the connection to sluiced was lost; the call's outcome is unknown");
 }
 
 int sluice_reconnect(sluice_client *c) {
@@ -110,7 +129,6 @@ int client_send(sluice_client *c, struct call *call) {
         client_lost(c, "a write to sluiced timed out mid-frame; the connection was closed");
         return SLUICE_ERR_TIMEOUT;
     }
-    if (err == SLUICE_ERR_DISCONNECTED)
-        client_lost(c, "the connection to sluiced was lost; the call's outcome is unknown");
+    if (err == SLUICE_ERR_DISCONNECTED) lost_on_write(c);
     return err;
 }

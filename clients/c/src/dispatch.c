@@ -37,6 +37,9 @@ static void deliver_orphan(sluice_client *c, const Sluice__V1__Reply *reply) {
     if (reply->kind_case != SLUICE__V1__REPLY__KIND_FAILED || !reply->failed) return;
     if (reply->ref != 0 && !(reply->ref & NO_ACK_REF_BIT)) return; /* late: its waiter gave up */
     const Sluice__V1__Failed *f = reply->failed;
+    if (reply->ref == 0)
+        snprintf(c->conn_failure, sizeof c->conn_failure, "%s: %s", sluice_code_name(f->code),
+                 f->message ? f->message : "");
     sluice_reply r = {.ref = reply->ref, .kind = SLUICE_REPLY_FAILED, .partition = f->partition,
                       .base_offset = -1, .code = f->code, .kafka_error = f->kafka_error,
                       .message = f->message ? f->message : ""};

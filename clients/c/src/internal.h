@@ -82,6 +82,11 @@ struct sluice_client {
     _Alignas(16) uint8_t arena[4096];
 
     int in_callback; /* depth of callbacks running */
+
+    /* A connection-level failure (ref 0) the gateway sent before closing, named in the
+       LOST messages of the calls that close ends; and the text of those messages. */
+    char conn_failure[160];
+    char lost_message[320];
 };
 
 /* calls.c */

@@ -12,6 +12,7 @@
  *   sluice-ctest restart SOCK TOPIC N        N calls, waits for a line on stdin (the test
  *                                            restarts sluiced), then reconnects
  *   sluice-ctest bench SOCK TOPIC CALLS WINDOW   pipelined loop: calls/s, CPU us/call
+ *   sluice-ctest refused SOCK                a ping on a connection the gateway refuses
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -182,6 +183,16 @@ static int cmd_noack(const char *path, const char *topic, int n) {
     return 0;
 }
 
+/* The gateway refuses this peer: one failed{NOT_AUTHORIZED} with ref 0, then the close. */
+static int cmd_refused(const char *path) {
+    sluice_options opts = {.on_error = on_error};
+    sluice_client *c = connect_or_die(path, &opts);
+    int err = sluice_ping(c, 10000, NULL, 0);
+    printf("{\"ping\":\"%s\",\"connected\":%d}\n", sluice_strerror(err), sluice_connected(c));
+    sluice_close(c);
+    return 0;
+}
+
 static int cmd_backpressure(sluice_client *c, const char *topic, int n) {
     struct seen *s = calloc((size_t)n, sizeof *s);
     double start = now_s();
@@ -288,6 +299,7 @@ int main(int argc, char **argv) {
     }
     const char *cmd = argv[1], *path = argv[2], *topic = argc > 3 ? argv[3] : "";
     if (!strcmp(cmd, "noack") && argc > 4) return cmd_noack(path, topic, atoi(argv[4]));
+    if (!strcmp(cmd, "refused")) return cmd_refused(path);
     sluice_client *c = connect_or_die(path, NULL);
     int status = 2;
     if (!strcmp(cmd, "produce")) status = cmd_produce(c, topic);

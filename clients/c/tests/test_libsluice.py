@@ -88,6 +88,13 @@ def test_not_authorized_by_topic_rules(ctest, sluiced_factory, tansu, topic):
     assert ok["a"]["replies"] == "BA" and ok["e"]["err"] == "ok"
 
 
+def test_connection_refused_by_allowed_uids(ctest, sluiced_factory):
+    daemon = sluiced_factory(settings=[f"security.allowed_uids={os.getuid() + 1}"])
+    lines = run(ctest, "refused", daemon.socket)
+    assert lines[0]["on_error"] == "NOT_AUTHORIZED" and lines[0]["ref"] == 0
+    assert lines[1] == {"ping": "not connected to sluiced (connection lost)", "connected": 0}
+
+
 def test_ping_and_metadata(ctest, sluiced, topic):
     c = calls(run(ctest, "info", sluiced.socket, topic))
     assert c["ping"]["err"] == "ok" and c["ping"]["version"]

@@ -64,6 +64,23 @@ def test_failures_are_typed(sluiced_factory, tansu, topic):
     run(main())
 
 
+def test_back_pressure_suspends_the_writer(sluiced_factory, tansu, topic):
+    daemon = sluiced_factory(settings=["producer.partition_buffer_limit=2", "producer.max_linger_ms=300"])
+
+    async def main():
+        async with AsyncClient(daemon.socket) as c:
+            started = time.monotonic()
+            handles = [await c.produce(topic, Record(b"bp%d" % i), partition=0) for i in range(8)]
+            await c.ping(timeout=20)
+            held_for = time.monotonic() - started
+            done_at_pong = sum(h.done() for h in handles)
+            return held_for, done_at_pong, [await h for h in handles]
+
+    held_for, done_at_pong, offsets = run(main())
+    assert done_at_pong >= 2 and held_for >= 0.6, (held_for, done_at_pong)  # ~3 rounds of 300 ms lingering
+    assert offsets == list(range(offsets[0], offsets[0] + 8))
+
+
 def test_result_timeout_leaves_the_call_going(sluiced_factory, topic):
     daemon = sluiced_factory(settings=["producer.max_linger_ms=1000"])
 

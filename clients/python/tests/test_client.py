@@ -98,6 +98,20 @@ def test_not_authorized_by_topic_rules(sluiced_factory, tansu, topic):
         assert c.metadata(topic) == 3, "metadata is not restricted"
 
 
+def test_connection_refused_by_allowed_uids(sluiced_factory):
+    daemon = sluiced_factory(settings=[f"security.allowed_uids={os.getuid() + 1}"])
+    errors = []
+    c = Client(daemon.socket, on_error=errors.append)
+    with pytest.raises(ConnectionLost):
+        c.ping(timeout=10)  # the gateway answers ref 0 NOT_AUTHORIZED and closes
+    deadline = time.monotonic() + 5  # the reader thread may still be delivering it
+    while not errors and time.monotonic() < deadline:
+        time.sleep(0.01)
+    assert [type(e) for e in errors] == [NotAuthorized]
+    assert errors[0].code == ErrorCode.NOT_AUTHORIZED
+    c.close()
+
+
 def test_back_pressure(sluiced_factory, tansu, topic):
     # Room for 2 calls per partition, each lingering 300 ms: the gateway stops reading
     # this connection, so the ping behind 8 calls is read only after the first acks.
