@@ -124,8 +124,10 @@ int io_write_frame(sluice_client *c, int64_t deadline_ms) {
         }
         if (n < 0 && errno == EINTR) continue;
         if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK) return SLUICE_ERR_DISCONNECTED;
+        /* Checked here too: replies arriving all the time must not keep us past it. */
+        int r = remaining(deadline_ms) == 0 ? 0 : 1;
         struct pollfd p = {.fd = c->fd, .events = POLLIN | POLLOUT};
-        int r = poll(&p, 1, remaining(deadline_ms));
+        if (r) r = poll(&p, 1, remaining(deadline_ms));
         if (r < 0 && errno == EINTR) continue;
         if (r < 0) return SLUICE_ERR_DISCONNECTED;
         if (r == 0) {
