@@ -13,6 +13,7 @@
  *                                            restarts sluiced), then reconnects
  *   sluice-ctest bench SOCK TOPIC CALLS WINDOW   pipelined loop: calls/s, CPU us/call
  *   sluice-ctest refused SOCK                a ping on a connection the gateway refuses
+ *   sluice-ctest writeblock SOCK TOPIC       256 KiB calls until a write times out (500 ms)
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -193,6 +194,30 @@ static int cmd_refused(const char *path) {
     return 0;
 }
 
+/* The gateway holds the connection (back-pressure): writes block, then time out. */
+static int cmd_writeblock(const char *path, const char *topic) {
+    sluice_options opts = {.write_timeout_ms = 500};
+    sluice_client *c = connect_or_die(path, &opts);
+    static char value[256 * 1024];
+    memset(value, 'w', sizeof value);
+    sluice_record rec = {.value = value, .value_len = sizeof value};
+    struct seen s[64] = {{0}};
+    int err = 0, sent = 0;
+    double call_s = 0;
+    for (; sent < 64; sent++) {
+        double t0 = now_s();
+        err = sluice_produce(c, topic, 0, &rec, 1, on_reply, &s[sent], &s[sent].ref);
+        call_s = now_s() - t0;
+        if (err) break;
+    }
+    int lost = 0;
+    for (int i = 0; i < sent; i++) lost += s[i].n_kinds && s[i].kinds[s[i].n_kinds - 1] == 'L';
+    printf("{\"err\":\"%s\",\"sent\":%d,\"blocked_ms\":%.0f,\"connected\":%d,\"lost\":%d,\"unfinished\":%zu}\n",
+           sluice_strerror(err), sent, call_s * 1e3, sluice_connected(c), lost, sluice_unfinished(c));
+    sluice_close(c);
+    return 0;
+}
+
 static int cmd_backpressure(sluice_client *c, const char *topic, int n) {
     struct seen *s = calloc((size_t)n, sizeof *s);
     double start = now_s();
@@ -300,6 +325,7 @@ int main(int argc, char **argv) {
     const char *cmd = argv[1], *path = argv[2], *topic = argc > 3 ? argv[3] : "";
     if (!strcmp(cmd, "noack") && argc > 4) return cmd_noack(path, topic, atoi(argv[4]));
     if (!strcmp(cmd, "refused")) return cmd_refused(path);
+    if (!strcmp(cmd, "writeblock")) return cmd_writeblock(path, topic);
     sluice_client *c = connect_or_die(path, NULL);
     int status = 2;
     if (!strcmp(cmd, "produce")) status = cmd_produce(c, topic);

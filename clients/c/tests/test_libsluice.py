@@ -135,6 +135,17 @@ def test_back_pressure_holds_the_connection(ctest, sluiced_factory, tansu, topic
     assert summary["final_before_pong"] == 0, summary
 
 
+def test_blocked_write_times_out(ctest, sluiced_factory, topic):
+    # One call fits the buffer and lingers 5 s; the next is held, so the gateway stops
+    # reading and 256 KiB calls soon fill the socket: a write blocks for write_timeout_ms
+    # (500), then gives up. Cut mid-frame, the connection is closed: earlier calls LOST.
+    daemon = sluiced_factory(settings=["producer.partition_buffer_limit=1", "producer.max_linger_ms=5000"])
+    r = run(ctest, "writeblock", daemon.socket, topic)[0]
+    assert r["err"] == "timed out" and 450 <= r["blocked_ms"] < 5000, r
+    assert 1 <= r["sent"] < 64, r
+    assert r["connected"] == 0 and r["lost"] == r["sent"] and r["unfinished"] == 0, r
+
+
 def test_daemon_restart_fails_in_flight_calls_and_reconnect_works(ctest, sluiced_factory, topic):
     # Calls linger 2 s in the buffer, so they are unfinished when sluiced is killed.
     daemon = sluiced_factory(settings=["producer.max_linger_ms=2000"])

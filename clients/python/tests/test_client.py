@@ -11,7 +11,7 @@ import pytest
 
 from sluice_client import (
     Ack, CallFailed, Client, ConnectError, ConnectionLost, ErrorCode, NotAuthorized,
-    Partitioner, Record, UnknownPartition, UnknownTopic,
+    Partitioner, Record, Timeout, UnknownPartition, UnknownTopic,
 )
 from sluice_testing import consume
 
@@ -126,6 +126,25 @@ def test_back_pressure(sluiced_factory, tansu, topic):
     assert done_at_pong >= 2 and held_for >= 0.6, (done_at_pong, held_for)  # ~3 rounds of 300 ms lingering
     assert offsets == list(range(offsets[0], offsets[0] + 8)), "order kept"
     assert [r.value for r in consume(tansu.bootstrap, topic, expect=8, partitions=[0])] == [b"bp%d" % i for i in range(8)]
+
+
+def test_blocked_write_times_out(sluiced_factory, topic):
+    # As in the C test: the gateway stops reading, the socket fills, a write gives up
+    # after write_timeout; the connection is closed and the calls in flight are in doubt.
+    daemon = sluiced_factory(settings=["producer.partition_buffer_limit=1", "producer.max_linger_ms=5000"])
+    big = Record(b"w" * (256 * 1024))
+    with Client(daemon.socket, write_timeout=0.5) as c:
+        handles = []
+        started = time.monotonic()
+        with pytest.raises(Timeout):
+            for _ in range(64):
+                started = time.monotonic()
+                handles.append(c.produce(topic, big, partition=0))
+        assert 0.45 <= time.monotonic() - started < 5
+        assert 1 <= len(handles) < 64 and not c.connected
+        for h in handles:
+            with pytest.raises(ConnectionLost):
+                h.result(timeout=5)
 
 
 def test_daemon_killed_in_flight_calls_fail_in_doubt_then_reconnect(sluiced_factory, topic):
