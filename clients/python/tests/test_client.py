@@ -102,12 +102,12 @@ def test_connection_refused_by_allowed_uids(sluiced_factory):
     daemon = sluiced_factory(settings=[f"security.allowed_uids={os.getuid() + 1}"])
     errors = []
     c = Client(daemon.socket, on_error=errors.append)
-    with pytest.raises(ConnectionLost):
+    with pytest.raises(ConnectionLost) as lost:
         c.ping(timeout=10)  # the gateway answers ref 0 NOT_AUTHORIZED and closes
-    deadline = time.monotonic() + 5  # the reader thread may still be delivering it
-    while not errors and time.monotonic() < deadline:
-        time.sleep(0.01)
-    assert [type(e) for e in errors] == [NotAuthorized]
+    assert "NOT_AUTHORIZED" in str(lost.value)
+    # One refusal per connection: the one opened by Client(), and one more when the
+    # ping found it already closed and connected again.
+    assert 1 <= len(errors) <= 2 and all(isinstance(e, NotAuthorized) for e in errors), errors
     assert errors[0].code == ErrorCode.NOT_AUTHORIZED
     c.close()
 

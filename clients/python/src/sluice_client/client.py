@@ -135,8 +135,12 @@ class _Connection:
             self.fail("a write to sluiced timed out (back-pressure); the connection was closed")
             raise Timeout("a write to sluiced blocked longer than write_timeout; the connection was closed") from None
         except OSError as e:
+            # The gateway may have said why it closed (ref 0, e.g. NOT_AUTHORIZED): let
+            # the reader deliver what is still unread first, so the error can name it.
+            if threading.current_thread() is not self.reader:
+                self.reader.join(1.0)
             self.fail(f"the connection to sluiced was lost: {e}")
-            raise ConnectionLost(f"the connection to sluiced was lost while writing: {e}") from e
+            raise ConnectionLost(f"{self.dead} (while writing: {e})") from e
 
     # -- reading
 
