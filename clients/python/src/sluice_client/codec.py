@@ -34,7 +34,7 @@ def produce_request(ref: int, topic: str, records: Sequence[Record], partition: 
     if partition is None:
         produce.partitioner = pb.PARTITIONER_HASH
     elif isinstance(partition, Partitioner):
-        produce.partitioner = int(partition)
+        produce.partitioner = pb.PARTITIONER_RANDOM if partition is Partitioner.RANDOM else pb.PARTITIONER_HASH
     elif isinstance(partition, int) and partition >= 0:
         produce.partition = partition  # a oneof member: 0 is sent, and means partition 0
     else:
