@@ -14,6 +14,7 @@
  *   sluice-ctest bench SOCK TOPIC CALLS WINDOW   pipelined loop: calls/s, CPU us/call
  *   sluice-ctest refused SOCK                a ping on a connection the gateway refuses
  *   sluice-ctest writeblock SOCK TOPIC       256 KiB calls until a write times out (500 ms)
+ *   sluice-ctest synctimeout SOCK TOPIC      a produce_sync that times out, then goes on
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -218,6 +219,20 @@ static int cmd_writeblock(const char *path, const char *topic) {
     return 0;
 }
 
+/* sluiced lingers 1 s: a 100 ms produce_sync times out, the call goes on and ends. */
+static int cmd_synctimeout(sluice_client *c, const char *topic) {
+    sluice_record rec = {.value = "slow", .value_len = 4};
+    sluice_result r;
+    int err = sluice_produce_sync(c, topic, 0, &rec, 1, 100, &r);
+    size_t unfinished = sluice_unfinished(c);
+    int flushed = sluice_flush(c, 10000);
+    printf("{\"sync\":\"%s\",\"unfinished_after_timeout\":%zu,\"flush\":\"%s\",\"unfinished\":%zu}\n",
+           sluice_strerror(err), unfinished, sluice_strerror(flushed), sluice_unfinished(c));
+    err = sluice_produce_sync(c, topic, 0, &rec, 1, 10000, &r);
+    print_result("again", err, &r);
+    return 0;
+}
+
 static int cmd_backpressure(sluice_client *c, const char *topic, int n) {
     struct seen *s = calloc((size_t)n, sizeof *s);
     double start = now_s();
@@ -331,6 +346,7 @@ int main(int argc, char **argv) {
     if (!strcmp(cmd, "produce")) status = cmd_produce(c, topic);
     else if (!strcmp(cmd, "fail")) status = cmd_fail(c, topic, argc > 4 ? atoi(argv[4]) : 0);
     else if (!strcmp(cmd, "info")) status = cmd_info(c, topic);
+    else if (!strcmp(cmd, "synctimeout")) status = cmd_synctimeout(c, topic);
     else if (!strcmp(cmd, "backpressure") && argc > 4) status = cmd_backpressure(c, topic, atoi(argv[4]));
     else if (!strcmp(cmd, "restart") && argc > 4) status = cmd_restart(c, topic, atoi(argv[4]));
     else if (!strcmp(cmd, "bench") && argc > 5) status = cmd_bench(c, topic, atoi(argv[4]), atoi(argv[5]));

@@ -135,6 +135,14 @@ def test_back_pressure_holds_the_connection(ctest, sluiced_factory, tansu, topic
     assert summary["final_before_pong"] == 0, summary
 
 
+def test_sync_timeout_leaves_the_call_going(ctest, sluiced_factory, topic):
+    daemon = sluiced_factory(settings=["producer.max_linger_ms=1000"])
+    lines = run(ctest, "synctimeout", daemon.socket, topic)
+    assert lines[0] == {"sync": "timed out", "unfinished_after_timeout": 1, "flush": "success", "unfinished": 0}
+    again = calls(lines)["again"]
+    assert again["err"] == "ok" and again["offset"] == 1, "the timed-out call was produced at offset 0"
+
+
 def test_blocked_write_times_out(ctest, sluiced_factory, topic):
     # One call fits the buffer and lingers 5 s; the next is held, so the gateway stops
     # reading and 256 KiB calls soon fill the socket: a write blocks for write_timeout_ms
