@@ -15,6 +15,7 @@
  *   sluice-ctest refused SOCK                a ping on a connection the gateway refuses
  *   sluice-ctest writeblock SOCK TOPIC       256 KiB calls until a write times out (500 ms)
  *   sluice-ctest synctimeout SOCK TOPIC      a produce_sync that times out, then goes on
+ *   sluice-ctest allocs SOCK TOPIC           counts the library's mallocs in steady state
  */
 #include <stdio.h>
 #include <stdlib.h>
@@ -23,6 +24,17 @@
 #include <time.h>
 
 #include "sluice.h"
+
+/* The Makefile links this program with -Wl,--wrap for these, so every allocation made
+   by libsluice (linked statically) is counted; protobuf-c allocates only through the
+   allocator libsluice gives it. */
+void *__real_malloc(size_t n);
+void *__real_calloc(size_t n, size_t size);
+void *__real_realloc(void *p, size_t n);
+static long allocations;
+void *__wrap_malloc(size_t n) { allocations++; return __real_malloc(n); }
+void *__wrap_calloc(size_t n, size_t size) { allocations++; return __real_calloc(n, size); }
+void *__wrap_realloc(void *p, size_t n) { allocations++; return __real_realloc(p, n); }
 
 static double now_s(void) {
     struct timespec ts;
@@ -233,6 +245,26 @@ static int cmd_synctimeout(sluice_client *c, const char *topic) {
     return 0;
 }
 
+/* Calls of 3 records with 2 headers each: after a warm-up (buffers grown), none of the
+   next calls, nor their replies, should allocate. */
+static int cmd_allocs(sluice_client *c, const char *topic) {
+    sluice_header h[] = {{"a", "1", 1}, {"b", "2", 1}};
+    sluice_record recs[3];
+    for (int i = 0; i < 3; i++)
+        recs[i] = (sluice_record){.key = "key", .key_len = 3, .value = "value", .value_len = 5,
+                                  .headers = h, .n_headers = 2};
+    long counts[2];
+    for (int phase = 0; phase < 2; phase++) {
+        long before = allocations;
+        for (int i = 0; i < 500; i++)
+            die_on(sluice_produce(c, topic, i % 3, recs, 3, NULL, NULL, NULL), "produce");
+        die_on(sluice_flush(c, 20000), "flush");
+        counts[phase] = allocations - before;
+    }
+    printf("{\"warmup_allocations\":%ld,\"steady_allocations\":%ld,\"calls\":500}\n", counts[0], counts[1]);
+    return 0;
+}
+
 static int cmd_backpressure(sluice_client *c, const char *topic, int n) {
     struct seen *s = calloc((size_t)n, sizeof *s);
     double start = now_s();
@@ -347,6 +379,7 @@ int main(int argc, char **argv) {
     else if (!strcmp(cmd, "fail")) status = cmd_fail(c, topic, argc > 4 ? atoi(argv[4]) : 0);
     else if (!strcmp(cmd, "info")) status = cmd_info(c, topic);
     else if (!strcmp(cmd, "synctimeout")) status = cmd_synctimeout(c, topic);
+    else if (!strcmp(cmd, "allocs")) status = cmd_allocs(c, topic);
     else if (!strcmp(cmd, "backpressure") && argc > 4) status = cmd_backpressure(c, topic, atoi(argv[4]));
     else if (!strcmp(cmd, "restart") && argc > 4) status = cmd_restart(c, topic, atoi(argv[4]));
     else if (!strcmp(cmd, "bench") && argc > 5) status = cmd_bench(c, topic, atoi(argv[4]), atoi(argv[5]));

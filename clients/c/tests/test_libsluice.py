@@ -135,6 +135,13 @@ def test_back_pressure_holds_the_connection(ctest, sluiced_factory, tansu, topic
     assert summary["final_before_pong"] == 0, summary
 
 
+def test_no_allocation_per_call_in_steady_state(ctest, sluiced, topic):
+    # 500 calls of 3 records with headers grow the buffers; 500 more allocate nothing,
+    # replies included (counted with -Wl,--wrap=malloc/calloc/realloc).
+    r = run(ctest, "allocs", sluiced.socket, topic)[0]
+    assert r["warmup_allocations"] > 0 and r["steady_allocations"] == 0, r
+
+
 def test_sync_timeout_leaves_the_call_going(ctest, sluiced_factory, topic):
     daemon = sluiced_factory(settings=["producer.max_linger_ms=1000"])
     lines = run(ctest, "synctimeout", daemon.socket, topic)
