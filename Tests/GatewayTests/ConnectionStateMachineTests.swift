@@ -184,8 +184,8 @@ struct ConnectionStateMachineTests {
         var submitted: [UInt64] = []
         for ref in UInt64(1)...4 { submitted += d.receive(Driver.produce(ref)).submissions.map(\.ref) }
         #expect(submitted == [1, 2, 3, 4])
-        // Not yet admitted is not held: the next read may come.
-        #expect(d.machine.readComplete().reads == 1)
+        // The next read waits for the engine's word on the calls of this one.
+        #expect(d.machine.readComplete().reads == 0)
         // The engine holds call 2 (full partition buffer) and the calls behind it.
         let held = d.machine.engine([.buffered(ref: 1, partition: 0), .held(ref: 2), .held(ref: 3), .held(ref: 4)])
         #expect(held.replies == [SluiceReply(ref: 1, kind: .buffered(partition: 0))])

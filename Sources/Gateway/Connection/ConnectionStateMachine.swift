@@ -12,9 +12,11 @@ import SluiceProtocol
 /// back-pressure reaches the client:
 /// - produce calls are handed to the engine as they are read (the handler passes the
 ///   calls of one read over together); the engine admits them in order and holds the
-///   ones behind a call that waits for buffer room or metadata (`held(ref:)`), and
-///   nothing more is read while a call of this connection is held (a full partition
-///   buffer holds the whole connection);
+///   ones behind a call that waits for buffer room or metadata (`held(ref:)`); the next
+///   read waits until the engine has said of every call of this connection whether it
+///   is buffered (one read's calls at a time in the engine's hands, so a connection's
+///   memory stays one read), and nothing more is read while a call of this connection is
+///   held (a full partition buffer holds the whole connection);
 /// - other requests are answered in order behind produce calls: one read behind a call
 ///   not yet admitted waits (with everything behind it) until that call is buffered or
 ///   refused;
@@ -207,7 +209,7 @@ public struct ConnectionStateMachine {
 
     /// Whether reading more input is allowed now (see the type's documentation).
     public var mayRead: Bool {
-        lifecycle == .open && !inputIsClosed && !closeWhenIdle && heldCount == 0 && backlog.isEmpty && writable
+        lifecycle == .open && !inputIsClosed && !closeWhenIdle && unadmitted == 0 && backlog.isEmpty && writable
             && calls.count < limits.maxUnfinishedCalls && unfinishedNoAck < limits.maxUnfinishedNoAck
             && waiters.count < limits.maxSyncWaits && pendingMetadata < limits.maxPendingMetadata
     }

@@ -8,6 +8,7 @@ import NIOCore
 struct ConnectionMetrics {
     private let metrics: GatewayMetrics
     private var topics: [String: GatewayMetrics.TopicMetrics] = [:]
+    private var last: (name: String, metrics: GatewayMetrics.TopicMetrics)?
     private var requestKinds: [String: Counter] = [:]
     private var codes: [SluiceCodeKey: Counter] = [:]
     private var ackLatency: Metrics.Timer?
@@ -45,9 +46,15 @@ struct ConnectionMetrics {
     }
 
     private mutating func topic(_ name: String) -> GatewayMetrics.TopicMetrics {
-        if let m = topics[name] { return m }
+        // Most connections produce to one topic: compare before hashing.
+        if let last, last.name == name { return last.metrics }
+        if let m = topics[name] {
+            last = (name, m)
+            return m
+        }
         let m = metrics.topic(name)
         topics[name] = m
+        last = (name, m)
         return m
     }
 

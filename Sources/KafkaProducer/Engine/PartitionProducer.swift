@@ -249,7 +249,7 @@ actor PartitionProducer {
         var records = connection.channel.allocator.buffer(capacity: batch.byteSize + RecordBatchEncoder.headerSize)
         do {
             try RecordBatchEncoder.encode(
-                batch.calls.lazy.flatMap(\.records).collect(), compression: settings.compression,
+                batch.calls.lazy.flatMap(\.records), compression: settings.compression,
                 producerId: idempotent ? identity?.producerId ?? -1 : -1,
                 producerEpoch: idempotent ? identity?.epoch ?? -1 : -1,
                 baseSequence: batch.baseSequence, into: &records)
@@ -324,8 +324,4 @@ actor PartitionProducer {
             return ProduceError(.shuttingDown, "\(topic)/\(partition): \(failure.message)", partition: partition)
         }
     }
-}
-
-extension LazySequence {
-    fileprivate func collect() -> [Element] { Array(self) }
 }
