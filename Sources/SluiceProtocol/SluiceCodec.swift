@@ -36,9 +36,12 @@ public enum SluiceCodec {
     ///
     /// - Throws: `SluiceProtocolError` (`.malformed`, `.invalidString`,
     ///   `.unknownEnumValue`) carrying the request's ref when it could be read.
+    /// - Parameter defaultTimestamp: put in place of a record's timestamp 0 ("the gateway
+    ///   stamps it"), so that stamping does not copy the records later (0: left as 0).
     public static func decodeRequest(
         _ frame: ByteBuffer,
-        allocator: ByteBufferAllocator = ByteBufferAllocator()
+        allocator: ByteBufferAllocator = ByteBufferAllocator(),
+        defaultTimestamp: Int64 = 0
     ) throws(SluiceProtocolError) -> SluiceRequest {
         // The system allocator (nil); the message is freed on every path below.
         let unpacked = frame.withUnsafeReadableBytes { raw in
@@ -55,11 +58,11 @@ public enum SluiceCodec {
         switch message.pointee.kind_case {
         case SLUICE__V1__REQUEST__KIND_PRODUCE:
             return SluiceRequest(
-                ref: ref, kind: .produce(try produce(message.pointee.produce, ref: ref, allocator: allocator)))
+                ref: ref, kind: .produce(try produce(message.pointee.produce, ref: ref, allocator: allocator, defaultTimestamp: defaultTimestamp)))
         case SLUICE__V1__REQUEST__KIND_PRODUCE_NO_ACK:
             return SluiceRequest(
                 ref: ref,
-                kind: .produceNoAck(try produce(message.pointee.produce_no_ack, ref: ref, allocator: allocator)))
+                kind: .produceNoAck(try produce(message.pointee.produce_no_ack, ref: ref, allocator: allocator, defaultTimestamp: defaultTimestamp)))
         case SLUICE__V1__REQUEST__KIND_SYNC_WAIT:
             guard let wait = message.pointee.sync_wait else { throw missing("SyncWait", ref: ref) }
             return SluiceRequest(ref: ref, kind: .syncWait(timeoutMs: wait.pointee.timeout_ms))
@@ -78,7 +81,8 @@ public enum SluiceCodec {
     private static func produce(
         _ pointer: UnsafeMutablePointer<Sluice__V1__Produce>?,
         ref: UInt64,
-        allocator: ByteBufferAllocator
+        allocator: ByteBufferAllocator,
+        defaultTimestamp: Int64
     ) throws(SluiceProtocolError) -> SluiceRequest.Produce {
         guard let produce = pointer?.pointee else { throw missing("Produce", ref: ref) }
         let topic = try string(produce.topic, "Produce.topic", ref: ref)
@@ -160,7 +164,7 @@ public enum SluiceCodec {
                     key: record.key.len == 0 ? nil : key,
                     value: value,
                     headers: headers,
-                    timestamp: record.timestamp_ms))
+                    timestamp: record.timestamp_ms == 0 ? defaultTimestamp : record.timestamp_ms))
         }
         return SluiceRequest.Produce(topic: topic, partitioning: partitioning, records: records)
     }

@@ -184,8 +184,8 @@ struct ConnectionStateMachineTests {
         var submitted: [UInt64] = []
         for ref in UInt64(1)...4 { submitted += d.receive(Driver.produce(ref)).submissions.map(\.ref) }
         #expect(submitted == [1, 2, 3, 4])
-        // The next read waits for the engine's word on the calls of this one.
-        #expect(d.machine.readComplete().reads == 0)
+        // Small calls not yet admitted do not stop reading (under readAheadBytes).
+        #expect(d.machine.readComplete().reads == 1)
         // The engine holds call 2 (full partition buffer) and the calls behind it.
         let held = d.machine.engine([.buffered(ref: 1, partition: 0), .held(ref: 2), .held(ref: 3), .held(ref: 4)])
         #expect(held.replies == [SluiceReply(ref: 1, kind: .buffered(partition: 0))])
@@ -220,6 +220,18 @@ struct ConnectionStateMachineTests {
         let b = d.machine.submitted(ref: 4, .success(0))
         #expect(b.replies == [SluiceReply(ref: 4, kind: .buffered(partition: 0)), SluiceReply(ref: 5, kind: .pong(version: "test 1.0"))])
         #expect(d.machine.queuedSubmissions == 0)
+    }
+
+    @Test("reading stops while readAheadBytes of record bytes wait for the engine's word, and resumes once admitted")
+    func readAhead() {
+        var d = Driver()
+        #expect(d.machine.channelActive().reads == 1)
+        let big = String(repeating: "x", count: 100 * 1024)
+        for ref in UInt64(1)...3 { _ = d.receive(Driver.produce(ref, records: [Driver.record(big)])) }
+        #expect(d.machine.readComplete().reads == 0)
+        #expect(!d.machine.mayRead)
+        let a = d.machine.engine([.buffered(ref: 1, partition: 0), .buffered(ref: 2, partition: 0)])
+        #expect(a.reads == 1)
     }
 
     @Test("one delivery of engine events is handled in order: buffered before acked, refusals, held calls")

@@ -140,7 +140,9 @@ final class ConnectionHandler: ChannelInboundHandler {
         let frame = unwrapInboundIn(data)
         let actions: [ConnectionStateMachine.Action]
         do {
-            let request = try SluiceCodec.decodeRequest(frame, allocator: context.channel.allocator)
+            // Timestamp 0 is stamped at decoding (stamping later would copy the records).
+            let request = try SluiceCodec.decodeRequest(
+                frame, allocator: context.channel.allocator, defaultTimestamp: shared.clock.wallMilliseconds())
             actions = machine.received(request)
         } catch {
             actions = machine.undecodable(error)

@@ -12,11 +12,11 @@ import SluiceProtocol
 /// back-pressure reaches the client:
 /// - produce calls are handed to the engine as they are read (the handler passes the
 ///   calls of one read over together); the engine admits them in order and holds the
-///   ones behind a call that waits for buffer room or metadata (`held(ref:)`); the next
-///   read waits until the engine has said of every call of this connection whether it
-///   is buffered (one read's calls at a time in the engine's hands, so a connection's
-///   memory stays one read), and nothing more is read while a call of this connection is
-///   held (a full partition buffer holds the whole connection);
+///   ones behind a call that waits for buffer room or metadata (`held(ref:)`); the
+///   connection is not read while `readAheadBytes` of record bytes wait for the engine's
+///   word (so the engine queues at most about one read of a connection behind a held
+///   call), nor while a call of this connection is held (a full partition buffer holds
+///   the whole connection);
 /// - other requests are answered in order behind produce calls: one read behind a call
 ///   not yet admitted waits (with everything behind it) until that call is buffered or
 ///   refused;
@@ -166,6 +166,8 @@ public struct ConnectionStateMachine {
     /// Calls handed to the engine and not yet buffered or refused; those the engine said
     /// it holds.
     private var unadmitted = 0
+    /// Record bytes of the unadmitted calls.
+    private var unadmittedBytes = 0
     private var heldCount = 0
     private var unfinishedNoAck = 0
     private var pendingMetadata = 0
@@ -207,9 +209,16 @@ public struct ConnectionStateMachine {
     public var heldCalls: Int { heldCount }
     public var isClosing: Bool { lifecycle != .open }
 
+    /// Record bytes of calls handed to the engine without its word yet beyond which the
+    /// connection is not read (one read's worth): what the engine may queue behind a
+    /// held call of this connection before the connection learns of it. Small calls keep
+    /// pipelining; large ones wait for the engine's answer read by read.
+    public static let readAheadBytes = 256 * 1024
+
     /// Whether reading more input is allowed now (see the type's documentation).
     public var mayRead: Bool {
-        lifecycle == .open && !inputIsClosed && !closeWhenIdle && unadmitted == 0 && backlog.isEmpty && writable
+        lifecycle == .open && !inputIsClosed && !closeWhenIdle && heldCount == 0 && unadmittedBytes < Self.readAheadBytes
+            && backlog.isEmpty && writable
             && calls.count < limits.maxUnfinishedCalls && unfinishedNoAck < limits.maxUnfinishedNoAck
             && waiters.count < limits.maxSyncWaits && pendingMetadata < limits.maxPendingMetadata
     }
@@ -392,6 +401,7 @@ public struct ConnectionStateMachine {
         guard var call = calls[ref], !call.phase.isAdmitted else { return }
         if call.phase == .held { heldCount -= 1 }
         unadmitted -= 1
+        unadmittedBytes -= call.byteSize
         switch result {
         case .success(let partition):
             call.phase = .buffered(partition: partition)
@@ -412,6 +422,7 @@ public struct ConnectionStateMachine {
             // The engine always says `buffered` first; should it not, the call still ends.
             if call.phase == .held { heldCount -= 1 }
             unadmitted -= 1
+            unadmittedBytes -= call.byteSize
         }
         finish(ref: ref, result, into: &actions)
     }
@@ -518,6 +529,7 @@ public struct ConnectionStateMachine {
             topic: produce.topic, noAck: noAck, receivedAt: clock.now(), recordCount: records.count, byteSize: bytes, phase: .submitted)
         if noAck { unfinishedNoAck += 1 }
         unadmitted += 1
+        unadmittedBytes += bytes
         actions.append(.submit(Submission(ref: ref, topic: produce.topic, partition: partition, records: records, noAck: noAck)))
     }
 

@@ -125,6 +125,9 @@ public final class GatewayApp: Sendable {
     /// Runs until SIGTERM or SIGINT, then drains and returns. A second signal exits the
     /// process at once (status 128 + signal).
     public func run() async throws {
+        // Trap the signals first: a SIGTERM arriving once the socket accepts (as soon as a
+        // client or a supervisor sees it) must drain, not kill the process by default.
+        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         // Bind before serving so that start-up errors surface as errors, not as a log line.
         await producer.start()
         try await server.start()
@@ -139,7 +142,6 @@ public final class GatewayApp: Sendable {
         let serviceGroup = ServiceGroup(
             configuration: .init(services: services, gracefulShutdownSignals: [], cancellationSignals: [], logger: logger))
         let logger = self.logger
-        let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         let watcher = Task {
             var seen = 0
             for await signal in signals {
