@@ -82,7 +82,7 @@ struct GatewayHotPathTests {
         try await client.waitForReplies(8)
 
         let writesBefore = try Self.syscw(pid: daemon.pid)
-        let calls = 20_000
+        let calls = 10_000
         let chunk = 2000
         for start in stride(from: 0, to: calls, by: chunk) {
             try await client.send((start..<(start + chunk)).map { i in

@@ -73,7 +73,7 @@ struct WireFaultTests {
         #expect(error?.code == .connectFailed)
         #expect(error?.message.contains("127.0.0.1:\(port)") == true, "\(String(describing: error))")
         #expect(error?.isRetriable == true)
-        #expect(elapsed(since: start) < 3)
+        #expect(elapsed(since: start) < 4.5, "before the 5 s connect timeout")
     }
 
     @Test("a mock broker that is down: .connectFailed naming host:port; up again: connects")
@@ -90,7 +90,7 @@ struct WireFaultTests {
         }
         #expect(error?.code == .connectFailed)
         #expect(error?.message.contains("\(host):\(port)") == true, "\(String(describing: error))")
-        #expect(elapsed(since: start) < 3)
+        #expect(elapsed(since: start) < 4.5, "before the 5 s connect timeout")
 
         try await cluster.brokerUp(2)
         let connection = try await BrokerConnection.connect(to: address, eventLoop: Self.loop)
@@ -349,7 +349,7 @@ struct WireFaultTests {
             }
             #expect(error?.code == .unsupportedVersion, "override v\(outside): \(String(describing: error))")
             #expect(error?.message.contains("v\(outside)") == true)
-            #expect(elapsed(since: start) < 3)
+            #expect(elapsed(since: start) < 10, "well before the 30 s request timeout (bound for a loaded CI machine)")
         }
 
         // A broker without Produce at all: connecting works, producing says why not.
