@@ -16,7 +16,7 @@ struct ConnectionPoolTests {
         var settings = ConnectionPool.Settings()
         // Long enough that the harness round trips below (slow on a loaded machine) stay
         // inside the cool-down.
-        settings.reconnectBackoff = .seconds(3)
+        settings.reconnectBackoff = .seconds(6)
         let pool = ConnectionPool(eventLoop: MultiThreadedEventLoopGroup.singleton.next(), settings: settings)
 
         let first = try await pool.connection(to: address)
@@ -42,7 +42,7 @@ struct ConnectionPoolTests {
         }
         #expect(await pool.connectAttempts == attempts, "no new connect attempt during the cool-down")
         // After the cool-down the broker (up again) is reached.
-        let deadline = ContinuousClock.now + .seconds(10)
+        let deadline = ContinuousClock.now + .seconds(20)
         var reconnected: BrokerConnection?
         while reconnected == nil && ContinuousClock.now < deadline {
             try await Task.sleep(nanoseconds: 200_000_000)
