@@ -73,6 +73,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private let peer: PeerCredentials?
     private var logger: Logger
     private var context: ChannelHandlerContext?
+    /// This channel's loop (its latency histogram), also after the context is gone.
+    private var loop: (any EventLoop)?
     private var sink: CallSink?
     private var metrics: ConnectionMetrics
     private var timers: [UInt64: Scheduled<Void>] = [:]
@@ -101,6 +103,7 @@ final class ConnectionHandler: ChannelInboundHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.loop = context.eventLoop
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         sink = CallSink(loop: context.eventLoop, engineLoop: shared.engine.eventLoop) { events in
             bound.value.delivered(events)
@@ -209,7 +212,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private func perform(_ actions: [ConnectionStateMachine.Action]) {
         guard let context else {
             // The channel is gone; its calls still end in the engine and are counted.
-            for case .observe(let observation) in actions { metrics.observe(observation, loop: shared.engine.eventLoop) }
+            guard let loop else { return }
+            for case .observe(let observation) in actions { metrics.observe(observation, loop: loop) }
             return
         }
         for action in actions {

@@ -12,7 +12,7 @@ import SluiceProtocol
 /// back-pressure reaches the client:
 /// - produce calls are handed to the engine as they are read (the handler passes the
 ///   calls of one read over together); the engine admits them in order and holds the
-///   ones behind a call that waits for buffer room or metadata (`held(ref:)`); the
+///   ones behind a call that waits for buffer room or metadata (`CallEvent.held`); the
 ///   connection is not read while `readAheadBytes` of record bytes wait for the engine's
 ///   word (so the engine queues at most about one read of a connection behind a held
 ///   call), nor while a call of this connection is held (a full partition buffer holds
@@ -54,9 +54,9 @@ public struct ConnectionStateMachine {
         }
     }
 
-    /// A produce call to hand to the engine; answer with `held(ref:)` while it waits,
-    /// `submitted(ref:_:)` once the engine buffered it (or refused it), and
-    /// `outcome(ref:_:)` for its outcome (or all of them with `engine(_:)`).
+    /// A produce call to hand to the engine; answer with the engine's events
+    /// (`engine(_:)`: held, buffered or refused, outcome), or one at a time with
+    /// `submitted(ref:_:)` and `outcome(ref:_:)`.
     public struct Submission: Sendable {
         public var ref: UInt64
         public var topic: String
@@ -369,12 +369,6 @@ public struct ConnectionStateMachine {
         closeIfIdle(&actions)
         requestReadIfAllowed(&actions)
         return actions
-    }
-
-    /// The engine holds the call (its partition's buffer is full, its topic's metadata is
-    /// being fetched, or it is behind such a call): nothing more is read meanwhile.
-    public mutating func held(ref: UInt64) -> [Action] {
-        engine([.held(ref: ref)])
     }
 
     /// The engine buffered the call (its partition) or refused it.

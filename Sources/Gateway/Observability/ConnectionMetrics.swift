@@ -10,11 +10,8 @@ struct ConnectionMetrics {
     private var topics: [String: GatewayMetrics.TopicMetrics] = [:]
     private var last: (name: String, metrics: GatewayMetrics.TopicMetrics)?
     private var requestKinds: [String: Counter] = [:]
-    private var codes: [SluiceCodeKey: Counter] = [:]
+    private var codes: [String: Counter] = [:]
     private var ackLatency: Metrics.Timer?
-
-    /// `SluiceReply.ErrorCode` as a dictionary key.
-    private typealias SluiceCodeKey = String
 
     init(_ metrics: GatewayMetrics) {
         self.metrics = metrics

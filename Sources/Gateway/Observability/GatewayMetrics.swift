@@ -105,13 +105,6 @@ public final class GatewayMetrics: Sendable {
 
     // MARK: events
 
-    public func callAccepted(topic: String, noAck: Bool, records: Int, bytes: Int) {
-        let m = self.topic(topic)
-        (noAck ? m.callsNoAck : m.calls).increment()
-        m.records.increment(by: Int64(records))
-        m.bytes.increment(by: Int64(bytes))
-    }
-
     /// The ack latency histogram of the connections of one event loop.
     func ackLatency(loop: any EventLoop) -> Metrics.Timer {
         ackLatencyByLoop.withLockedValue { table in
