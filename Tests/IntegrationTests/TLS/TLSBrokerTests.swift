@@ -202,12 +202,9 @@ struct TLSBrokerTests {
 
     @Test("Nothing listening: .connectFailed, not .tls")
     func nothingListening() async throws {
-        // A port that was free a moment ago: bound, then closed.
-        let listener = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
-            .bind(host: "127.0.0.1", port: 0).get()
-        let port = try #require(listener.localAddress?.port)
-        try await listener.close()
-        let (error, _) = await Self.connectError(BrokerAddress(host: "127.0.0.1", port: port), .init())
+        let reserved = try #require(RefusedPort.reserve())
+        defer { reserved.release() }
+        let (error, _) = await Self.connectError(BrokerAddress(host: "127.0.0.1", port: reserved.port), .init())
         #expect(error?.code == .connectFailed, "\(String(describing: error))")
     }
 
