@@ -81,9 +81,13 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var pendingOut: ByteBuffer?
     /// Produce calls decided during the current event, handed over at its end.
     private var submissions: [CallRequest] = []
+    /// The actions of one frame, reused from frame to frame.
+    private var readActions: [ConnectionStateMachine.Action] = []
     /// Inside a read (between the first `channelRead` and `channelReadComplete`):
     /// replies and calls wait for its end.
     private var reading = false
+    /// The wall clock at the start of the current read, for records' timestamp 0.
+    private var readWallMilliseconds: Int64 = 0
     private var closing = false
     private var counted = false
 
@@ -139,18 +143,24 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        reading = true
+        if !reading {
+            reading = true
+            // One clock reading per read: the frames of a read arrived together.
+            readWallMilliseconds = shared.clock.wallMilliseconds()
+        }
         let frame = unwrapInboundIn(data)
-        let actions: [ConnectionStateMachine.Action]
         do {
             // Timestamp 0 is stamped at decoding (stamping later would copy the records).
             let request = try SluiceCodec.decodeRequest(
-                frame, allocator: context.channel.allocator, defaultTimestamp: shared.clock.wallMilliseconds())
-            actions = machine.received(request)
+                frame, allocator: context.channel.allocator, defaultTimestamp: readWallMilliseconds)
+            machine.received(request, into: &readActions)
+            // Inside a read nothing performed here re-enters this handler (calls and
+            // replies wait for the read's end), so the array can be reused.
+            perform(readActions)
+            readActions.removeAll(keepingCapacity: true)
         } catch {
-            actions = machine.undecodable(error)
+            perform(machine.undecodable(error))
         }
-        perform(actions)
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
@@ -214,6 +224,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             // The channel is gone; its calls still end in the engine and are counted.
             guard let loop else { return }
             for case .observe(let observation) in actions { metrics.observe(observation, loop: loop) }
+            metrics.flush()
             return
         }
         for action in actions {
@@ -256,6 +267,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             shared.engine.submit(batch, from: sink)
         }
         flushNow(context)
+        metrics.flush()
     }
 
     private func flushNow(_ context: ChannelHandlerContext) {

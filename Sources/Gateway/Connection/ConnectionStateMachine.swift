@@ -294,18 +294,28 @@ public struct ConnectionStateMachine {
         input(.request(request))
     }
 
+    /// The same, appending to `actions` (the handler reuses one array for all the frames
+    /// of a read instead of allocating one per frame).
+    package mutating func received(_ request: SluiceRequest, into actions: inout [Action]) {
+        input(.request(request), into: &actions)
+    }
+
     /// Requests are handled in the order they were read: produce calls go to the engine
     /// at once (it keeps their order), anything else waits for the produce calls before it
     /// to be admitted.
     private mutating func input(_ input: Input) -> [Action] {
-        guard lifecycle == .open else { return [] }
+        var actions: [Action] = []
+        self.input(input, into: &actions)
+        return actions
+    }
+
+    private mutating func input(_ input: Input, into actions: inout [Action]) {
+        guard lifecycle == .open else { return }
         if !backlog.isEmpty || (unadmitted > 0 && !input.isProduce) {
             backlog.append(input)
-            return []
+            return
         }
-        var actions: [Action] = []
         handle(input, into: &actions)
-        return actions
     }
 
     private mutating func handle(_ input: Input, into actions: inout [Action]) {
@@ -392,14 +402,16 @@ public struct ConnectionStateMachine {
     }
 
     private mutating func admitted(ref: UInt64, _ result: Result<Int32, ProduceError>, into actions: inout [Action]) {
-        guard var call = calls[ref], !call.phase.isAdmitted else { return }
+        // One lookup: the call is changed in place.
+        guard let index = calls.index(forKey: ref) else { return }
+        let call = calls.values[index]
+        guard !call.phase.isAdmitted else { return }
         if call.phase == .held { heldCount -= 1 }
         unadmitted -= 1
         unadmittedBytes -= call.byteSize
         switch result {
         case .success(let partition):
-            call.phase = .buffered(partition: partition)
-            calls[ref] = call
+            calls.values[index].phase = .buffered(partition: partition)
             actions.append(.observe(.accepted(topic: call.topic, noAck: call.noAck, records: call.recordCount, bytes: call.byteSize)))
             if lifecycle == .open && !call.noAck {
                 actions.append(.write(SluiceReply(ref: ref, kind: .buffered(partition: partition))))
@@ -513,7 +525,8 @@ public struct ConnectionStateMachine {
             let now = clock.wallMilliseconds()
             for i in records.indices where records[i].timestamp == 0 { records[i].timestamp = now }
         }
-        forget(ref)
+        // An outcome remembered under this ref (reused) needs no forgetting: SyncWait
+        // looks at unfinished calls first, and this call's outcome replaces it.
         var bytes = 0
         for r in records {
             bytes += (r.key?.readableBytes ?? 0) + (r.value?.readableBytes ?? 0)
@@ -602,14 +615,11 @@ public struct ConnectionStateMachine {
         recent[ref] = (outcome, generation)
         recentOrder.append((ref, generation))
         while recentOrder.count > limits.recentOutcomes, let oldest = recentOrder.popFirst() {
-            if recent[oldest.ref]?.generation == oldest.generation {
-                recent.removeValue(forKey: oldest.ref)
+            // An entry remembered again since (a ref reused) is newer: it stays.
+            if let index = recent.index(forKey: oldest.ref), recent.values[index].generation == oldest.generation {
+                recent.remove(at: index)
             }
         }
-    }
-
-    private mutating func forget(_ ref: UInt64) {
-        recent.removeValue(forKey: ref)
     }
 
     private func fail(

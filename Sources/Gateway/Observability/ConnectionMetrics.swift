@@ -5,13 +5,20 @@ import NIOCore
 /// (`GatewayMetrics`' tables take a lock that every loop shares; the handles themselves
 /// are atomics, and the latency histogram is the connection's loop's own). Lives on the
 /// connection's event loop.
+///
+/// Counts are added up here and given to the shared counters once per event of the
+/// connection (`flush()`, at the end of a read or of an engine delivery): one atomic add
+/// per counter per event instead of several per call.
 struct ConnectionMetrics {
     private let metrics: GatewayMetrics
-    private var topics: [String: GatewayMetrics.TopicMetrics] = [:]
-    private var last: (name: String, metrics: GatewayMetrics.TopicMetrics)?
-    private var requestKinds: [String: Counter] = [:]
-    private var codes: [String: Counter] = [:]
+    private var topics: [String: TopicTally] = [:]
+    private var last: (name: String, tally: TopicTally)?
+    private var requestKinds: [String: Tally] = [:]
+    private var lastKind: (name: String, tally: Tally)?
+    private var codes: [String: Tally] = [:]
     private var ackLatency: Metrics.Timer?
+    /// Tallies with counts not yet flushed.
+    private var dirty: [any Flushable] = []
 
     init(_ metrics: GatewayMetrics) {
         self.metrics = metrics
@@ -20,45 +27,120 @@ struct ConnectionMetrics {
     mutating func observe(_ o: ConnectionStateMachine.Observation, loop: any EventLoop) {
         switch o {
         case .request(let kind):
-            counter(kind: kind).increment()
+            add(1, to: counter(kind: kind))
         case .accepted(let topic, let noAck, let records, let bytes):
-            let m = self.topic(topic)
-            (noAck ? m.callsNoAck : m.calls).increment()
-            m.records.increment(by: Int64(records))
-            m.bytes.increment(by: Int64(bytes))
+            let t = self.topic(topic)
+            if noAck { t.callsNoAck += 1 } else { t.calls += 1 }
+            t.records += Int64(records)
+            t.bytes += Int64(bytes)
+            markDirty(t)
         case .acked(let topic, let latency):
-            self.topic(topic).acks.increment()
+            let t = self.topic(topic)
+            t.acks += 1
+            markDirty(t)
             if ackLatency == nil { ackLatency = metrics.ackLatency(loop: loop) }
             ackLatency!.recordNanoseconds(latency.nanoseconds)
         case .failed(let code):
             let name = code.protoName
-            if let c = codes[name] {
-                c.increment()
+            let tally: Tally
+            if let known = codes[name] {
+                tally = known
             } else {
-                let c = metrics.failureCounter(code: name)
-                codes[name] = c
-                c.increment()
+                tally = Tally(metrics.failureCounter(code: name))
+                codes[name] = tally
             }
+            add(1, to: tally)
         }
     }
 
-    private mutating func topic(_ name: String) -> GatewayMetrics.TopicMetrics {
+    /// Gives the counts added up since the last flush to the shared counters.
+    mutating func flush() {
+        guard !dirty.isEmpty else { return }
+        for tally in dirty { tally.flush() }
+        dirty.removeAll(keepingCapacity: true)
+    }
+
+    private mutating func add(_ n: Int64, to tally: Tally) {
+        tally.pending += n
+        markDirty(tally)
+    }
+
+    private mutating func markDirty(_ tally: some Flushable) {
+        if !tally.isDirty {
+            tally.isDirty = true
+            dirty.append(tally)
+        }
+    }
+
+    private mutating func topic(_ name: String) -> TopicTally {
         // Most connections produce to one topic: compare before hashing.
-        if let last, last.name == name { return last.metrics }
-        if let m = topics[name] {
-            last = (name, m)
-            return m
+        if let last, last.name == name { return last.tally }
+        if let t = topics[name] {
+            last = (name, t)
+            return t
         }
-        let m = metrics.topic(name)
-        topics[name] = m
-        last = (name, m)
-        return m
+        let t = TopicTally(metrics.topic(name))
+        topics[name] = t
+        last = (name, t)
+        return t
     }
 
-    private mutating func counter(kind: String) -> Counter {
-        if let c = requestKinds[kind] { return c }
-        let c = metrics.requestCounter(kind: kind)
-        requestKinds[kind] = c
-        return c
+    private mutating func counter(kind: String) -> Tally {
+        if let lastKind, lastKind.name == kind { return lastKind.tally }
+        let tally: Tally
+        if let known = requestKinds[kind] {
+            tally = known
+        } else {
+            tally = Tally(metrics.requestCounter(kind: kind))
+            requestKinds[kind] = tally
+        }
+        lastKind = (kind, tally)
+        return tally
+    }
+}
+
+/// A counter's count not yet given to it. Confined to the connection's loop.
+private protocol Flushable: AnyObject {
+    var isDirty: Bool { get set }
+    func flush()
+}
+
+private final class Tally: Flushable {
+    let counter: Counter
+    var pending: Int64 = 0
+    var isDirty = false
+
+    init(_ counter: Counter) {
+        self.counter = counter
+    }
+
+    func flush() {
+        isDirty = false
+        if pending > 0 { counter.increment(by: pending) }
+        pending = 0
+    }
+}
+
+private final class TopicTally: Flushable {
+    let counters: GatewayMetrics.TopicMetrics
+    var calls: Int64 = 0
+    var callsNoAck: Int64 = 0
+    var records: Int64 = 0
+    var bytes: Int64 = 0
+    var acks: Int64 = 0
+    var isDirty = false
+
+    init(_ counters: GatewayMetrics.TopicMetrics) {
+        self.counters = counters
+    }
+
+    func flush() {
+        isDirty = false
+        if calls > 0 { counters.calls.increment(by: calls) }
+        if callsNoAck > 0 { counters.callsNoAck.increment(by: callsNoAck) }
+        if records > 0 { counters.records.increment(by: records) }
+        if bytes > 0 { counters.bytes.increment(by: bytes) }
+        if acks > 0 { counters.acks.increment(by: acks) }
+        (calls, callsNoAck, records, bytes, acks) = (0, 0, 0, 0, 0)
     }
 }

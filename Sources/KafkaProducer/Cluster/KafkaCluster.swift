@@ -29,7 +29,12 @@ public actor KafkaCluster {
     public let settings: Settings
     public let pool: ConnectionPool
     private let logger: Logger
-    private var cache: MetadataCache
+    private var cache: MetadataCache {
+        didSet { metadataGeneration &+= 1 }
+    }
+    /// Changes whenever the metadata cache does: the engine keeps what it looked up of a
+    /// topic while this stays the same.
+    private(set) var metadataGeneration: UInt64 = 0
     private var refreshInFlight: Task<Void, Never>?
     private var refreshError: KafkaClientError?
     private var extraTopics: Set<String> = []

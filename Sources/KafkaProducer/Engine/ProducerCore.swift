@@ -26,6 +26,12 @@ actor ProducerCore {
 
     private var partitions: [TopicPartitionKey: PartitionProducer] = [:]
     private var settingsByTopic: [String: ProducerSettings] = [:]
+    /// What admission knows of each topic, so that a call hashes its topic once (or not
+    /// at all when it goes where the call before it went).
+    private var routes: [String: TopicRoute] = [:]
+    private var lastRoute: (topic: String, route: TopicRoute)?
+    /// The cluster's metadata generation, read once per hand-over.
+    private var generation: UInt64 = 0
     private var nextCallId: UInt64 = 1
     private(set) var shuttingDown = false
     /// `auto` idempotence, once decided.
@@ -55,6 +61,7 @@ actor ProducerCore {
 
     /// Admits the calls of one hand-over, in order; their events go to `sink`.
     func admit(_ requests: [CallRequest], from sink: CallSink) {
+        readGeneration()
         for request in requests {
             if sink.engine.value.holder != nil {
                 sink.engine.value.queue.append(request)
@@ -69,7 +76,14 @@ actor ProducerCore {
     func released(_ sink: CallSink, ref: UInt64) {
         guard sink.engine.value.holder == ref else { return }
         sink.engine.value.holder = nil
+        readGeneration()
         drainQueue(of: sink)
+    }
+
+    /// Reads the cluster's metadata generation at the start of each entry into admission
+    /// (and after a lookup that may have changed it).
+    private func readGeneration() {
+        generation = cluster.assumeIsolated { $0.metadataGeneration }
     }
 
     private func drainQueue(of sink: CallSink) {
@@ -111,7 +125,7 @@ actor ProducerCore {
     private func place(_ request: CallRequest, resolved: Result<Int, ProduceError>?) -> Placement {
         let topic = request.topic
         guard !topic.isEmpty else { return .refuse(ProduceError(.invalidArgument, "empty topic name")) }
-        guard let first = request.records.first else {
+        guard !request.records.isEmpty else {
             return .refuse(ProduceError(.invalidArgument, "a call to \(topic) has no records"))
         }
         if shuttingDown { return .refuse(ProduceError(.shuttingDown, "the producer is shutting down")) }
@@ -121,7 +135,8 @@ actor ProducerCore {
                 ProduceError(
                     .recordTooLarge, "a call of \(byteSize) bytes to \(topic) exceeds max_call_bytes (\(configuration.maxCallBytes))"))
         }
-        let settings = self.settings(for: topic)
+        let route = self.route(topic)
+        let settings = route.settings
         let idempotent: Bool
         switch idempotenceDecision(settings) {
         case .decided(let on): idempotent = on
@@ -131,16 +146,24 @@ actor ProducerCore {
             return .park
         }
         let count: Int
-        switch cluster.assumeIsolated({ $0.cachedPartitionCount(topic: topic, atLeast: Self.neededPartitions(request.partition)) }) {
-        case .count(let n):
-            count = n
-        case .unknownTopic:
-            return .refuse(ProduceError(.unknownTopic, "topic \(topic) does not exist"))
-        case .miss:
-            switch resolved {
-            case nil: return .park
-            case .failure(let error)?: return .refuse(error)
-            case .success(let n)?: count = n
+        let needed = Self.neededPartitions(request.partition)
+        if route.generation == generation, route.partitionCount >= (needed ?? 1) {
+            count = route.partitionCount
+        } else {
+            switch cluster.assumeIsolated({ $0.cachedPartitionCount(topic: topic, atLeast: needed) }) {
+            case .count(let n):
+                count = n
+                readGeneration()
+                route.partitionCount = n
+                route.generation = generation
+            case .unknownTopic:
+                return .refuse(ProduceError(.unknownTopic, "topic \(topic) does not exist"))
+            case .miss:
+                switch resolved {
+                case nil: return .park
+                case .failure(let error)?: return .refuse(error)
+                case .success(let n)?: count = n
+                }
             }
         }
         let partition: Int32
@@ -151,9 +174,9 @@ actor ProducerCore {
             }
             partition = p
         case .partitioner(let partitioner):
-            partition = partitioner.partition(key: first.key.map { $0.readableBytesView }, partitionCount: count)
+            partition = partitioner.partition(key: request.records[0].key.map { $0.readableBytesView }, partitionCount: count)
         }
-        return .enqueue(producer(topic: topic, partition: partition, settings: settings, idempotent: idempotent), byteSize: byteSize)
+        return .enqueue(producer(route, topic: topic, partition: partition, idempotent: idempotent), byteSize: byteSize)
     }
 
     private static func neededPartitions(_ choice: PartitionChoice) -> Int? {
@@ -168,14 +191,33 @@ actor ProducerCore {
         return s
     }
 
-    private func producer(topic: String, partition: Int32, settings: ProducerSettings, idempotent: Bool) -> PartitionProducer {
-        let key = TopicPartitionKey(topic: topic, partition: partition)
-        if let p = partitions[key] { return p }
+    private func route(_ topic: String) -> TopicRoute {
+        // Most connections produce to one topic: compare before hashing.
+        if let lastRoute, lastRoute.topic == topic { return lastRoute.route }
+        let route: TopicRoute
+        if let known = routes[topic] {
+            route = known
+        } else {
+            route = TopicRoute(settings: settings(for: topic))
+            routes[topic] = route
+        }
+        lastRoute = (topic, route)
+        return route
+    }
+
+    private func producer(_ route: TopicRoute, topic: String, partition: Int32, idempotent: Bool) -> PartitionProducer {
+        let index = Int(partition)
+        if index < route.producers.count, let p = route.producers[index] { return p }
+        let settings = route.settings
         let timeout = TimeAmount.milliseconds(Int64(settings.ackTimeoutMs)) + configuration.requestTimeoutMargin
         let p = PartitionProducer(
             topic: topic, partition: partition, settings: settings, idempotent: idempotent, core: self, requestTimeout: timeout,
             logger: logger)
-        partitions[key] = p
+        partitions[TopicPartitionKey(topic: topic, partition: partition)] = p
+        if index >= route.producers.count {
+            route.producers.append(contentsOf: repeatElement(nil, count: index + 1 - route.producers.count))
+        }
+        route.producers[index] = p
         return p
     }
 
@@ -234,6 +276,7 @@ actor ProducerCore {
     }
 
     private func resolved(topic: String, _ result: Result<Int, ProduceError>) {
+        readGeneration()
         for sink in parkedByTopic.removeValue(forKey: topic) ?? [] {
             guard let request = sink.engine.value.parked else { continue }
             sink.engine.value.parked = nil
@@ -320,4 +363,18 @@ actor ProducerCore {
     var partitionProducers: [PartitionProducer] { Array(partitions.values) }
 
     var partitionProducerCount: Int { partitions.count }
+}
+
+/// What the engine's admission keeps of one topic: its settings, its partition
+/// producers by partition, and the partition count last read from the cluster's cache
+/// (valid while the cache's generation is the same). Used only on the engine's loop.
+private final class TopicRoute {
+    let settings: ProducerSettings
+    var producers: [PartitionProducer?] = []
+    var partitionCount = 0
+    var generation: UInt64 = .max
+
+    init(settings: ProducerSettings) {
+        self.settings = settings
+    }
 }

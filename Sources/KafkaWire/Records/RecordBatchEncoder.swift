@@ -139,6 +139,11 @@ public enum RecordBatchEncoder {
         RecordBatchSizer(records).uncompressedSize
     }
 
+    /// The same for an array, without generic dispatch (the engine sizes every call).
+    public static func uncompressedSize(of records: [ProducerRecord]) -> Int {
+        RecordBatchSizer(records).uncompressedSize
+    }
+
     /// An upper bound on the batch `encode` would write for `records` under `compression`.
     public static func maxEncodedSize(of records: some Sequence<ProducerRecord>, compression: Compression) -> Int {
         RecordBatchSizer(records).maxEncodedSize(compression)

@@ -19,6 +19,12 @@ public struct RecordBatchSizer: Sendable, Hashable {
         for record in records { add(record) }
     }
 
+    /// The same for an array, without generic dispatch: this module's generic code is
+    /// not specialized for its callers, and the engine sizes every call.
+    public init(_ records: [ProducerRecord]) {
+        for record in records { add(record) }
+    }
+
     /// Bytes of the whole uncompressed batch (header included).
     public var uncompressedSize: Int { RecordBatchEncoder.headerSize + recordsSize }
 
