@@ -174,10 +174,8 @@ public struct ConnectionStateMachine {
     /// SyncWaits waiting: timer id -> the ref they wait for.
     private var waiters: [UInt64: UInt64] = [:]
     private var nextTimerId: UInt64 = 1
-    /// Outcomes of finished calls, for SyncWait: ref -> (outcome, generation).
-    private var recent: [UInt64: (outcome: SluiceReply.SyncOutcome, generation: UInt64)] = [:]
-    private var recentOrder = CircularBuffer<(ref: UInt64, generation: UInt64)>()
-    private var generation: UInt64 = 0
+    /// Outcomes of finished calls, for SyncWait.
+    private var recent: RecentOutcomes
     private var writable = true
     private var readOutstanding = false
     private var inputIsClosed = false
@@ -194,6 +192,7 @@ public struct ConnectionStateMachine {
         self.maxFrameBytes = maxFrameBytes
         self.clock = clock
         self.peerDescription = peer.map { "uid \($0.uid) gid \($0.gid)" } ?? "this peer"
+        self.recent = RecentOutcomes(capacity: limits.recentOutcomes)
     }
 
     // MARK: introspection (tests, metrics)
@@ -561,8 +560,8 @@ public struct ConnectionStateMachine {
             }
             return
         }
-        if let known = recent[ref] {
-            actions.append(.write(SluiceReply(ref: ref, kind: .syncResult(known.outcome))))
+        if let known = recent.outcome(of: ref) {
+            actions.append(.write(SluiceReply(ref: ref, kind: .syncResult(known))))
             return
         }
         let failed = SluiceReply.Failed(
@@ -610,16 +609,7 @@ public struct ConnectionStateMachine {
     }
 
     private mutating func remember(_ ref: UInt64, _ outcome: SluiceReply.SyncOutcome) {
-        guard limits.recentOutcomes > 0 else { return }
-        generation += 1
-        recent[ref] = (outcome, generation)
-        recentOrder.append((ref, generation))
-        while recentOrder.count > limits.recentOutcomes, let oldest = recentOrder.popFirst() {
-            // An entry remembered again since (a ref reused) is newer: it stays.
-            if let index = recent.index(forKey: oldest.ref), recent.values[index].generation == oldest.generation {
-                recent.remove(at: index)
-            }
-        }
+        recent.remember(ref, outcome)
     }
 
     private func fail(
