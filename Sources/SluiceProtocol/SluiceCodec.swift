@@ -38,21 +38,29 @@ public enum SluiceCodec {
     ///   `.unknownEnumValue`) carrying the request's ref when it could be read.
     /// - Parameter defaultTimestamp: put in place of a record's timestamp 0 ("the gateway
     ///   stamps it"), so that stamping does not copy the records later (0: left as 0).
+    /// - Parameter arena: where protobuf-c unpacks the message (reset before returning);
+    ///   nil: the system allocator.
     public static func decodeRequest(
         _ frame: ByteBuffer,
         allocator: ByteBufferAllocator = ByteBufferAllocator(),
-        defaultTimestamp: Int64 = 0
+        defaultTimestamp: Int64 = 0,
+        arena: UnpackArena? = nil
     ) throws(SluiceProtocolError) -> SluiceRequest {
-        // The system allocator (nil); the message is freed on every path below.
+        // The message is freed (or the arena reset) on every path below.
         let unpacked = frame.withUnsafeReadableBytes { raw in
-            sluice__v1__request__unpack(nil, raw.count, raw.baseAddress?.assumingMemoryBound(to: UInt8.self))
+            let data = raw.baseAddress?.assumingMemoryBound(to: UInt8.self)
+            guard let arena else { return sluice__v1__request__unpack(nil, raw.count, data) }
+            return arena.withAllocator { sluice__v1__request__unpack($0, raw.count, data) }
         }
         guard let message = unpacked else {
+            arena?.reset()
             let ref = frame.withUnsafeReadableBytes { ProtobufScan.topLevelRef(in: $0) }
             throw SluiceProtocolError(
                 .malformed, ref: ref, "undecodable Request (\(frame.readableBytes) bytes)")
         }
-        defer { sluice__v1__request__free_unpacked(message, nil) }
+        defer {
+            if let arena { arena.reset() } else { sluice__v1__request__free_unpacked(message, nil) }
+        }
 
         let ref = message.pointee.ref
         switch message.pointee.kind_case {

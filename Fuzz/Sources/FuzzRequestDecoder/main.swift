@@ -66,8 +66,16 @@ public func fuzzRequestDecoder(_ start: UnsafeRawPointer?, _ count: Int) -> CInt
 }
 
 /// Decodes one payload; a request that decodes must survive a re-encode unchanged.
+/// The gateway's way: one arena reused for every payload (it must give the same result).
+nonisolated(unsafe) let arena = UnpackArena(initialBytes: 256)
+
 func checkPayload(_ payload: ByteBuffer) {
-    guard let request = try? SluiceCodec.decodeRequest(payload) else { return }
+    let pooled = try? SluiceCodec.decodeRequest(payload, arena: arena)
+    guard let request = try? SluiceCodec.decodeRequest(payload) else {
+        precondition(pooled == nil, "decoding with the arena succeeded where the system allocator failed")
+        return
+    }
+    precondition(pooled == request, "decoding with the arena gave another request")
     var encoded = ByteBuffer()
     do {
         try SluiceCodec.encodeRequest(request, into: &encoded)

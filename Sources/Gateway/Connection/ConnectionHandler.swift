@@ -81,6 +81,8 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var pendingOut: ByteBuffer?
     /// Produce calls decided during the current event, handed over at its end.
     private var submissions: [CallRequest] = []
+    /// Where requests are unpacked, reused from frame to frame.
+    private let arena = UnpackArena()
     /// The actions of one frame, reused from frame to frame.
     private var readActions: [ConnectionStateMachine.Action] = []
     /// Inside a read (between the first `channelRead` and `channelReadComplete`):
@@ -152,7 +154,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         do {
             // Timestamp 0 is stamped at decoding (stamping later would copy the records).
             let request = try SluiceCodec.decodeRequest(
-                frame, allocator: context.channel.allocator, defaultTimestamp: readWallMilliseconds)
+                frame, allocator: context.channel.allocator, defaultTimestamp: readWallMilliseconds, arena: arena)
             machine.received(request, into: &readActions)
             // Inside a read nothing performed here re-enters this handler (calls and
             // replies wait for the read's end), so the array can be reused.
