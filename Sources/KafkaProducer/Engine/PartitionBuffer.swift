@@ -103,10 +103,14 @@ public struct SealedBatch<Call: PartitionCall> {
 /// is dropped; written and not yet answered, its calls fail at once (possibly
 /// persisted) but the attempt stays on the wire until it answers or times out, so it
 /// is never resent, still counts against the on-wire limit, and its answer still
-/// drives the sequence bookkeeping. With idempotence, a dropped batch leaves a gap in
-/// the sequence numbers: the later batches are numbered afresh under a new producer id
-/// once the wire has drained, as the Java client bumps its epoch for an expired batch
-/// it cannot resolve. An expired attempt that succeeds leaves no gap.
+/// drives the sequence bookkeeping. With idempotence, a dropped batch that is certainly
+/// not in Kafka leaves a gap in the sequence numbers: the later batches are numbered
+/// afresh under a new producer id once the wire has drained (Sluice's epoch bump). A
+/// dropped batch that may be in Kafka leaves the gap unresolved, as the Java client
+/// does: the broker resolves it with the next batch, accepted if the dropped one was
+/// written, refused (OUT_OF_ORDER_SEQUENCE_NUMBER on the oldest batch) if not, and only
+/// then are sequences restarted. Restarting at once would resend later batches that may
+/// be in Kafka under new numbers, where the broker cannot recognise them.
 public struct PartitionBuffer<Call: PartitionCall> {
     public enum Action {
         /// Release this caller: its call is in the buffer.
@@ -342,16 +346,14 @@ public struct PartitionBuffer<Call: PartitionCall> {
         if lost { again.possiblyPersisted = true }
         again.written = false
         if batch.expired {
-            // Its calls failed at their deadline; it is not resent, so the later batches
-            // cannot keep their sequence numbers across the gap.
-            if idempotent { restartSequences(into: &actions) }
+            // Its calls failed at their deadline; it is not resent.
+            dropped(again, into: &actions)
         } else if settings.maxRetries >= 0 && batch.failures >= settings.maxRetries {
             actions.append(
                 .failed(
                     batch.calls,
                     CallFailure(.retriesExhausted, "\(reason) (after \(batch.failures + 1) attempts)", persistence: again.persistence)))
-            // Later batches cannot keep their sequence numbers across the gap.
-            if idempotent { restartSequences(into: &actions) }
+            dropped(again, into: &actions)
         } else {
             again.failures += 1
             requeue(again)
@@ -370,7 +372,6 @@ public struct PartitionBuffer<Call: PartitionCall> {
         func failure(_ persistence: ProduceError.Persistence) -> CallFailure {
             CallFailure(.deliveryTimeout, "no answer within delivery_timeout_ms (\(limit) ms) after buffered", persistence: persistence)
         }
-        var gap = false
         var i = 0
         while i < onWire.count {
             let batch = onWire[i]
@@ -386,13 +387,13 @@ public struct PartitionBuffer<Call: PartitionCall> {
                 onWire.remove(at: i)
                 actions.append(.withdraw(attemptId: batch.attemptId))
                 actions.append(.failed(batch.calls, failure(batch.persistence)))
-                gap = true
+                dropped(batch, into: &actions)
             }
         }
         while let first = retryQueue.first, first.expiresAt <= now {
             retryQueue.removeFirst()
             actions.append(.failed(first.calls, failure(first.persistence)))
-            gap = true
+            dropped(first, into: &actions)
         }
         var calls: [Call] = []
         while bufferCallCount > 0, buffer[bufferHead].bufferedAt + deliveryTimeout <= now {
@@ -405,7 +406,15 @@ public struct PartitionBuffer<Call: PartitionCall> {
             refill(now: now, into: &actions)
         }
         if onWire.isEmpty { draining = false }
-        if gap && idempotent { restartSequences(into: &actions) }
+    }
+
+    /// A sealed batch will not be sent again. Certainly not in Kafka, it leaves a gap the
+    /// later batches cannot number across: restart the sequences. Possibly in Kafka, the
+    /// gap is unresolved: the numbers stay, and the broker's answer to the next batch
+    /// tells (see the type's documentation).
+    private mutating func dropped(_ batch: SealedBatch<Call>, into actions: inout [Action]) {
+        guard idempotent, !batch.possiblyPersisted else { return }
+        restartSequences(into: &actions)
     }
 
     /// Asks for a wake-up at the earliest moment something is due: the retry backoff's

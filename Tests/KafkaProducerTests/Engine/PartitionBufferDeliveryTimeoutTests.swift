@@ -165,7 +165,7 @@ import Testing
         #expect(h.sent.map(\.baseSequence) == [0, 2, 3])
     }
 
-    @Test func anExpiredAttemptThatFailsRenumbersTheLaterBatchesUnderANewProducerId() {
+    @Test func anUnansweredExpiredAttemptLeavesTheGapToTheBroker_refused() {
         var h = Harness(
             {
                 $0.deliveryTimeoutMs = 1_000
@@ -177,8 +177,10 @@ import Testing
         h.produce(2)
         h.advance(ms: 400)
         h.answer(h.sent[0], .lost("connection reset"))
-        #expect(h.producerIdResets == 1, "batch 1 leaves a gap before batch 2's sequence")
+        #expect(h.producerIdResets == 0, "batch 1 may be in Kafka: batch 2 keeps its number until the broker says")
+        // The broker did not have batch 1: batch 2's sequence follows a gap.
         h.answer(h.sent[1], .sequenceReset("OUT_OF_ORDER_SEQUENCE_NUMBER"))
+        #expect(h.producerIdResets == 1, "now the gap is known")
         h.perform(h.buffer.producerIdReset(now: h.now))
         h.advance(ms: 500)
         #expect(h.sentIds.suffix(1) == [[2]], "only batch 2 is resent")
@@ -186,6 +188,38 @@ import Testing
         h.answer(h.sent.last!, .success(baseOffset: 5))
         #expect(h.acked.map(\.0) == [2])
         #expect(h.failed.map(\.0) == [1])
+    }
+
+    @Test func anUnansweredExpiredAttemptLeavesTheGapToTheBroker_accepted() {
+        var h = Harness(
+            {
+                $0.deliveryTimeoutMs = 1_000
+                $0.maxRetries = -1
+            }, idempotent: true)
+        h.produce(1, records: 2)
+        h.produce(2)  // buffered behind batch 1
+        h.advance(ms: 1_000)  // both expire: batch 1 on the wire, call 2 unsealed
+        h.answer(h.sent[0], .lost("request timed out"))
+        h.produce(3)
+        h.advance(ms: 500)  // the retry backoff after the failure
+        #expect(h.sentIds.last == [3])
+        #expect(h.producerIdResets == 0)
+        #expect(h.sent.last?.baseSequence == 2, "numbered after the batch that may be in Kafka")
+        // The broker had batch 1 after all: batch 3 is accepted, no new producer id.
+        h.answer(h.sent.last!, .success(baseOffset: 2))
+        #expect(h.acked.map(\.0) == [3])
+        #expect(h.producerIdResets == 0)
+        // Retries exhausted on a batch that may be in Kafka also leave the gap unresolved.
+        var r = Harness({ $0.maxRetries = 0 }, idempotent: true)
+        r.produce(1)
+        r.answer(r.sent[0], .lost("connection reset"))
+        #expect(r.failed.first?.1.persistence == .possiblyPersisted)
+        #expect(r.producerIdResets == 0)
+        var n = Harness({ $0.maxRetries = 0 }, idempotent: true)
+        n.produce(1)
+        n.answer(n.sent[0], .retriable("NOT_LEADER_OR_FOLLOWER"))
+        #expect(n.failed.first?.1.persistence == .notPersisted)
+        #expect(n.producerIdResets == 1, "a gap known to be one: restart at once")
     }
 
     @Test func anExpiredRetryRenumbersWhatFollowsUnderANewProducerId() {
