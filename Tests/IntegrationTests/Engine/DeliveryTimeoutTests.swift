@@ -223,4 +223,57 @@ struct DeliveryTimeoutTests {
         #expect(consumed.compactMap(\.valueString) == ["warm", "lost"], "the batch whose answer was lost is in Kafka")
         await producer.shutdown()
     }
+
+    /// Tansu checks idempotent sequence numbers. A batch whose answers are lost twice runs
+    /// out while waiting for its second retry: its calls fail POSSIBLY_PERSISTED (it is
+    /// in Kafka, written by the first attempt), and the batch behind it keeps its
+    /// sequence number: the broker accepts it, so no new producer id is needed, and
+    /// nothing is written twice or out of order.
+    @Test("an expired batch that may be in Kafka: the next one keeps its sequence and the broker accepts it (Tansu)")
+    func expiredPossiblyPersistedBatchKeepsTheSequenceBehindIt() async throws {
+        let relayPort = try IdempotenceTests.freePort()
+        let broker = try await TansuBroker.start(advertisedPort: relayPort)
+        defer { broker.stop() }
+        let relay = try await FaultProxy.start(target: broker.bootstrap, port: relayPort)
+        defer { relay.stop() }
+        try await broker.createTopic("gap", partitions: 1)
+        // Valid: 1500 >= ack 1000 + margin 500, and > the 1000 ms backoff.
+        let producer = EngineSupport.producer(bootstrap: relay.listen) {
+            $0.idempotence = .on
+            $0.defaults.maxRetries = -1
+            $0.defaults.ackTimeoutMs = 1_000
+            $0.defaults.retryBackoffMs = 1_000
+            $0.defaults.deliveryTimeoutMs = 1_500
+            $0.requestTimeoutMargin = .milliseconds(500)
+        }
+        #expect(throws: Never.self) { try producer.configuration.validate() }
+        await producer.start()
+        let outcomes = TimedOutcomes()
+        var calls: [EngineSupport.Call] = []
+        calls.append(try await Self.produce(producer, topic: "gap", index: 0, values: ["g0"], into: outcomes))
+        #expect(await outcomes.wait(for: 1, seconds: 30))
+        let resetsBefore = producer.statistics.snapshot().producerIdResets
+        // The first attempt and the retry 1 s later both lose their answers; the next
+        // retry would come after the call's 1.5 s.
+        try await relay.dropResponses(apiKey: 0, count: 2)
+        calls.append(try await Self.produce(producer, topic: "gap", index: 1, values: ["g1"], into: outcomes))
+        #expect(await outcomes.wait(for: 2, seconds: 30))
+        for i in 2..<6 {
+            calls.append(try await Self.produce(producer, topic: "gap", index: i, values: ["g\(i)"], into: outcomes))
+        }
+        #expect(await outcomes.wait(for: 6, seconds: 30))
+        let results = outcomes.all
+        for i in calls.indices { calls[i].outcome = results[i]?.result }
+        #expect(try await relay.droppedCount() == 2)
+        guard case .failure(let expired)? = calls[1].outcome else {
+            Issue.record("call 1 should have run out: \(String(describing: calls[1].outcome))")
+            return
+        }
+        #expect(expired.code == .deliveryTimeout && expired.persistence == .possiblyPersisted, "\(expired)")
+        #expect(calls.enumerated().allSatisfy { i, c in i == 1 || { if case .success = c.outcome { true } else { false } }() })
+        #expect(producer.statistics.snapshot().producerIdResets == resetsBefore, "the broker resolved the gap: it had the batch")
+        let consumed = try await Consumer.readAll(bootstrap: broker.bootstrap, topic: "gap", idleMs: 3000)
+        #expect(consumed.compactMap(\.valueString) == ["g0", "g1", "g2", "g3", "g4", "g5"], "once each, in order")
+        await producer.shutdown()
+    }
 }
