@@ -168,6 +168,11 @@ public struct PartitionBuffer<Call: PartitionCall> {
     /// The wake-up last asked for, until it came.
     private var wakeUpAt: NIODeadline?
     private var deliveryTimeout: TimeAmount { .milliseconds(Int64(settings.deliveryTimeoutMs)) }
+    /// How much younger than a batch's first call its other calls may be: a tenth of the
+    /// delivery timeout, or the linger if longer (calls are meant to wait that long).
+    private var maxBatchAgeSpread: TimeAmount {
+        .milliseconds(Int64(max(settings.deliveryTimeoutMs / 10, settings.maxLingerMs)))
+    }
 
     public init(settings: ProducerSettings, idempotent: Bool) {
         self.settings = settings
@@ -533,15 +538,21 @@ public struct PartitionBuffer<Call: PartitionCall> {
         return end
     }
 
-    /// Takes calls from the head of the buffer up to `maxBatchSize` bytes (at least one).
+    /// Takes calls from the head of the buffer up to `maxBatchSize` bytes (at least one),
+    /// and only calls buffered within `maxBatchAgeSpread` of the first: a batch expires
+    /// with its oldest call, so a younger call sharing it loses that much of its
+    /// delivery timeout (calls that piled up during an outage would otherwise be sealed
+    /// with one about to expire, and fail with it just as the broker is back).
     private mutating func sealNextBatch() -> SealedBatch<Call> {
         var calls: [Call] = []
         var bytes = 0
         var records = 0
-        let expiresAt = buffer[bufferHead].bufferedAt + deliveryTimeout
+        let first = buffer[bufferHead].bufferedAt
+        let expiresAt = first + deliveryTimeout
+        let youngest = first + maxBatchAgeSpread
         while bufferCallCount > 0 {
             let call = buffer[bufferHead].call
-            if !calls.isEmpty && bytes + call.byteSize > settings.maxBatchSize { break }
+            if !calls.isEmpty && (bytes + call.byteSize > settings.maxBatchSize || buffer[bufferHead].bufferedAt > youngest) { break }
             calls.append(call)
             bytes += call.byteSize
             records += call.recordCount

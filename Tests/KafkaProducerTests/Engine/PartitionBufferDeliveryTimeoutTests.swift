@@ -144,6 +144,25 @@ import Testing
         #expect(h.wakeUps.count == 1, "one delivery-timeout wake-up, asked for once: \(h.wakeUps.count)")
     }
 
+    @Test func callsThatPiledUpAreNotSealedWithOnesAboutToExpire() {
+        var h = Harness {
+            $0.deliveryTimeoutMs = 10_000  // a batch's calls lie within 1 s of its first
+            $0.maxRetries = -1
+            $0.retryBackoffMs = 3_000
+        }
+        h.produce(1)
+        h.answer(h.sent[0], .retriable("NOT_LEADER_OR_FOLLOWER"))
+        for i in 2...6 {
+            h.advance(ms: 500)
+            h.produce(i)  // buffered at 0.5, 1.0, 1.5, 2.0, 2.5 s
+        }
+        h.advance(ms: 500)  // 3 s: the retry of call 1
+        h.answer(h.sent[1], .success(baseOffset: 0))
+        h.answer(h.sent[2], .success(baseOffset: 1))
+        #expect(h.sentIds == [[1], [1], [2, 3, 4], [5, 6]], "cut where a call is more than 1 s younger than the batch's first")
+        #expect(h.sent[2].expiresAt == h.sent[3].expiresAt - .milliseconds(1_500))
+    }
+
     // MARK: idempotence
 
     @Test func anExpiredAttemptThatSucceedsKeepsTheSequenceNumbersBehindIt() {
