@@ -116,6 +116,7 @@ extension SluiceCodec {
         result.code = Sluice__V1__ErrorCode(rawValue: UInt32(bitPattern: failed.code.rawValue))
         result.kafka_error = failed.kafkaError
         result.partition = failed.partition
+        result.persistence = Sluice__V1__Persistence(rawValue: UInt32(bitPattern: failed.persistence.rawValue))
         return failed.message.withCString { text in
             result.message = UnsafeMutablePointer(mutating: text)
             return withUnsafeMutablePointer(to: &result, body)
@@ -185,6 +186,7 @@ extension SluiceCodec {
             code: SluiceReply.ErrorCode(rawValue: Int32(bitPattern: failed.code.rawValue)) ?? .unspecified,
             message: try string(failed.message, "Failed.message", ref: ref),
             kafkaError: failed.kafka_error,
-            partition: failed.partition)
+            partition: failed.partition,
+            persistence: SluiceReply.Persistence(rawValue: Int32(bitPattern: failed.persistence.rawValue)) ?? .unspecified)
     }
 }

@@ -53,13 +53,45 @@ public struct SluiceReply: Sendable, Hashable {
         public var kafkaError: Int32
         /// `partition = 4`: -1 when no partition was chosen.
         public var partition: Int32
+        /// `persistence = 5`: whether a failed produce call's records may be in Kafka.
+        public var persistence: Persistence
 
-        public init(code: ErrorCode, message: String, kafkaError: Int32 = 0, partition: Int32 = -1) {
+        public init(
+            code: ErrorCode, message: String, kafkaError: Int32 = 0, partition: Int32 = -1,
+            persistence: Persistence = .unspecified
+        ) {
             self.code = code
             self.message = message
             self.kafkaError = kafkaError
             self.partition = partition
+            self.persistence = persistence
         }
+    }
+
+    /// `sluice.v1.Persistence`: whether a failed call's records may nonetheless be in
+    /// Kafka, as librdkafka's `rd_kafka_msg_status_t`.
+    public enum Persistence: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
+        /// `PERSISTENCE_UNSPECIFIED = 0`: not said (a reply not about records, a gateway
+        /// older than the field, or a number this version does not know). A client
+        /// deciding whether to retry treats it as `possiblyPersisted`.
+        case unspecified = 0
+        /// `NOT_PERSISTED = 1`: never sent, or every attempt was answered with an error:
+        /// retrying cannot duplicate.
+        case notPersisted = 1
+        /// `POSSIBLY_PERSISTED = 2`: an attempt was sent and got no answer (timeout, lost
+        /// connection): the records may be in Kafka.
+        case possiblyPersisted = 2
+
+        /// The name in sluice.proto, e.g. `NOT_PERSISTED`.
+        public var protoName: String {
+            switch self {
+            case .unspecified: "PERSISTENCE_UNSPECIFIED"
+            case .notPersisted: "NOT_PERSISTED"
+            case .possiblyPersisted: "POSSIBLY_PERSISTED"
+            }
+        }
+
+        public var description: String { protoName }
     }
 
     /// The `outcome` oneof of `sluice.v1.SyncResult`.
@@ -102,6 +134,9 @@ public struct SluiceReply: Sendable, Hashable {
         case timeout = 11
         /// `SHUTTING_DOWN = 12`: the gateway is draining and takes no new calls.
         case shuttingDown = 12
+        /// `DELIVERY_TIMEOUT = 13`: the call got no final answer within
+        /// `delivery_timeout_ms` after `buffered`.
+        case deliveryTimeout = 13
 
         /// The name in sluice.proto, e.g. `INVALID_REQUEST`.
         public var protoName: String {
@@ -119,6 +154,7 @@ public struct SluiceReply: Sendable, Hashable {
             case .kafkaError: "KAFKA_ERROR"
             case .timeout: "TIMEOUT"
             case .shuttingDown: "SHUTTING_DOWN"
+            case .deliveryTimeout: "DELIVERY_TIMEOUT"
             }
         }
 

@@ -71,6 +71,7 @@ struct ConfigurationTests {
         max_linger_count = 10
         max_retries = -1
         retry_backoff_ms = 100
+        delivery_timeout_ms = 30000
         compression = "zstd"
         compression_level = 3
         produce_api_version = 7
@@ -80,6 +81,7 @@ struct ConfigurationTests {
         [producer.topics."orders.eu"]
         required_acks = -1
         compression = "lz4"
+        delivery_timeout_ms = 60000
 
         [shutdown]
         drain_timeout_ms = 1500
@@ -120,6 +122,8 @@ struct ConfigurationTests {
         #expect(c.producer.defaults.maxRetries == -1)
         #expect(c.producer.defaults.compression == Compression(codec: .zstd, level: 3))
         #expect(c.producer.defaults.produceApiVersion == 7)
+        #expect(c.producer.defaults.deliveryTimeoutMs == 30_000)
+        #expect(c.producer.settings(for: "orders.eu").deliveryTimeoutMs == 60_000)
         #expect(c.producer.idempotence == .off)
         #expect(c.producer.settings(for: "orders.eu").requiredAcks == -1)
         #expect(c.producer.settings(for: "orders.eu").compression.codec == .lz4)
@@ -170,6 +174,42 @@ struct ConfigurationTests {
         #expect(c.producer.defaults.maxRetries == 3)
         #expect(c.producer.defaults.retryBackoffMs == 500)
         #expect(c.producer.defaults.compression.codec == .none)
+        #expect(c.producer.defaults.deliveryTimeoutMs == 120_000)
+        #expect(throws: Never.self) { try c.producerConfiguration().validate() }
+    }
+
+    @Test("the delivery timeout must leave room for linger, one request and a retry's backoff")
+    func deliveryTimeoutChecks() throws {
+        let brokers = "[kafka]\nbrokers = [\"h:1\"]\n"
+        // ack 10000 + the 5000 ms request margin + linger 0: 15000 is the least.
+        _ = try Self.load(brokers + "[producer]\ndelivery_timeout_ms = 15000\n")
+        expectError(brokers + "[producer]\ndelivery_timeout_ms = 14999\n", code: .invalidValue, key: "producer.delivery_timeout_ms")
+        expectError(
+            brokers + "[producer]\ndelivery_timeout_ms = 20000\nmax_linger_ms = 5001\n", code: .invalidValue,
+            key: "producer.delivery_timeout_ms")
+        expectError(
+            brokers + "[producer]\ndelivery_timeout_ms = 20000\nretry_backoff_ms = 20000\n", code: .invalidValue,
+            key: "producer.delivery_timeout_ms")
+        // No retries: the backoff does not matter.
+        _ = try Self.load(brokers + "[producer]\ndelivery_timeout_ms = 20000\nretry_backoff_ms = 20000\nmax_retries = 0\n")
+        // A topic's table is named, with the value it inherits or sets.
+        expectError(
+            brokers + "[producer.topics.\"slow\"]\nack_timeout_ms = 200000\n", code: .invalidValue,
+            key: "producer.topics.\"slow\".delivery_timeout_ms")
+        expectError(brokers + "[producer]\ndelivery_timeout_ms = 0\n", code: .invalidValue, key: "producer.delivery_timeout_ms")
+        do {
+            _ = try Self.load(brokers + "[producer]\ndelivery_timeout_ms = 14999\n")
+        } catch {
+            #expect(error.message.contains("ack_timeout_ms (10000)") && error.message.contains("15000"), "\(error)")
+        }
+        // The engine's own check says the same.
+        var engine = ProducerConfiguration(bootstrap: [])
+        engine.topicOverrides["t"] = ProducerSettings()
+        engine.topicOverrides["t"]!.deliveryTimeoutMs = 1000
+        #expect(throws: ProduceError.self) { try engine.validate() }
+        engine.requestTimeoutMargin = .zero
+        engine.topicOverrides["t"]!.ackTimeoutMs = 1000
+        #expect(throws: Never.self) { try engine.validate() }
     }
 
     @Test("environment and --set override the file; later wins")

@@ -272,14 +272,31 @@ struct ConnectionStateMachineTests {
             #expect(a.failures == [code])
             #expect(a.replies.first?.ref == ref)
             #expect(failed(a.replies.first)?.partition == (error.partition ?? -1))
+            #expect(failed(a.replies.first)?.persistence == .notPersisted, "a refused call was never sent")
         }
         _ = d.receive(Driver.produce(50))
         _ = d.machine.submitted(ref: 50, .success(1))
         let kafka = d.machine.outcome(
             ref: 50, .failure(ProduceError(.kafkaError, "invalidRecord on t/1", kafkaError: KafkaErrorCode(rawValue: 87), partition: 1)))
-        #expect(failed(kafka.replies.first) == SluiceReply.Failed(code: .kafkaError, message: "invalidRecord on t/1", kafkaError: 87, partition: 1))
+        #expect(
+            failed(kafka.replies.first)
+                == SluiceReply.Failed(code: .kafkaError, message: "invalidRecord on t/1", kafkaError: 87, partition: 1, persistence: .notPersisted))
         #expect(d.machine.unfinishedCalls == 0)
-        for code in [ProduceError.Code.unknownTopic, .unknownPartition, .recordTooLarge, .retriesExhausted, .kafkaError, .shuttingDown, .invalidArgument, .noLeader, .unsupported] {
+        // A delivery timeout after a lost answer: the code and the persistence reach the
+        // reply and the SyncWait's result.
+        _ = d.receive(Driver.produce(51))
+        _ = d.machine.submitted(ref: 51, .success(1))
+        let expired = d.machine.outcome(
+            ref: 51, .failure(ProduceError(.deliveryTimeout, "t/1: no answer", partition: 1, persistence: .possiblyPersisted)))
+        #expect(failed(expired.replies.first)?.code == .deliveryTimeout)
+        #expect(failed(expired.replies.first)?.persistence == .possiblyPersisted)
+        let sync = d.receive(SluiceRequest(ref: 51, kind: .syncWait(timeoutMs: 0)))
+        guard case .syncResult(.failed(let f))? = sync.replies.first?.kind else {
+            Issue.record("no sync result: \(sync.replies)")
+            return
+        }
+        #expect(f.code == .deliveryTimeout && f.persistence == .possiblyPersisted)
+        for code in [ProduceError.Code.unknownTopic, .unknownPartition, .recordTooLarge, .retriesExhausted, .kafkaError, .shuttingDown, .invalidArgument, .noLeader, .unsupported, .deliveryTimeout] {
             #expect(ConnectionStateMachine.replyCode(ProduceError(code, "x")).0 != .unspecified)
         }
     }

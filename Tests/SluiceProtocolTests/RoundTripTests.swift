@@ -51,6 +51,9 @@ struct RoundTripTests {
         SluiceReply(ref: 4, kind: .syncResult(.acked(.init(partition: 1, baseOffset: 99)))),
         SluiceReply(ref: 5, kind: .syncResult(.failed(.init(code: .timeout, message: "timed out", partition: 2)))),
         SluiceReply(ref: 6, kind: .syncResult(.unset)),
+        SluiceReply(ref: 16, kind: .failed(.init(code: .deliveryTimeout, message: "expired", partition: 1, persistence: .possiblyPersisted))),
+        SluiceReply(ref: 17, kind: .failed(.init(code: .retriesExhausted, message: "no leader", partition: 1, persistence: .notPersisted))),
+        SluiceReply(ref: 18, kind: .syncResult(.failed(.init(code: .deliveryTimeout, message: "expired", partition: 2, persistence: .possiblyPersisted)))),
         SluiceReply(ref: 7, kind: .pong(version: "1.0.0")),
         SluiceReply(ref: 8, kind: .metadata(topic: "orders", partitionCount: 12)),
         SluiceReply(ref: .max, kind: .unset),
@@ -80,11 +83,29 @@ struct RoundTripTests {
             (.unknownPartition, 6, "UNKNOWN_PARTITION"), (.recordTooLarge, 7, "RECORD_TOO_LARGE"),
             (.notAuthorized, 8, "NOT_AUTHORIZED"), (.retriesExhausted, 9, "RETRIES_EXHAUSTED"),
             (.kafkaError, 10, "KAFKA_ERROR"), (.timeout, 11, "TIMEOUT"), (.shuttingDown, 12, "SHUTTING_DOWN"),
+            (.deliveryTimeout, 13, "DELIVERY_TIMEOUT"),
         ]
         #expect(expected.count == SluiceReply.ErrorCode.allCases.count)
         for (code, number, name) in expected {
             #expect(code.rawValue == number)
             #expect(code.protoName == name)
+        }
+    }
+
+    @Test("persistence numbers match docs/protocol.md")
+    func persistenceNumbers() throws {
+        let expected: [(SluiceReply.Persistence, Int32, String)] = [
+            (.unspecified, 0, "PERSISTENCE_UNSPECIFIED"), (.notPersisted, 1, "NOT_PERSISTED"),
+            (.possiblyPersisted, 2, "POSSIBLY_PERSISTED"),
+        ]
+        #expect(expected.count == SluiceReply.Persistence.allCases.count)
+        for (status, number, name) in expected {
+            #expect(status.rawValue == number)
+            #expect(status.protoName == name)
+            let reply = SluiceReply(ref: 1, kind: .failed(.init(code: .deliveryTimeout, message: "m", persistence: status)))
+            let failed = try pbFields(#require(pbFields(payload(of: reply).bytes).last(4)?.asBytes))
+            // Field 5 of Failed; proto3 leaves the zero value off the wire.
+            #expect(failed.last(5)?.asVarint ?? 0 == UInt64(number))
         }
     }
 

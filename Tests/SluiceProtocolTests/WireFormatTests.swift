@@ -212,6 +212,21 @@ struct WireFormatTests {
         newer.uint(1, 1)
         newer.message(4) { $0.uint(1, 99) }
         #expect(try SluiceCodec.decodeReply(newer.buffer) == SluiceReply(ref: 1, kind: .failed(.init(code: .unspecified, message: "", kafkaError: 0, partition: 0))))
+
+        // Persistence (field 5 of Failed) as a client reads it; a number from a newer
+        // gateway is unspecified, and a gateway older than the field sends none.
+        for (number, status) in [(1, SluiceReply.Persistence.notPersisted), (2, .possiblyPersisted), (7, .unspecified)] {
+            var failed = PBWriter()
+            failed.uint(1, 5)
+            failed.message(4) { f in
+                f.uint(1, 13)  // DELIVERY_TIMEOUT
+                f.int(4, 2)
+                f.uint(5, UInt64(number))
+            }
+            #expect(
+                try SluiceCodec.decodeReply(failed.buffer)
+                    == SluiceReply(ref: 5, kind: .failed(.init(code: .deliveryTimeout, message: "", partition: 2, persistence: status))))
+        }
     }
 
     // MARK: our bytes, read independently

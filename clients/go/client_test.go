@@ -330,6 +330,32 @@ func TestCodeNames(t *testing.T) {
 	}
 }
 
+// Failed.persistence reaches Error.Persistence, a number unknown here included.
+func TestPersistence(t *testing.T) {
+	for _, c := range []struct {
+		in   pb.Persistence
+		want Persistence
+		name string
+	}{
+		{pb.Persistence_PERSISTENCE_UNSPECIFIED, PersistenceUnspecified, "PERSISTENCE_UNSPECIFIED"},
+		{pb.Persistence_NOT_PERSISTED, NotPersisted, "NOT_PERSISTED"},
+		{pb.Persistence_POSSIBLY_PERSISTED, PossiblyPersisted, "POSSIBLY_PERSISTED"},
+		{pb.Persistence(9), Persistence(9), "Persistence(9)"},
+	} {
+		e := errorFromProto(5, &pb.Failed{Code: pb.ErrorCode_DELIVERY_TIMEOUT, Message: "m", Persistence: c.in})
+		if e.Persistence != c.want || e.Persistence.String() != c.name || e.Code != CodeDeliveryTimeout {
+			t.Errorf("%v: got %v (%s), code %v", c.in, e.Persistence, e.Persistence, e.Code)
+		}
+	}
+	e := &Error{Code: CodeDeliveryTimeout, Message: "t/0", Persistence: PossiblyPersisted}
+	if e.Error() != "sluice: DELIVERY_TIMEOUT: t/0 (possibly persisted)" {
+		t.Errorf("message %q", e.Error())
+	}
+	if localError(CodeInvalidRequest, "x").Persistence != NotPersisted {
+		t.Error("a local error is not persisted")
+	}
+}
+
 // Shutdown half-closes: the gateway answers what it read, then closes; every call ends
 // with its own reply, none in doubt.
 func TestShutdownWaitsForReplies(t *testing.T) {

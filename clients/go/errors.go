@@ -25,7 +25,31 @@ const (
 	CodeKafkaError       Code = Code(pb.ErrorCode_KAFKA_ERROR)
 	CodeTimeout          Code = Code(pb.ErrorCode_TIMEOUT)
 	CodeShuttingDown     Code = Code(pb.ErrorCode_SHUTTING_DOWN)
+	CodeDeliveryTimeout  Code = Code(pb.ErrorCode_DELIVERY_TIMEOUT)
 )
+
+// Persistence says whether a failed call's records may nonetheless be in Kafka
+// (Failed.persistence, docs/protocol.md section 3.5).
+type Persistence int32
+
+const (
+	// PersistenceUnspecified: not said (not a produce call's failure, or a gateway
+	// older than the field). Treat it as PossiblyPersisted before retrying.
+	PersistenceUnspecified Persistence = Persistence(pb.Persistence_PERSISTENCE_UNSPECIFIED)
+	// NotPersisted: never sent, or the broker answered an error: a retry cannot
+	// duplicate the records.
+	NotPersisted Persistence = Persistence(pb.Persistence_NOT_PERSISTED)
+	// PossiblyPersisted: sent, and no answer came: the records may be in Kafka.
+	PossiblyPersisted Persistence = Persistence(pb.Persistence_POSSIBLY_PERSISTED)
+)
+
+// String is the status's name in the protocol ("NOT_PERSISTED"), or its number.
+func (p Persistence) String() string {
+	if name, ok := pb.Persistence_name[int32(p)]; ok {
+		return name
+	}
+	return fmt.Sprintf("Persistence(%d)", int32(p))
+}
 
 // String is the code's name in the protocol ("NOT_AUTHORIZED"), or its number.
 func (c Code) String() string {
@@ -44,6 +68,9 @@ type Error struct {
 	Partition  int32  // the partition concerned, -1 when none was chosen
 	Ref        uint64 // the call's ref; 0 for connection-level errors
 	Local      bool   // detected by this client before sending
+	// Persistence: whether the call's records may be in Kafka despite the failure
+	// (NotPersisted for a Local error).
+	Persistence Persistence
 }
 
 func (e *Error) Error() string {
@@ -53,6 +80,9 @@ func (e *Error) Error() string {
 	}
 	if e.KafkaError != 0 {
 		s += fmt.Sprintf(" (kafka error %d)", e.KafkaError)
+	}
+	if e.Persistence == PossiblyPersisted {
+		s += " (possibly persisted)"
 	}
 	if e.Local {
 		s += " (checked by the client, not sent)"
@@ -77,11 +107,13 @@ func errorFromProto(ref uint64, f *pb.Failed) *Error {
 		KafkaError: f.GetKafkaError(),
 		Partition:  f.GetPartition(),
 		Ref:        ref,
+		// A number this package does not know is kept, like Code's.
+		Persistence: Persistence(f.GetPersistence()),
 	}
 }
 
 func localError(code Code, format string, args ...any) *Error {
-	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Partition: -1, Local: true}
+	return &Error{Code: code, Message: fmt.Sprintf(format, args...), Partition: -1, Local: true, Persistence: NotPersisted}
 }
 
 var (

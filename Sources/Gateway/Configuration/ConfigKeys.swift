@@ -380,6 +380,9 @@ public enum ConfigKeys {
         pInt("max_linger_count", "calls that may linger before sending; 0 = no count limit", 0...1_000_000, \.maxLingerCount),
         pInt("max_retries", "retries after retriable errors; -1 = for ever", -1...1_000_000, \.maxRetries),
         pInt("retry_backoff_ms", "pause before a retry", 0...600_000, \.retryBackoffMs),
+        pInt(
+            "delivery_timeout_ms", "longest time from buffered to a call's outcome; later = DELIVERY_TIMEOUT",
+            1...Int(Int32.max), \.deliveryTimeoutMs),
         ProducerKey(
             name: "compression", doc: "none, gzip, snappy, lz4, zstd",
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in

@@ -268,6 +268,17 @@ public struct GatewayConfiguration: Sendable {
                 .invalidValue, key: "limits.max_unfinished_no_ack",
                 "\(limits.maxUnfinishedNoAck) exceeds limits.max_unfinished_calls (\(limits.maxUnfinishedCalls))")
         }
+        // The delivery timeout must leave room for the linger and one request's answer,
+        // as the Java client checks delivery.timeout.ms against linger.ms and
+        // request.timeout.ms; a per-topic table is named when its settings break it.
+        let margin = ProducerConfiguration.defaultRequestTimeoutMargin
+        for topic in [nil] + producer.topicOverrides.keys.sorted().map(Optional.some) {
+            let s = topic.map { producer.settings(for: $0) } ?? producer.defaults
+            if let problem = s.deliveryTimeoutProblem(requestTimeoutMargin: margin) {
+                let key = topic.map { "producer.topics.\(ConfigKeys.quote($0)).delivery_timeout_ms" } ?? "producer.delivery_timeout_ms"
+                throw ConfigError(.invalidValue, key: key, problem)
+            }
+        }
         if producer.idempotence == .on {
             for topic in [nil] + producer.topicOverrides.keys.sorted().map(Optional.some) {
                 let s = topic.map { producer.settings(for: $0) } ?? producer.defaults

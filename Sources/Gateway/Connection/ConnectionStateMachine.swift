@@ -342,7 +342,7 @@ public struct ConnectionStateMachine {
         case .metadata(let topic):
             actions.append(.observe(.request(kind: "metadata")))
             if topic.isEmpty {
-                fail(ref: ref, .invalidRequest, "metadata request \(ref) has an empty topic", into: &actions)
+                fail(ref: ref, .invalidRequest, "metadata request \(ref) has an empty topic", persistence: .unspecified, into: &actions)
             } else {
                 pendingMetadata += 1
                 actions.append(.fetchMetadata(ref: ref, topic: topic))
@@ -442,7 +442,7 @@ public struct ConnectionStateMachine {
             actions.append(.write(SluiceReply(ref: ref, kind: .metadata(topic: topic, partitionCount: Int32(clamping: count)))))
         case .failure(let error):
             let (code, kafka) = Self.replyCode(error)
-            fail(ref: ref, code, error.message, kafkaError: kafka, partition: -1, into: &actions)
+            fail(ref: ref, code, error.message, kafkaError: kafka, partition: -1, persistence: .unspecified, into: &actions)
         }
         closeIfIdle(&actions)
         requestReadIfAllowed(&actions)
@@ -591,7 +591,9 @@ public struct ConnectionStateMachine {
             let (code, kafka) = Self.replyCode(error)
             var message = error.message
             if !message.contains(call.topic) { message = "topic \(call.topic): \(message)" }
-            let failed = SluiceReply.Failed(code: code, message: message, kafkaError: kafka, partition: error.partition ?? call.partition)
+            let failed = SluiceReply.Failed(
+                code: code, message: message, kafkaError: kafka, partition: error.partition ?? call.partition,
+                persistence: Self.replyPersistence(error))
             outcome = .failed(failed)
             actions.append(.observe(.failed(code)))
             if (!call.noAck || rejectedAtOnce) && lifecycle == .open {
@@ -612,12 +614,15 @@ public struct ConnectionStateMachine {
         recent.remember(ref, outcome)
     }
 
+    /// A request refused at once: a produce call's records are not in Kafka
+    /// (`persistence` is unspecified for the failures of other requests).
     private func fail(
         ref: UInt64, _ code: SluiceReply.ErrorCode, _ message: String, kafkaError: Int32 = 0, partition: Int32 = -1,
-        into actions: inout [Action]
+        persistence: SluiceReply.Persistence = .notPersisted, into actions: inout [Action]
     ) {
         actions.append(.observe(.failed(code)))
-        actions.append(.write(SluiceReply(ref: ref, kind: .failed(.init(code: code, message: message, kafkaError: kafkaError, partition: partition)))))
+        let failed = SluiceReply.Failed(code: code, message: message, kafkaError: kafkaError, partition: partition, persistence: persistence)
+        actions.append(.write(SluiceReply(ref: ref, kind: .failed(failed))))
     }
 
     private mutating func requestReadIfAllowed(_ actions: inout [Action]) {
@@ -651,6 +656,15 @@ public struct ConnectionStateMachine {
         // cluster's retriable trouble outlasted what the engine waits for.
         case .noLeader: return (.retriesExhausted, kafka)
         case .unsupported: return (.kafkaError, kafka)
+        case .deliveryTimeout: return (.deliveryTimeout, kafka)
+        }
+    }
+
+    /// The protocol's persistence status for an engine error.
+    public static func replyPersistence(_ error: ProduceError) -> SluiceReply.Persistence {
+        switch error.persistence {
+        case .notPersisted: .notPersisted
+        case .possiblyPersisted: .possiblyPersisted
         }
     }
 }

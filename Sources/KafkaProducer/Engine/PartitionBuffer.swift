@@ -20,14 +20,19 @@ public struct CallFailure: Error, Sendable, Equatable {
         case rejected
         /// The producer was shut down before the call was sent.
         case shutdown
+        /// `deliveryTimeoutMs` passed since the call was buffered.
+        case deliveryTimeout
     }
 
     public var reason: Reason
     public var message: String
+    /// Whether the calls' records may nonetheless be in Kafka.
+    public var persistence: ProduceError.Persistence
 
-    public init(_ reason: Reason, _ message: String) {
+    public init(_ reason: Reason, _ message: String, persistence: ProduceError.Persistence = .notPersisted) {
         self.reason = reason
         self.message = message
+        self.persistence = persistence
     }
 }
 
@@ -35,8 +40,12 @@ public struct CallFailure: Error, Sendable, Equatable {
 public enum SendOutcome: Sendable, Equatable {
     /// Kafka appended the batch at `baseOffset` (-1 with required_acks = 0).
     case success(baseOffset: Int64)
-    /// A retriable failure: lost connection, no leader, timeout, retriable Kafka error.
+    /// A retriable failure the broker answered (a retriable Kafka error), or one before
+    /// anything was written (no leader, no connection): the records are not in Kafka.
     case retriable(String)
+    /// Written, and no answer came (the connection was lost, the request timed out):
+    /// retriable, and the records may be in Kafka.
+    case lost(String)
     /// A non-retriable Kafka error.
     case fatal(KafkaErrorCode, String)
     /// The broker has no record of our producer id or lost sequence continuity
@@ -62,6 +71,18 @@ public struct SealedBatch<Call: PartitionCall> {
     public internal(set) var baseSequence: Int32
     /// Retriable failures so far.
     public internal(set) var failures: Int
+    /// When the batch's oldest call has been buffered for `deliveryTimeoutMs`.
+    public let expiresAt: NIODeadline
+    /// An attempt was written and got no answer: the records may be in Kafka.
+    public internal(set) var possiblyPersisted = false
+    /// The current attempt has been handed to the leader's connection (`written`); until
+    /// then the partition producer holds it while it looks for a route.
+    public internal(set) var written = false
+    /// The delivery timeout passed while this attempt was on the wire: its calls have
+    /// failed already, and it stays only for its answer (sequence bookkeeping).
+    public internal(set) var expired = false
+
+    var persistence: ProduceError.Persistence { possiblyPersisted ? .possiblyPersisted : .notPersisted }
 }
 
 /// The buffer logic of one partition producer, as brod's `brod_producer_buffer`:
@@ -72,7 +93,24 @@ public struct SealedBatch<Call: PartitionCall> {
 /// - a non-retriable error fails only the calls of that request; the rest go on;
 /// - exhausted retries fail the calls concerned instead of crashing, so every call
 ///   gets an outcome;
-/// - a retried batch keeps its exact calls and sequence numbers (idempotence needs it).
+/// - a retried batch keeps its exact calls and sequence numbers (idempotence needs it);
+/// - every buffered call gets its outcome within `deliveryTimeoutMs` (as Java's
+///   `delivery.timeout.ms`), whatever the retries.
+///
+/// Delivery timeout: calls not yet sealed into a batch fail at their deadline (not
+/// persisted). A sealed batch fails when its oldest call's deadline passes: waiting for
+/// a retry, or still with the partition producer looking for a route (`withdraw`), it
+/// is dropped; written and not yet answered, its calls fail at once (possibly
+/// persisted) but the attempt stays on the wire until it answers or times out, so it
+/// is never resent, still counts against the on-wire limit, and its answer still
+/// drives the sequence bookkeeping. With idempotence, a dropped batch that is certainly
+/// not in Kafka leaves a gap in the sequence numbers: the later batches are numbered
+/// afresh under a new producer id once the wire has drained (Sluice's epoch bump). A
+/// dropped batch that may be in Kafka leaves the gap unresolved, as the Java client
+/// does: the broker resolves it with the next batch, accepted if the dropped one was
+/// written, refused (OUT_OF_ORDER_SEQUENCE_NUMBER on the oldest batch) if not, and only
+/// then are sequences restarted. Restarting at once would resend later batches that may
+/// be in Kafka under new numbers, where the broker cannot recognise them.
 public struct PartitionBuffer<Call: PartitionCall> {
     public enum Action {
         /// Release this caller: its call is in the buffer.
@@ -85,9 +123,12 @@ public struct PartitionBuffer<Call: PartitionCall> {
         case acked([(call: Call, baseOffset: Int64)], aheadOfRetry: Bool)
         /// These calls failed for good.
         case failed([Call], CallFailure)
-        /// Call `tick(now:)` at this time (linger or retry backoff ends). Replaces any
-        /// earlier wake-up.
+        /// Call `tick(now:)` at this time (linger, retry backoff or a delivery timeout
+        /// ends). Replaces any earlier wake-up; a wake-up that comes early does no harm.
         case wakeUp(at: NIODeadline)
+        /// Do not write this attempt after all (it expired while the producer looked for
+        /// a route); drop it.
+        case withdraw(attemptId: UInt64)
         /// The leader may have moved: refresh metadata before the retry.
         case refreshMetadata
         /// Obtain a new producer id, then call `producerIdReset(now:)`.
@@ -122,6 +163,16 @@ public struct PartitionBuffer<Call: PartitionCall> {
     private var nextSequence: Int32 = 0
     private var retryAt: NIODeadline?
     private var awaitingProducerId = false
+    /// When the buffered calls' linger ends, if they linger.
+    private var lingerUntil: NIODeadline?
+    /// The wake-up last asked for, until it came.
+    private var wakeUpAt: NIODeadline?
+    private var deliveryTimeout: TimeAmount { .milliseconds(Int64(settings.deliveryTimeoutMs)) }
+    /// How much younger than a batch's first call its other calls may be: a tenth of the
+    /// delivery timeout, or the linger if longer (calls are meant to wait that long).
+    private var maxBatchAgeSpread: TimeAmount {
+        .milliseconds(Int64(max(settings.deliveryTimeoutMs / 10, settings.maxLingerMs)))
+    }
 
     public init(settings: ProducerSettings, idempotent: Bool) {
         self.settings = settings
@@ -144,6 +195,7 @@ public struct PartitionBuffer<Call: PartitionCall> {
     /// A caller produces a call.
     public mutating func enqueue(_ call: Call, now: NIODeadline) -> [Action] {
         var actions: [Action] = []
+        expire(now: now, into: &actions)
         if pendingCount == 0 && bufferCallCount < settings.partitionBufferLimit {
             buffer.append(Entry(call: call, bufferedAt: now))
             actions.append(.buffered(call))
@@ -151,15 +203,26 @@ public struct PartitionBuffer<Call: PartitionCall> {
             pending.append(call)
         }
         trySend(now: now, into: &actions)
+        scheduleWakeUp(now: now, into: &actions)
         return actions
     }
 
     /// A wake-up asked for by `.wakeUp` came (or any other moment worth re-checking).
     public mutating func tick(now: NIODeadline) -> [Action] {
         var actions: [Action] = []
+        if let at = wakeUpAt, at <= now { wakeUpAt = nil }
         if let at = retryAt, at <= now { retryAt = nil }
+        expire(now: now, into: &actions)
         trySend(now: now, into: &actions)
+        scheduleWakeUp(now: now, into: &actions)
         return actions
+    }
+
+    /// The partition producer handed this attempt to the leader's connection: from now
+    /// on it may reach the broker.
+    public mutating func written(attemptId: UInt64) {
+        guard let index = onWire.firstIndex(where: { $0.attemptId == attemptId }) else { return }
+        onWire[index].written = true
     }
 
     /// The answer to a send. Answers to attempts no longer on the wire are ignored.
@@ -168,6 +231,10 @@ public struct PartitionBuffer<Call: PartitionCall> {
         var actions: [Action] = []
         let batch = onWire.remove(at: index)
         switch outcome {
+        case .success where batch.expired:
+            // Its calls failed at their deadline (possibly persisted: they are). The
+            // sequence numbers behind it stay right.
+            break
         case .success(let baseOffset):
             var offset = baseOffset
             var acks: [(call: Call, baseOffset: Int64)] = []
@@ -179,10 +246,17 @@ public struct PartitionBuffer<Call: PartitionCall> {
             let ahead = retryQueue.contains { $0.sealIndex < batch.sealIndex }
             actions.append(.acked(acks, aheadOfRetry: ahead))
         case .retriable(let message):
-            retry(batch, reason: message, now: now, into: &actions)
+            retry(batch, reason: message, lost: false, now: now, into: &actions)
+        case .lost(let message):
+            retry(batch, reason: message, lost: true, now: now, into: &actions)
         case .fatal(let code, let message):
-            actions.append(.failed(batch.calls, CallFailure(.kafkaError(code), message)))
+            if !batch.expired {
+                actions.append(.failed(batch.calls, CallFailure(.kafkaError(code), message, persistence: batch.persistence)))
+            }
             if idempotent { restartSequences(into: &actions) }
+        case .sequenceReset where batch.expired:
+            // Nothing to resend: the numbers behind it must start over.
+            restartSequences(into: &actions)
         case .sequenceReset:
             // As the Java client: a sequence error on a batch behind an earlier one that
             // is not yet acked is that earlier batch's doing (the broker saw a gap); retry
@@ -190,19 +264,24 @@ public struct PartitionBuffer<Call: PartitionCall> {
             // the broker lost our sequence: then start over under a new producer id.
             let earlierPending = onWire.contains { $0.sealIndex < batch.sealIndex }
                 || retryQueue.contains { $0.sealIndex < batch.sealIndex }
+            var again = batch
+            again.written = false
+            requeue(again)
             if earlierPending {
-                requeue(batch)
                 if !onWire.isEmpty { draining = true }
             } else {
-                requeue(batch)
                 restartSequences(into: &actions)
             }
         case .abandoned(let message):
-            actions.append(.failed(batch.calls, CallFailure(.shutdown, message)))
+            if !batch.expired {
+                actions.append(.failed(batch.calls, CallFailure(.shutdown, message, persistence: batch.persistence)))
+            }
         }
         if onWire.isEmpty { draining = false }
+        expire(now: now, into: &actions)
         refill(now: now, into: &actions)
         trySend(now: now, into: &actions)
+        scheduleWakeUp(now: now, into: &actions)
         return actions
     }
 
@@ -213,10 +292,12 @@ public struct PartitionBuffer<Call: PartitionCall> {
         var actions: [Action] = []
         let lost = onWire
         onWire.removeAll()
-        for batch in lost { retry(batch, reason: reason, now: now, into: &actions) }
+        for batch in lost { retry(batch, reason: reason, lost: batch.written, now: now, into: &actions) }
         draining = false
+        expire(now: now, into: &actions)
         refill(now: now, into: &actions)
         trySend(now: now, into: &actions)
+        scheduleWakeUp(now: now, into: &actions)
         return actions
     }
 
@@ -226,22 +307,30 @@ public struct PartitionBuffer<Call: PartitionCall> {
         awaitingProducerId = false
         needsResequence = true
         var actions: [Action] = []
+        expire(now: now, into: &actions)
         trySend(now: now, into: &actions)
+        scheduleWakeUp(now: now, into: &actions)
         return actions
     }
 
     /// Fails every call not yet on the wire (shutdown after the drain timeout). Calls on
     /// the wire keep waiting for their answer.
     public mutating func failUnsent(_ failure: CallFailure) -> [Action] {
-        var calls: [Call] = retryQueue.flatMap(\.calls)
-        calls += buffer[bufferHead...].map(\.call)
-        calls += pending[pendingHead...]
+        var actions: [Action] = []
+        // A batch waiting for a retry may have reached the broker in an earlier attempt.
+        for batch in retryQueue {
+            var f = failure
+            if batch.possiblyPersisted { f.persistence = .possiblyPersisted }
+            actions.append(.failed(batch.calls, f))
+        }
+        let calls = buffer[bufferHead...].map(\.call) + pending[pendingHead...]
         retryQueue.removeAll()
         buffer.removeAll()
         bufferHead = 0
         pending.removeAll()
         pendingHead = 0
-        return calls.isEmpty ? [] : [.failed(calls, failure)]
+        if !calls.isEmpty { actions.append(.failed(calls, failure)) }
+        return actions
     }
 
     // MARK: internals
@@ -251,25 +340,111 @@ public struct PartitionBuffer<Call: PartitionCall> {
     /// A retriable failure of one batch: it goes back to the retry queue (or fails when
     /// out of retries); nothing is sent until the backoff has passed and every other
     /// request on the wire has answered.
-    private mutating func retry(_ batch: SealedBatch<Call>, reason: String, now: NIODeadline, into actions: inout [Action]) {
+    /// `lost`: the attempt was written and got no answer.
+    private mutating func retry(
+        _ batch: SealedBatch<Call>, reason: String, lost: Bool, now: NIODeadline, into actions: inout [Action]
+    ) {
         // Failures of requests that were on the wire with an earlier failed one belong
         // to the same round: one backoff, one metadata refresh.
         let sameRound = draining
-        if settings.maxRetries >= 0 && batch.failures >= settings.maxRetries {
-            actions.append(.failed(batch.calls, CallFailure(.retriesExhausted, "\(reason) (after \(batch.failures + 1) attempts)")))
-            // Later batches cannot keep their sequence numbers across the gap.
-            if idempotent { restartSequences(into: &actions) }
+        var again = batch
+        if lost { again.possiblyPersisted = true }
+        again.written = false
+        if batch.expired {
+            // Its calls failed at their deadline; it is not resent.
+            dropped(again, into: &actions)
+        } else if settings.maxRetries >= 0 && batch.failures >= settings.maxRetries {
+            actions.append(
+                .failed(
+                    batch.calls,
+                    CallFailure(.retriesExhausted, "\(reason) (after \(batch.failures + 1) attempts)", persistence: again.persistence)))
+            dropped(again, into: &actions)
         } else {
-            var again = batch
             again.failures += 1
             requeue(again)
         }
         if !onWire.isEmpty { draining = true }
         if !sameRound && (retryAt == nil || retryAt! <= now) {
-            let at = now + .milliseconds(Int64(settings.retryBackoffMs))
-            retryAt = at
-            actions.append(.wakeUp(at: at))
+            retryAt = now + .milliseconds(Int64(settings.retryBackoffMs))
             actions.append(.refreshMetadata)
+        }
+    }
+
+    /// Fails what has been buffered for `deliveryTimeoutMs`, oldest first (see the type's
+    /// documentation for batches on the wire).
+    private mutating func expire(now: NIODeadline, into actions: inout [Action]) {
+        let limit = settings.deliveryTimeoutMs
+        func failure(_ persistence: ProduceError.Persistence) -> CallFailure {
+            CallFailure(.deliveryTimeout, "no answer within delivery_timeout_ms (\(limit) ms) after buffered", persistence: persistence)
+        }
+        var i = 0
+        while i < onWire.count {
+            let batch = onWire[i]
+            guard !batch.expired, batch.expiresAt <= now else {
+                i += 1
+                continue
+            }
+            if batch.written {
+                onWire[i].expired = true
+                actions.append(.failed(batch.calls, failure(.possiblyPersisted)))
+                i += 1
+            } else {
+                onWire.remove(at: i)
+                actions.append(.withdraw(attemptId: batch.attemptId))
+                actions.append(.failed(batch.calls, failure(batch.persistence)))
+                dropped(batch, into: &actions)
+            }
+        }
+        while let first = retryQueue.first, first.expiresAt <= now {
+            retryQueue.removeFirst()
+            actions.append(.failed(first.calls, failure(first.persistence)))
+            dropped(first, into: &actions)
+        }
+        var calls: [Call] = []
+        while bufferCallCount > 0, buffer[bufferHead].bufferedAt + deliveryTimeout <= now {
+            calls.append(buffer[bufferHead].call)
+            bufferHead += 1
+        }
+        if !calls.isEmpty {
+            actions.append(.failed(calls, failure(.notPersisted)))
+            compactBuffer()
+            refill(now: now, into: &actions)
+        }
+        if onWire.isEmpty { draining = false }
+    }
+
+    /// A sealed batch will not be sent again. Certainly not in Kafka, it leaves a gap the
+    /// later batches cannot number across: restart the sequences. Possibly in Kafka, the
+    /// gap is unresolved: the numbers stay, and the broker's answer to the next batch
+    /// tells (see the type's documentation).
+    private mutating func dropped(_ batch: SealedBatch<Call>, into actions: inout [Action]) {
+        guard idempotent, !batch.possiblyPersisted else { return }
+        restartSequences(into: &actions)
+    }
+
+    /// Asks for a wake-up at the earliest moment something is due: the retry backoff's
+    /// end, the linger's end, or the next delivery deadline. Only an earlier wake-up than
+    /// the one asked for replaces it (a wake-up is a timer: one per partition).
+    private mutating func scheduleWakeUp(now: NIODeadline, into actions: inout [Action]) {
+        var due: NIODeadline? = nil
+        func consider(_ t: NIODeadline?) {
+            if let t, due == nil || t < due! { due = t }
+        }
+        if let retryAt, retryAt > now { consider(retryAt) }
+        consider(lingerUntil)
+        for batch in onWire where !batch.expired { consider(batch.expiresAt) }
+        consider(retryQueue.first?.expiresAt)
+        if bufferCallCount > 0 { consider(buffer[bufferHead].bufferedAt + deliveryTimeout) }
+        guard let due else { return }
+        if let scheduled = wakeUpAt, scheduled > now, scheduled <= due { return }
+        wakeUpAt = due
+        actions.append(.wakeUp(at: due))
+    }
+
+    private mutating func compactBuffer() {
+        if bufferHead > 64 && bufferHead * 2 > buffer.count {
+            buffer.removeFirst(bufferHead)
+            bufferHead = 0
         }
     }
 
@@ -318,6 +493,7 @@ public struct PartitionBuffer<Call: PartitionCall> {
 
     /// Sends as many batches as the on-wire limit, linger and backoff allow.
     private mutating func trySend(now: NIODeadline, into actions: inout [Action]) {
+        lingerUntil = nil
         if let at = retryAt {
             if at > now { return }
             retryAt = nil
@@ -337,7 +513,7 @@ public struct PartitionBuffer<Call: PartitionCall> {
             }
             guard bufferCallCount > 0 else { break }
             if let lingerEnd = lingerEnds(now: now) {
-                actions.append(.wakeUp(at: lingerEnd))
+                lingerUntil = lingerEnd
                 break
             }
             let batch = sealNextBatch()
@@ -362,23 +538,27 @@ public struct PartitionBuffer<Call: PartitionCall> {
         return end
     }
 
-    /// Takes calls from the head of the buffer up to `maxBatchSize` bytes (at least one).
+    /// Takes calls from the head of the buffer up to `maxBatchSize` bytes (at least one),
+    /// and only calls buffered within `maxBatchAgeSpread` of the first: a batch expires
+    /// with its oldest call, so a younger call sharing it loses that much of its
+    /// delivery timeout (calls that piled up during an outage would otherwise be sealed
+    /// with one about to expire, and fail with it just as the broker is back).
     private mutating func sealNextBatch() -> SealedBatch<Call> {
         var calls: [Call] = []
         var bytes = 0
         var records = 0
+        let first = buffer[bufferHead].bufferedAt
+        let expiresAt = first + deliveryTimeout
+        let youngest = first + maxBatchAgeSpread
         while bufferCallCount > 0 {
             let call = buffer[bufferHead].call
-            if !calls.isEmpty && bytes + call.byteSize > settings.maxBatchSize { break }
+            if !calls.isEmpty && (bytes + call.byteSize > settings.maxBatchSize || buffer[bufferHead].bufferedAt > youngest) { break }
             calls.append(call)
             bytes += call.byteSize
             records += call.recordCount
             bufferHead += 1
         }
-        if bufferHead > 64 && bufferHead * 2 > buffer.count {
-            buffer.removeFirst(bufferHead)
-            bufferHead = 0
-        }
+        compactBuffer()
         var baseSequence: Int32 = -1
         if idempotent {
             baseSequence = nextSequence
@@ -388,7 +568,7 @@ public struct PartitionBuffer<Call: PartitionCall> {
         defer { nextSealIndex += 1 }
         return SealedBatch(
             attemptId: takeAttemptId(), sealIndex: nextSealIndex, calls: calls, recordCount: records, byteSize: bytes,
-            baseSequence: baseSequence, failures: 0)
+            baseSequence: baseSequence, failures: 0, expiresAt: expiresAt)
     }
 
     private mutating func takeAttemptId() -> UInt64 {

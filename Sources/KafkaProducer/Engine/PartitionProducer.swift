@@ -134,7 +134,10 @@ actor PartitionProducer {
                 for (call, offset) in acks { outbox.emit(.outcome(ref: call.ref, .success(offset)), to: call.sink) }
             case .failed(let calls, let failure):
                 let error = produceError(failure)
-                statistics.update { $0.callsFailed += calls.count }
+                statistics.update {
+                    $0.callsFailed += calls.count
+                    if failure.reason == .deliveryTimeout { $0.callsExpired += calls.count }
+                }
                 for call in calls {
                     if !held.isEmpty, held.remove(call.id) != nil {
                         // Never buffered (shutdown while it was held): refused, and what
@@ -151,6 +154,9 @@ actor PartitionProducer {
                     guard let self else { return }
                     self.assumeIsolated { $0.tick() }
                 }
+            case .withdraw(let attemptId):
+                // Expired while a route was looked for: never written.
+                waitingForRoute.removeAll { $0.attemptId == attemptId }
             case .refreshMetadata:
                 statistics.update { $0.retries += 1 }
                 connection = nil
@@ -272,6 +278,7 @@ actor PartitionProducer {
         }
         let attemptId = batch.attemptId
         let callCount = batch.calls.count
+        buffer.written(attemptId: attemptId)
         let queued = QueuedBatch(
             topicPartition: TopicPartitionKey(topic: topic, partition: partition), records: records,
             recordCount: batch.recordCount,
@@ -291,9 +298,13 @@ actor PartitionProducer {
             if let e = error as? KafkaClientError, e.code == .connectionClosed || e.code == .requestTimedOut {
                 statistics.update { $0.callsInDoubt += callCount }
             }
-            completed(attemptId, .retriable("\(error)"), lostConnection: true)
+            // Whether the request left before the connection failed is not known: the
+            // records may be in Kafka.
+            completed(attemptId, .lost("\(error)"), lostConnection: true)
         case .missing:
-            completed(attemptId, .retriable("produce response for \(topic) lacks partition \(partition)"))
+            // The broker answered, but not for this partition: whether it appended the
+            // batch is not said.
+            completed(attemptId, .lost("produce response for \(topic) lacks partition \(partition)"))
         case .answered(let p):
             let code = p.errorCode
             switch code {
@@ -324,17 +335,21 @@ actor PartitionProducer {
     }
 
     private func produceError(_ failure: CallFailure) -> ProduceError {
+        let where_ = "\(topic)/\(partition): \(failure.message)"
+        let persistence = failure.persistence
         switch failure.reason {
         case .retriesExhausted:
-            return ProduceError(.retriesExhausted, "\(topic)/\(partition): \(failure.message)", partition: partition)
+            return ProduceError(.retriesExhausted, where_, partition: partition, persistence: persistence)
         case .kafkaError(let code) where code == .messageTooLarge || code == .recordListTooLarge:
-            return ProduceError(.recordTooLarge, "\(topic)/\(partition): \(failure.message)", kafkaError: code, partition: partition)
+            return ProduceError(.recordTooLarge, where_, kafkaError: code, partition: partition, persistence: persistence)
         case .kafkaError(let code):
-            return ProduceError(.kafkaError, failure.message, kafkaError: code, partition: partition)
+            return ProduceError(.kafkaError, failure.message, kafkaError: code, partition: partition, persistence: persistence)
         case .rejected:
-            return ProduceError(.invalidArgument, "\(topic)/\(partition): \(failure.message)", partition: partition)
+            return ProduceError(.invalidArgument, where_, partition: partition, persistence: persistence)
         case .shutdown:
-            return ProduceError(.shuttingDown, "\(topic)/\(partition): \(failure.message)", partition: partition)
+            return ProduceError(.shuttingDown, where_, partition: partition, persistence: persistence)
+        case .deliveryTimeout:
+            return ProduceError(.deliveryTimeout, where_, partition: partition, persistence: persistence)
         }
     }
 }

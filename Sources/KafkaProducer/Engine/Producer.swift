@@ -23,7 +23,7 @@ public struct ProduceReceipt: Sendable {
         } catch let e as ProduceError {
             throw e
         } catch {
-            throw ProduceError(.kafkaError, "\(error)", partition: partition)
+            throw ProduceError(.kafkaError, "\(error)", partition: partition, persistence: .possiblyPersisted)
         }
     }
 }

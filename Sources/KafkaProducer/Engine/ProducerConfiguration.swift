@@ -25,7 +25,9 @@ public struct ProducerConfiguration: Sendable {
     /// at once [8 MiB].
     public var maxCallBytes: Int = 8 * 1024 * 1024
     /// Margin added to `ackTimeoutMs` for a produce request's client-side timeout [5 s].
-    public var requestTimeoutMargin: TimeAmount = .seconds(5)
+    public var requestTimeoutMargin: TimeAmount = ProducerConfiguration.defaultRequestTimeoutMargin
+    /// The default of `requestTimeoutMargin`.
+    public static let defaultRequestTimeoutMargin: TimeAmount = .seconds(5)
 
     public init(bootstrap: [BrokerAddress]) {
         self.cluster = KafkaCluster.Settings(bootstrap: bootstrap)
@@ -34,5 +36,20 @@ public struct ProducerConfiguration: Sendable {
     /// The settings for a topic.
     public func settings(for topic: String) -> ProducerSettings {
         topicOverrides[topic] ?? defaults
+    }
+
+    /// Checks what the engine cannot keep: a delivery timeout too short for the linger
+    /// and one request's answer (`ProducerSettings.deliveryTimeoutProblem`), for the
+    /// defaults and every topic override. The engine runs with any settings; this is for
+    /// callers that want a clear error up front (sluiced's configuration does).
+    public func validate() throws(ProduceError) {
+        if let problem = defaults.deliveryTimeoutProblem(requestTimeoutMargin: requestTimeoutMargin) {
+            throw ProduceError(.invalidArgument, problem)
+        }
+        for (topic, s) in topicOverrides.sorted(by: { $0.key < $1.key }) {
+            if let problem = s.deliveryTimeoutProblem(requestTimeoutMargin: requestTimeoutMargin) {
+                throw ProduceError(.invalidArgument, "topic \(topic): \(problem)")
+            }
+        }
     }
 }

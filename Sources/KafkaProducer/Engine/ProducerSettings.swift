@@ -1,4 +1,5 @@
 import KafkaWire
+import NIOCore
 
 /// Options of a partition producer, with brod_producer's names and defaults.
 public struct ProducerSettings: Sendable, Equatable {
@@ -28,6 +29,30 @@ public struct ProducerSettings: Sendable, Equatable {
     public var compression: Compression = Compression(codec: .none)
     /// Forces the Produce API version; nil = the highest both sides support [nil].
     public var produceApiVersion: Int16? = nil
+    /// Upper bound, in ms, on the time from `buffered` to a call's outcome, whatever the
+    /// retries, leader changes or outages (Java's `delivery.timeout.ms`); a call that
+    /// runs out fails with `deliveryTimeout` [120000].
+    public var deliveryTimeoutMs: Int = 120_000
 
     public init() {}
+
+    /// Why these settings cannot keep their delivery timeout, if they cannot: as the
+    /// Java client requires `delivery.timeout.ms >= linger.ms + request.timeout.ms`, a
+    /// call must have time to linger and then wait for one request's answer (the
+    /// client-side request timeout is `ackTimeoutMs + requestTimeoutMargin`), and, when
+    /// retries are allowed, for the backoff before the first retry.
+    public func deliveryTimeoutProblem(requestTimeoutMargin: TimeAmount) -> String? {
+        let marginMs = Int(requestTimeoutMargin.nanoseconds / 1_000_000)
+        let requestMs = Int(ackTimeoutMs) + marginMs
+        let needed = maxLingerMs + requestMs
+        if deliveryTimeoutMs < needed {
+            return "delivery_timeout_ms (\(deliveryTimeoutMs)) must be at least max_linger_ms (\(maxLingerMs)) + "
+                + "ack_timeout_ms (\(ackTimeoutMs)) + the request timeout margin (\(marginMs)) = \(needed)"
+        }
+        if maxRetries != 0 && deliveryTimeoutMs <= maxLingerMs + retryBackoffMs {
+            return "delivery_timeout_ms (\(deliveryTimeoutMs)) leaves no time for a retry: it must exceed max_linger_ms (\(maxLingerMs)) + "
+                + "retry_backoff_ms (\(retryBackoffMs)), or set max_retries = 0"
+        }
+        return nil
+    }
 }

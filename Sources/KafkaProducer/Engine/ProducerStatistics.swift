@@ -16,6 +16,8 @@ public final class ProducerStatistics: Sendable {
         /// Calls acked / failed.
         public var callsAcked = 0
         public var callsFailed = 0
+        /// Calls among the failed that ran out of `deliveryTimeoutMs`.
+        public var callsExpired = 0
         /// Records acked.
         public var recordsAcked = 0
         /// Times a partition asked for a new producer id.

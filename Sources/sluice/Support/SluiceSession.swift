@@ -57,10 +57,12 @@ final class SluiceSession {
 }
 
 extension SluiceReply.Failed {
-    /// `CODE: message [kafka error n]`, for the terminal.
+    /// `CODE: message [kafka error n] (possibly persisted)`, for the terminal.
     var summary: String {
         var s = "\(code.protoName): \(message)"
         if kafkaError != 0 { s += " [kafka error \(kafkaError)]" }
+        // Whether a retry could duplicate is what the person at the terminal needs.
+        if persistence == .possiblyPersisted { s += " (possibly persisted)" }
         return s
     }
 }

@@ -23,6 +23,12 @@ struct Harness {
     var wakeUps: [NIODeadline] = []
     var metadataRefreshes = 0
     var producerIdResets = 0
+    var withdrawn: [UInt64] = []
+    /// Failures with the time they were decided.
+    var failedAt: [(Int, NIODeadline)] = []
+    /// Whether a sent batch is written at once (a route is known), as the partition
+    /// producer reports it with `written(attemptId:)`.
+    var writesAtOnce = true
 
     init(_ configure: (inout ProducerSettings) -> Void = { _ in }, idempotent: Bool = false) {
         var settings = ProducerSettings()
@@ -34,10 +40,15 @@ struct Harness {
         for action in actions {
             switch action {
             case .buffered(let call): released.append(call.id)
-            case .send(let batch): sent.append(batch)
+            case .send(let batch):
+                sent.append(batch)
+                if writesAtOnce { buffer.written(attemptId: batch.attemptId) }
             case .acked(let acks, _): acked += acks.map { ($0.call.id, $0.baseOffset) }
-            case .failed(let calls, let failure): failed += calls.map { ($0.id, failure) }
+            case .failed(let calls, let failure):
+                failed += calls.map { ($0.id, failure) }
+                failedAt += calls.map { ($0.id, now) }
             case .wakeUp(let at): wakeUps.append(at)
+            case .withdraw(let attemptId): withdrawn.append(attemptId)
             case .refreshMetadata: metadataRefreshes += 1
             case .resetProducerId: producerIdResets += 1
             }
@@ -74,6 +85,7 @@ struct Harness {
         #expect(s.maxLingerMs == 0)
         #expect(s.maxLingerCount == 0)
         #expect(s.compression.codec == .none)
+        #expect(s.deliveryTimeoutMs == 120_000, "Java's delivery.timeout.ms")
     }
 
     @Test func firstCallIsSentAtOnceAndLaterOnesBatchBehindTheOnwireLimit() {

@@ -69,8 +69,18 @@ typedef enum sluice_code {
     SLUICE_CODE_RETRIES_EXHAUSTED = 9,
     SLUICE_CODE_KAFKA_ERROR = 10,
     SLUICE_CODE_TIMEOUT = 11,
-    SLUICE_CODE_SHUTTING_DOWN = 12
+    SLUICE_CODE_SHUTTING_DOWN = 12,
+    SLUICE_CODE_DELIVERY_TIMEOUT = 13 /* no final answer within delivery_timeout_ms */
 } sluice_code;
+
+/* The protocol's Persistence values (Failed.persistence, docs/protocol.md section 3.5):
+   may a failed call's records be in Kafka anyway? UNSPECIFIED (an older gateway) counts
+   as POSSIBLY_PERSISTED before a retry. */
+typedef enum sluice_persistence {
+    SLUICE_PERSISTENCE_UNSPECIFIED = 0,
+    SLUICE_NOT_PERSISTED = 1,     /* never sent, or the broker answered an error: retry safely */
+    SLUICE_POSSIBLY_PERSISTED = 2 /* sent and no answer came: a retry may duplicate */
+} sluice_persistence;
 
 /* A human-readable text for a sluice_err (static storage). */
 SLUICE_API const char *sluice_strerror(int err);
@@ -121,6 +131,8 @@ typedef struct sluice_reply {
     int code;            /* FAILED: a sluice_code */
     int32_t kafka_error; /* FAILED: Kafka's error code when a broker error is the cause, else 0 */
     const char *message; /* FAILED / LOST: what happened; "" otherwise */
+    int persistence;     /* FAILED: a sluice_persistence (last, so that the struct only
+                            grew: the library allocates it, callbacks read it) */
 } sluice_reply;
 
 typedef void (*sluice_reply_cb)(void *opaque, const sluice_reply *reply);

@@ -42,7 +42,7 @@ static void deliver_orphan(sluice_client *c, const Sluice__V1__Reply *reply) {
                  f->message ? f->message : "");
     sluice_reply r = {.ref = reply->ref, .kind = SLUICE_REPLY_FAILED, .partition = f->partition,
                       .base_offset = -1, .code = f->code, .kafka_error = f->kafka_error,
-                      .message = f->message ? f->message : ""};
+                      .message = f->message ? f->message : "", .persistence = (int)f->persistence};
     deliver(c, c->opts.on_error, c->opts.on_error_opaque, &r);
 }
 
@@ -66,6 +66,7 @@ static void handle_produce(sluice_client *c, struct call *call, const Sluice__V1
         r.code = reply->failed->code;
         r.kafka_error = reply->failed->kafka_error;
         r.message = reply->failed->message ? reply->failed->message : "";
+        r.persistence = (int)reply->failed->persistence;
         break;
     default:
         return; /* sync_result etc.: we send no SyncWait; ignore */

@@ -78,6 +78,7 @@ struct seen {
     int64_t offset;
     int code;
     int32_t kafka_error;
+    int persistence;
     char message[256];
     double final_at;
 };
@@ -90,15 +91,16 @@ static void on_reply(void *opaque, const sluice_reply *r) {
     s->offset = r->base_offset;
     s->code = r->code;
     s->kafka_error = r->kafka_error;
+    s->persistence = r->persistence;
     snprintf(s->message, sizeof s->message, "%s", r->message);
     s->final_at = now_s();
 }
 
 static void print_seen(const char *label, const struct seen *s) {
     printf("{\"call\":\"%s\",\"ref\":%llu,\"replies\":\"%s\",\"partition\":%d,\"offset\":%lld,"
-           "\"code\":%d,\"code_name\":\"%s\",\"kafka_error\":%d,\"message\":",
+           "\"code\":%d,\"code_name\":\"%s\",\"kafka_error\":%d,\"persistence\":%d,\"message\":",
            label, (unsigned long long)s->ref, s->kinds, s->partition, (long long)s->offset,
-           s->code, sluice_code_name(s->code), s->kafka_error);
+           s->code, sluice_code_name(s->code), s->kafka_error, s->persistence);
     json_string(s->message);
     printf("}\n");
 }

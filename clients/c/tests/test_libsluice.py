@@ -61,6 +61,7 @@ def test_unknown_topic_fails_with_its_code(ctest, sluiced):
     assert c["async"]["replies"] == "F"
     assert c["async"]["code_name"] == "UNKNOWN_TOPIC" and c["async"]["partition"] == -1
     assert "no-such-topic-c" in c["async"]["message"]
+    assert c["async"]["persistence"] == 1, "SLUICE_NOT_PERSISTED: refused, never sent"
     assert c["sync"]["err"] == "sluiced failed the call" and c["sync"]["code_name"] == "UNKNOWN_TOPIC"
     assert c["ping_after"]["err"] == "ok", "the connection stays usable"
     info = calls(run(ctest, "info", sluiced.socket, "no-such-topic-c"))

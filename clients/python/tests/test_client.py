@@ -10,7 +10,7 @@ import time
 import pytest
 
 from sluice_client import (
-    Ack, CallFailed, Client, ConnectError, ConnectionLost, ErrorCode, NotAuthorized,
+    Ack, CallFailed, Client, ConnectError, ConnectionLost, ErrorCode, NotAuthorized, Persistence,
     Partitioner, Record, Timeout, UnknownPartition, UnknownTopic,
 )
 from sluice_testing import consume
@@ -74,6 +74,7 @@ def test_unknown_topic_and_partition(sluiced, topic):
         with pytest.raises(UnknownTopic) as e:
             c.produce_sync("no-such-topic-py", Record(b"x"))
         assert e.value.code == ErrorCode.UNKNOWN_TOPIC and e.value.partition == -1
+        assert e.value.persistence == Persistence.NOT_PERSISTED and e.value.not_persisted
         assert "no-such-topic-py" in str(e.value)
         with pytest.raises(UnknownTopic):
             c.metadata("no-such-topic-py")

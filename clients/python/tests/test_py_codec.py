@@ -41,3 +41,20 @@ def test_reply_reader_across_split_reads():
 def test_reply_reader_refuses_huge_frames():
     with pytest.raises(ProtocolError):
         ReplyReader().feed(bytes.fromhex("7fffffff"))
+
+
+
+def test_failed_reply_carries_persistence():
+    """Failed.persistence (field 5) reaches CallFailed; an older gateway sends none."""
+    from sluice_client import DeliveryTimeout, ErrorCode, Persistence
+    from sluice_client._proto import sluice_pb2
+    from sluice_client.outcomes import failure
+
+    for number, status in [(0, Persistence.PERSISTENCE_UNSPECIFIED), (1, Persistence.NOT_PERSISTED),
+                           (2, Persistence.POSSIBLY_PERSISTED), (9, Persistence.PERSISTENCE_UNSPECIFIED)]:
+        f = sluice_pb2.Failed(code=13, message="t/0", partition=0, persistence=number)
+        e = failure(sluice_pb2.Failed.FromString(f.SerializeToString()))
+        assert isinstance(e, DeliveryTimeout) and e.code == ErrorCode.DELIVERY_TIMEOUT
+        assert e.persistence == status
+        assert e.not_persisted == (status == Persistence.NOT_PERSISTED)
+    assert "possibly persisted" in str(failure(sluice_pb2.Failed(code=13, persistence=2)))

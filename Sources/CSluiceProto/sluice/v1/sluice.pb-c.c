@@ -1128,7 +1128,7 @@ const ProtobufCMessageDescriptor sluice__v1__acked__descriptor =
   (ProtobufCMessageInit) sluice__v1__acked__init,
   NULL,NULL,NULL    /* reserved[123] */
 };
-static const ProtobufCFieldDescriptor sluice__v1__failed__field_descriptors[4] =
+static const ProtobufCFieldDescriptor sluice__v1__failed__field_descriptors[5] =
 {
   {
     "code",
@@ -1178,17 +1178,30 @@ static const ProtobufCFieldDescriptor sluice__v1__failed__field_descriptors[4] =
     0,             /* flags */
     0,NULL,NULL    /* reserved1,reserved2, etc */
   },
+  {
+    "persistence",
+    5,
+    PROTOBUF_C_LABEL_NONE,
+    PROTOBUF_C_TYPE_ENUM,
+    0,   /* quantifier_offset */
+    offsetof(Sluice__V1__Failed, persistence),
+    &sluice__v1__persistence__descriptor,
+    NULL,
+    0,             /* flags */
+    0,NULL,NULL    /* reserved1,reserved2, etc */
+  },
 };
 static const unsigned sluice__v1__failed__field_indices_by_name[] = {
   0,   /* field[0] = code */
   2,   /* field[2] = kafka_error */
   1,   /* field[1] = message */
   3,   /* field[3] = partition */
+  4,   /* field[4] = persistence */
 };
 static const ProtobufCIntRange sluice__v1__failed__number_ranges[1 + 1] =
 {
   { 1, 0 },
-  { 0, 4 }
+  { 0, 5 }
 };
 const ProtobufCMessageDescriptor sluice__v1__failed__descriptor =
 {
@@ -1198,7 +1211,7 @@ const ProtobufCMessageDescriptor sluice__v1__failed__descriptor =
   "Sluice__V1__Failed",
   "sluice.v1",
   sizeof(Sluice__V1__Failed),
-  4,
+  5,
   sluice__v1__failed__field_descriptors,
   sluice__v1__failed__field_indices_by_name,
   1,  sluice__v1__failed__number_ranges,
@@ -1489,7 +1502,7 @@ const ProtobufCEnumDescriptor sluice__v1__partitioner__descriptor =
   sluice__v1__partitioner__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue sluice__v1__error_code__enum_values_by_number[13] =
+static const ProtobufCEnumValue sluice__v1__error_code__enum_values_by_number[14] =
 {
   { "ERROR_UNSPECIFIED", "SLUICE__V1__ERROR_CODE__ERROR_UNSPECIFIED", 0 },
   { "INVALID_REQUEST", "SLUICE__V1__ERROR_CODE__INVALID_REQUEST", 1 },
@@ -1504,12 +1517,14 @@ static const ProtobufCEnumValue sluice__v1__error_code__enum_values_by_number[13
   { "KAFKA_ERROR", "SLUICE__V1__ERROR_CODE__KAFKA_ERROR", 10 },
   { "TIMEOUT", "SLUICE__V1__ERROR_CODE__TIMEOUT", 11 },
   { "SHUTTING_DOWN", "SLUICE__V1__ERROR_CODE__SHUTTING_DOWN", 12 },
+  { "DELIVERY_TIMEOUT", "SLUICE__V1__ERROR_CODE__DELIVERY_TIMEOUT", 13 },
 };
 static const ProtobufCIntRange sluice__v1__error_code__value_ranges[] = {
-{0, 0},{0, 13}
+{0, 0},{0, 14}
 };
-static const ProtobufCEnumValueIndex sluice__v1__error_code__enum_values_by_name[13] =
+static const ProtobufCEnumValueIndex sluice__v1__error_code__enum_values_by_name[14] =
 {
+  { "DELIVERY_TIMEOUT", 13 },
   { "DUPLICATE_REF", 3 },
   { "ERROR_UNSPECIFIED", 0 },
   { "FRAME_TOO_LARGE", 2 },
@@ -1531,11 +1546,41 @@ const ProtobufCEnumDescriptor sluice__v1__error_code__descriptor =
   "ErrorCode",
   "Sluice__V1__ErrorCode",
   "sluice.v1",
-  13,
+  14,
   sluice__v1__error_code__enum_values_by_number,
-  13,
+  14,
   sluice__v1__error_code__enum_values_by_name,
   1,
   sluice__v1__error_code__value_ranges,
+  NULL,NULL,NULL,NULL   /* reserved[1234] */
+};
+static const ProtobufCEnumValue sluice__v1__persistence__enum_values_by_number[3] =
+{
+  { "PERSISTENCE_UNSPECIFIED", "SLUICE__V1__PERSISTENCE__PERSISTENCE_UNSPECIFIED", 0 },
+  { "NOT_PERSISTED", "SLUICE__V1__PERSISTENCE__NOT_PERSISTED", 1 },
+  { "POSSIBLY_PERSISTED", "SLUICE__V1__PERSISTENCE__POSSIBLY_PERSISTED", 2 },
+};
+static const ProtobufCIntRange sluice__v1__persistence__value_ranges[] = {
+{0, 0},{0, 3}
+};
+static const ProtobufCEnumValueIndex sluice__v1__persistence__enum_values_by_name[3] =
+{
+  { "NOT_PERSISTED", 1 },
+  { "PERSISTENCE_UNSPECIFIED", 0 },
+  { "POSSIBLY_PERSISTED", 2 },
+};
+const ProtobufCEnumDescriptor sluice__v1__persistence__descriptor =
+{
+  PROTOBUF_C__ENUM_DESCRIPTOR_MAGIC,
+  "sluice.v1.Persistence",
+  "Persistence",
+  "Sluice__V1__Persistence",
+  "sluice.v1",
+  3,
+  sluice__v1__persistence__enum_values_by_number,
+  3,
+  sluice__v1__persistence__enum_values_by_name,
+  1,
+  sluice__v1__persistence__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };

@@ -5,9 +5,9 @@
 from .aio import AsyncClient, AsyncProduceHandle
 from .client import DEFAULT_SOCKET, Client, ProduceHandle
 from .errors import (
-    CallFailed, ConnectError, ConnectionLost, DuplicateRef, ErrorCode, FrameTooLarge,
-    GatewayTimeout, InvalidRequest, KafkaError, NotAuthorized, ProtocolError, RecordTooLarge,
-    RetriesExhausted, ShuttingDown, SluiceError, Timeout, UnknownPartition, UnknownRef,
+    CallFailed, ConnectError, ConnectionLost, DeliveryTimeout, DuplicateRef, ErrorCode,
+    FrameTooLarge, GatewayTimeout, InvalidRequest, KafkaError, NotAuthorized, ProtocolError, RecordTooLarge,
+    Persistence, RetriesExhausted, ShuttingDown, SluiceError, Timeout, UnknownPartition, UnknownRef,
     UnknownTopic,
 )
 from .records import Ack, Partitioner, Record
@@ -18,7 +18,7 @@ __all__ = [
     "AsyncClient", "AsyncProduceHandle", "Client", "ProduceHandle", "DEFAULT_SOCKET",
     "Ack", "Partitioner", "Record",
     "SluiceError", "ConnectError", "ConnectionLost", "Timeout", "ProtocolError", "CallFailed",
-    "ErrorCode", "InvalidRequest", "FrameTooLarge", "DuplicateRef", "UnknownRef", "UnknownTopic",
+    "ErrorCode", "Persistence", "DeliveryTimeout", "InvalidRequest", "FrameTooLarge", "DuplicateRef", "UnknownRef", "UnknownTopic",
     "UnknownPartition", "RecordTooLarge", "NotAuthorized", "RetriesExhausted", "KafkaError",
     "GatewayTimeout", "ShuttingDown",
 ]

@@ -1,8 +1,8 @@
 """Exceptions of sluice_client, and the protocol's error codes (docs/protocol.md §5).
 
 Every failure the gateway reports is a :class:`CallFailed` (one subclass per code, so
-``except UnknownTopic`` works) carrying ``code``, ``message``, ``kafka_error`` and
-``partition``. Failures on this side of the socket have their own classes: the one that
+``except UnknownTopic`` works) carrying ``code``, ``message``, ``kafka_error``,
+``partition`` and ``persistence`` (whether the records may be in Kafka anyway). Failures on this side of the socket have their own classes: the one that
 matters most is :class:`ConnectionLost`, raised for calls whose outcome is unknown
 because the connection dropped before their final reply (they are never resent).
 """
@@ -28,6 +28,18 @@ class ErrorCode(IntEnum):
     KAFKA_ERROR = 10
     TIMEOUT = 11
     SHUTTING_DOWN = 12
+    DELIVERY_TIMEOUT = 13
+
+
+class Persistence(IntEnum):
+    """``Failed.persistence`` values, as in ``sluice.proto``: may a failed call's records
+    be in Kafka anyway? Retry only ``NOT_PERSISTED`` calls if duplicates matter;
+    ``PERSISTENCE_UNSPECIFIED`` (an older gateway, or not a produce call) counts as
+    possibly persisted."""
+
+    PERSISTENCE_UNSPECIFIED = 0
+    NOT_PERSISTED = 1
+    POSSIBLY_PERSISTED = 2
 
 
 class SluiceError(Exception):
@@ -62,7 +74,8 @@ class CallFailed(SluiceError):
 
     code: ErrorCode = ErrorCode.ERROR_UNSPECIFIED
 
-    def __init__(self, code: int, message: str = "", kafka_error: int = 0, partition: int = -1):
+    def __init__(self, code: int, message: str = "", kafka_error: int = 0, partition: int = -1,
+                 persistence: int = 0):
         try:
             self.code = ErrorCode(code)
         except ValueError:
@@ -73,11 +86,23 @@ class CallFailed(SluiceError):
         self.message = message
         self.kafka_error = kafka_error
         self.partition = partition
+        try:
+            self.persistence = Persistence(persistence)
+        except ValueError:
+            self.persistence = Persistence.PERSISTENCE_UNSPECIFIED
         name = self.code.name if self.code or code == 0 else f"code {code}"
         text = f"{name}: {message}" if message else name
         if kafka_error:
             text += f" (kafka error {kafka_error})"
+        if self.persistence == Persistence.POSSIBLY_PERSISTED:
+            text += " (possibly persisted)"
         super().__init__(text)
+
+    @property
+    def not_persisted(self) -> bool:
+        """True when the gateway says the records are not in Kafka: a retry cannot
+        duplicate them."""
+        return self.persistence == Persistence.NOT_PERSISTED
 
 
 class InvalidRequest(CallFailed): code = ErrorCode.INVALID_REQUEST
@@ -92,18 +117,19 @@ class RetriesExhausted(CallFailed): code = ErrorCode.RETRIES_EXHAUSTED
 class KafkaError(CallFailed): code = ErrorCode.KAFKA_ERROR
 class GatewayTimeout(CallFailed): code = ErrorCode.TIMEOUT
 class ShuttingDown(CallFailed): code = ErrorCode.SHUTTING_DOWN
+class DeliveryTimeout(CallFailed): code = ErrorCode.DELIVERY_TIMEOUT
 
 
 _BY_CODE: Dict[int, Type[CallFailed]] = {
     cls.code: cls
     for cls in (InvalidRequest, FrameTooLarge, DuplicateRef, UnknownRef, UnknownTopic,
                 UnknownPartition, RecordTooLarge, NotAuthorized, RetriesExhausted,
-                KafkaError, GatewayTimeout, ShuttingDown)
+                KafkaError, GatewayTimeout, ShuttingDown, DeliveryTimeout)
 }
 
 
 def call_failed(code: int, message: str = "", kafka_error: int = 0,
-                partition: Optional[int] = -1) -> CallFailed:
+                partition: Optional[int] = -1, persistence: int = 0) -> CallFailed:
     """The :class:`CallFailed` subclass for ``code`` (the base class for unknown codes)."""
     cls = _BY_CODE.get(code, CallFailed)
-    return cls(code, message, kafka_error, -1 if partition is None else partition)
+    return cls(code, message, kafka_error, -1 if partition is None else partition, persistence)

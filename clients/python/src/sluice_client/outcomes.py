@@ -21,7 +21,7 @@ class ProduceStep(NamedTuple):
 
 
 def failure(f: "pb.Failed") -> CallFailed:
-    return call_failed(f.code, f.message, f.kafka_error, f.partition)
+    return call_failed(f.code, f.message, f.kafka_error, f.partition, f.persistence)
 
 
 def produce_step(reply: "pb.Reply") -> Optional[ProduceStep]:

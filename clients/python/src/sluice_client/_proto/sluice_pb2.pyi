@@ -4,6 +4,7 @@ from google.protobuf import descriptor as _descriptor
 from google.protobuf import message as _message
 from typing import ClassVar as _ClassVar, Iterable as _Iterable, Mapping as _Mapping, Optional as _Optional, Union as _Union
 
+DELIVERY_TIMEOUT: ErrorCode
 DESCRIPTOR: _descriptor.FileDescriptor
 DUPLICATE_REF: ErrorCode
 ERROR_UNSPECIFIED: ErrorCode
@@ -11,8 +12,11 @@ FRAME_TOO_LARGE: ErrorCode
 INVALID_REQUEST: ErrorCode
 KAFKA_ERROR: ErrorCode
 NOT_AUTHORIZED: ErrorCode
+NOT_PERSISTED: Persistence
 PARTITIONER_HASH: Partitioner
 PARTITIONER_RANDOM: Partitioner
+PERSISTENCE_UNSPECIFIED: Persistence
+POSSIBLY_PERSISTED: Persistence
 RECORD_TOO_LARGE: ErrorCode
 RETRIES_EXHAUSTED: ErrorCode
 SHUTTING_DOWN: ErrorCode
@@ -36,16 +40,18 @@ class Buffered(_message.Message):
     def __init__(self, partition: _Optional[int] = ...) -> None: ...
 
 class Failed(_message.Message):
-    __slots__ = ["code", "kafka_error", "message", "partition"]
+    __slots__ = ["code", "kafka_error", "message", "partition", "persistence"]
     CODE_FIELD_NUMBER: _ClassVar[int]
     KAFKA_ERROR_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
     PARTITION_FIELD_NUMBER: _ClassVar[int]
+    PERSISTENCE_FIELD_NUMBER: _ClassVar[int]
     code: ErrorCode
     kafka_error: int
     message: str
     partition: int
-    def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., kafka_error: _Optional[int] = ..., partition: _Optional[int] = ...) -> None: ...
+    persistence: Persistence
+    def __init__(self, code: _Optional[_Union[ErrorCode, str]] = ..., message: _Optional[str] = ..., kafka_error: _Optional[int] = ..., partition: _Optional[int] = ..., persistence: _Optional[_Union[Persistence, str]] = ...) -> None: ...
 
 class Header(_message.Message):
     __slots__ = ["key", "value"]
@@ -155,4 +161,7 @@ class Partitioner(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []
 
 class ErrorCode(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
+    __slots__ = []
+
+class Persistence(int, metaclass=_enum_type_wrapper.EnumTypeWrapper):
     __slots__ = []

@@ -84,9 +84,30 @@ typedef enum _Sluice__V1__ErrorCode {
   /*
    * the gateway is draining and takes no new calls
    */
-  SLUICE__V1__ERROR_CODE__SHUTTING_DOWN = 12
+  SLUICE__V1__ERROR_CODE__SHUTTING_DOWN = 12,
+  /*
+   * no final answer within delivery_timeout_ms after buffered
+   */
+  SLUICE__V1__ERROR_CODE__DELIVERY_TIMEOUT = 13
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__V1__ERROR_CODE)
 } Sluice__V1__ErrorCode;
+/*
+ * Whether a failed call's records may nonetheless be in Kafka (librdkafka's
+ * rd_kafka_msg_status_t). 0 is what a gateway older than this field sends, and what
+ * replies not about records carry: treat it as POSSIBLY_PERSISTED.
+ */
+typedef enum _Sluice__V1__Persistence {
+  SLUICE__V1__PERSISTENCE__PERSISTENCE_UNSPECIFIED = 0,
+  /*
+   * never sent, or the broker answered an error for every attempt
+   */
+  SLUICE__V1__PERSISTENCE__NOT_PERSISTED = 1,
+  /*
+   * an attempt was sent and no answer came (timeout, lost connection)
+   */
+  SLUICE__V1__PERSISTENCE__POSSIBLY_PERSISTED = 2
+    PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__V1__PERSISTENCE)
+} Sluice__V1__Persistence;
 
 /* --- messages --- */
 
@@ -263,10 +284,14 @@ struct  Sluice__V1__Failed
    * -1 when no partition was chosen
    */
   int32_t partition;
+  /*
+   * for a produce call: may its records be in Kafka?
+   */
+  Sluice__V1__Persistence persistence;
 };
 #define SLUICE__V1__FAILED__INIT \
  { PROTOBUF_C_MESSAGE_INIT (&sluice__v1__failed__descriptor) \
-    , SLUICE__V1__ERROR_CODE__ERROR_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0 }
+    , SLUICE__V1__ERROR_CODE__ERROR_UNSPECIFIED, (char *)protobuf_c_empty_string, 0, 0, SLUICE__V1__PERSISTENCE__PERSISTENCE_UNSPECIFIED }
 
 
 typedef enum {
@@ -662,6 +687,7 @@ typedef void (*Sluice__V1__Reply_Closure)
 
 extern const ProtobufCEnumDescriptor    sluice__v1__partitioner__descriptor;
 extern const ProtobufCEnumDescriptor    sluice__v1__error_code__descriptor;
+extern const ProtobufCEnumDescriptor    sluice__v1__persistence__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__header__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__record__descriptor;
 extern const ProtobufCMessageDescriptor sluice__v1__produce__descriptor;
