@@ -378,6 +378,7 @@ public enum ConfigKeys {
         pInt("max_batch_size", "record bytes in one produce request", 1...(1 << 30), \.maxBatchSize),
         pInt("max_linger_ms", "how long buffered calls wait for more to batch with", 0...600_000, \.maxLingerMs),
         pInt("max_linger_count", "calls that may linger before sending; 0 = no count limit", 0...1_000_000, \.maxLingerCount),
+        pInt("sticky_partition_bytes", "keyless bytes sent to one partition before moving on", 1...(1 << 30), \.stickyPartitionBytes),
         pInt("max_retries", "retries after retriable errors; -1 = for ever", -1...1_000_000, \.maxRetries),
         pInt("retry_backoff_ms", "pause before a retry", 0...600_000, \.retryBackoffMs),
         ProducerKey(
