@@ -330,6 +330,9 @@ public enum ConfigKeys {
                     }
                     c.metrics.listen = s
                 }, { quote($0.metrics.listen) }),
+            intKey(
+                "metrics.peer_label_limit", "peer uids with their own label in the per-peer metrics; the rest are \"other\"",
+                0...100_000, \.metrics.peerLabelLimit),
         ]
 
     private static let index: [String: Key] = Dictionary(uniqueKeysWithValues: keys.map { ($0.path, $0) })

@@ -198,6 +198,9 @@ public struct GatewayConfiguration: Sendable {
         /// `metrics.listen`: HOST:PORT of the HTTP listener serving `/metrics` (Prometheus)
         /// and `/health`; port 0 picks a free one; empty = none [""].
         public var listen = ""
+        /// `metrics.peer_label_limit`: peer uids that get their own `uid` label in the
+        /// per-peer metrics; later ones are counted as `other`; 0 = all `other` [32].
+        public var peerLabelLimit = 32
         public init() {}
 
         /// `listen` split into host and port; nil when empty or malformed.

@@ -1,10 +1,10 @@
 import Metrics
 import NIOCore
 
-/// The metric handles of one connection, looked up once per topic, code and request kind
-/// (`GatewayMetrics`' tables take a lock that every loop shares; the handles themselves
-/// are atomics, and the latency histogram is the connection's loop's own). Lives on the
-/// connection's event loop.
+/// The metric handles of one connection, looked up once per topic, code and request kind,
+/// and its peer's once when it opens (`GatewayMetrics`' tables take a lock that every
+/// loop shares; the handles themselves are atomics, and the latency histograms are the
+/// connection's loop's own). Lives on the connection's event loop.
 struct ConnectionMetrics {
     private let metrics: GatewayMetrics
     private var topics: [String: GatewayMetrics.TopicMetrics] = [:]
@@ -12,9 +12,14 @@ struct ConnectionMetrics {
     private var requestKinds: [String: Counter] = [:]
     private var codes: [String: Counter] = [:]
     private var ackLatency: Metrics.Timer?
+    private var ackPhases: GatewayMetrics.AckPhaseTimers?
+    private let peer: PeerMetricsTable.Handles
+    private var peerCodes: [String: Counter] = [:]
 
-    init(_ metrics: GatewayMetrics) {
+    /// - Parameter peerUid: the peer's uid; nil when its credentials are unknown.
+    init(_ metrics: GatewayMetrics, peerUid: UInt32? = nil) {
         self.metrics = metrics
+        self.peer = metrics.peers.handles(uid: peerUid)
     }
 
     mutating func observe(_ o: ConnectionStateMachine.Observation, loop: any EventLoop) {
@@ -26,10 +31,18 @@ struct ConnectionMetrics {
             (noAck ? m.callsNoAck : m.calls).increment()
             m.records.increment(by: Int64(records))
             m.bytes.increment(by: Int64(bytes))
+            (noAck ? peer.callsNoAck : peer.calls).increment()
+            peer.records.increment(by: Int64(records))
+            peer.bytes.increment(by: Int64(bytes))
         case .acked(let topic, let latency):
             self.topic(topic).acks.increment()
+            peer.acks.increment()
             if ackLatency == nil { ackLatency = metrics.ackLatency(loop: loop) }
             ackLatency!.recordNanoseconds(latency.nanoseconds)
+        case .ackPhases(let gateway, let broker):
+            if ackPhases == nil { ackPhases = metrics.ackPhases(loop: loop) }
+            ackPhases!.gateway.recordNanoseconds(gateway.nanoseconds)
+            ackPhases!.broker.recordNanoseconds(broker.nanoseconds)
         case .failed(let code):
             let name = code.protoName
             if let c = codes[name] {
@@ -37,6 +50,13 @@ struct ConnectionMetrics {
             } else {
                 let c = metrics.failureCounter(code: name)
                 codes[name] = c
+                c.increment()
+            }
+            if let c = peerCodes[name] {
+                c.increment()
+            } else {
+                let c = metrics.peers.failureCounter(label: peer.label, code: name)
+                peerCodes[name] = c
                 c.increment()
             }
         }

@@ -57,10 +57,15 @@ public enum PeerGroups {
     static func userName(uid: UInt32) -> Result<String, LookupError> {
         var size = max(Int(sysconf(Int32(_SC_GETPW_R_SIZE_MAX))), 1024)
         while size <= 1 << 20 {
-            var entry = passwd()
-            var found: UnsafeMutablePointer<passwd>?
             var buffer = [CChar](repeating: 0, count: size)
-            let rc = buffer.withUnsafeMutableBufferPointer { getpwuid_r(uid_t(uid), &entry, $0.baseAddress, size, &found) }
+            // The entry's strings point into `buffer`: the name is copied out inside.
+            let (rc, name) = buffer.withUnsafeMutableBufferPointer { storage -> (Int32, String?) in
+                var entry = passwd()
+                var found: UnsafeMutablePointer<passwd>?
+                let rc = getpwuid_r(uid_t(uid), &entry, storage.baseAddress!, storage.count, &found)
+                guard rc == 0, found != nil, let pwName = entry.pw_name else { return (rc, nil) }
+                return (rc, String(cString: pwName))
+            }
             if rc == ERANGE {
                 size *= 2
                 continue
@@ -68,11 +73,10 @@ public enum PeerGroups {
             guard rc == 0 else {
                 return .failure(LookupError(code: .lookupFailed, message: "getpwuid_r(\(uid)): \(String(cString: strerror(rc)))"))
             }
-            guard found != nil, let pwName = entry.pw_name else {
+            guard let name else {
                 return .failure(LookupError(code: .unknownUser, message: "no user with uid \(uid)"))
             }
-            // pw_name points into `buffer`, alive here.
-            return .success(String(cString: pwName))
+            return .success(name)
         }
         return .failure(LookupError(code: .lookupFailed, message: "getpwuid_r(\(uid)): entry too large"))
     }

@@ -20,8 +20,8 @@ struct Bench: ParsableCommand {
             --record-bytes bytes (null key; with --hash-keys, key-<j> and PARTITIONER_HASH), \
             timestamp 0 (stamped by the gateway). Calls go round-robin to partitions \
             0..<--partitions (default: the topic's partition count, asked with Metadata); \
-            with --keyless they carry no partition and a null key (PARTITIONER_HASH), so \
-            the gateway's sticky partitioner places them.
+            with --keyless they carry no partition and a null key (PARTITIONER_HASH, or \
+            PARTITIONER_RANDOM with --random-partitioner), so the gateway places them.
 
             Before measuring, one call per partition (or key) is produced and acked, so \
             partition producers and broker connections exist. Then calls are sent for \
@@ -54,6 +54,9 @@ struct Bench: ParsableCommand {
 
     @Flag(help: "Send keyless calls (null key, PARTITIONER_HASH, no partition): the gateway picks the partition. The warm-up still produces one call to each partition.")
     var keyless = false
+
+    @Flag(name: .customLong("random-partitioner"), help: "With --keyless: PARTITIONER_RANDOM instead of PARTITIONER_HASH (a random partition per call, what keyless calls got before sticky partitioning).")
+    var randomPartitioner = false
 
     @Option(name: .customLong("records-per-call"), help: "Records in each produce call.")
     var recordsPerCall = 1
@@ -89,6 +92,7 @@ struct Bench: ParsableCommand {
         guard !topic.isEmpty else { throw ValidationError("--topic must not be empty") }
         guard partitions >= 0, hashKeys >= 0 else { throw ValidationError("--partitions and --hash-keys must be 0 or more") }
         guard !keyless || hashKeys == 0 else { throw ValidationError("--keyless and --hash-keys exclude each other") }
+        guard keyless || !randomPartitioner else { throw ValidationError("--random-partitioner needs --keyless") }
         guard recordsPerCall >= 1, recordBytes >= 0 else { throw ValidationError("--records-per-call must be 1 or more, --record-bytes 0 or more") }
         guard connections >= 1, pollThreads >= 1, (1...BenchConnection.maxWindow).contains(window) else {
             throw ValidationError("--connections and --poll-threads must be 1 or more, --window 1...\(BenchConnection.maxWindow)")
@@ -139,7 +143,8 @@ struct Bench: ParsableCommand {
                 }
                 if keyless {
                     warmupBodies = bodies
-                    bodies = [try BenchWire.produceBody(topic: topic, partitioning: .partitioner(.hash), records: records)]
+                    let partitioner: SluiceRequest.Partitioner = randomPartitioner ? .random : .hash
+                    bodies = [try BenchWire.produceBody(topic: topic, partitioning: .partitioner(partitioner), records: records)]
                 }
             }
         } catch {
@@ -214,7 +219,7 @@ struct Bench: ParsableCommand {
             topic: topic,
             partitions: hashKeys > 0 || keyless ? Int(partitionCount) : usedPartitions,
             hash_keys: hashKeys,
-            keyless: keyless,
+            keyless: keyless ? (randomPartitioner ? "random" : "hash") : "",
             records_per_call: recordsPerCall,
             record_bytes: recordBytes,
             connections: connections,
@@ -262,7 +267,8 @@ struct BenchReport: Encodable {
     var topic: String
     var partitions: Int
     var hash_keys: Int
-    var keyless: Bool
+    /// "hash" or "random" with --keyless, else empty.
+    var keyless: String
     var records_per_call: Int
     var record_bytes: Int
     var connections: Int

@@ -44,26 +44,26 @@ struct GatewayPeerGroupTests {
             let user = "sluiceu\(suffix)"
             let group = "sluiceg\(suffix)"
             // Leftovers of an earlier crashed run.
-            try? command("/usr/sbin/userdel", [user])
-            try? command("/usr/sbin/groupdel", [group])
+            _ = try? command("/usr/sbin/userdel", [user])
+            _ = try? command("/usr/sbin/groupdel", [group])
             let g = try command("/usr/sbin/groupadd", [group])
             guard g.status == 0 else { throw HarnessError.exited("groupadd \(group): \(g.output)") }
             let u = try command("/usr/sbin/useradd", ["-M", "-N", "-g", "65534", "-G", group, "-s", "/usr/sbin/nologin", user])
             guard u.status == 0 else {
-                try? command("/usr/sbin/groupdel", [group])
+                _ = try? command("/usr/sbin/groupdel", [group])
                 throw HarnessError.exited("useradd \(user): \(u.output)")
             }
             guard let pw = getpwnam(user), let gr = getgrnam(group) else {
-                try? command("/usr/sbin/userdel", [user])
-                try? command("/usr/sbin/groupdel", [group])
+                _ = try? command("/usr/sbin/userdel", [user])
+                _ = try? command("/usr/sbin/groupdel", [group])
                 throw HarnessError.exited("\(user) or \(group) not found after creating them")
             }
             return TemporaryUser(user: user, group: group, uid: pw.pointee.pw_uid, gid: gr.pointee.gr_gid)
         }
 
         func remove() {
-            try? command("/usr/sbin/userdel", [user])
-            try? command("/usr/sbin/groupdel", [group])
+            _ = try? command("/usr/sbin/userdel", [user])
+            _ = try? command("/usr/sbin/groupdel", [group])
         }
     }
 

@@ -1,0 +1,54 @@
+import KafkaProducer
+import KafkaWire
+import Metrics
+import NIOCore
+import SluiceProtocol
+import Testing
+
+@testable import Gateway
+
+@Suite("Per-peer metrics")
+struct PeerMetricsTests {
+    @Test("the first `limit` uids get their own label, the rest and unknown peers share other")
+    func boundedLabels() {
+        let table = PeerMetricsTable(limit: 2, factory: NOOPMetricsHandler.instance)
+        #expect(table.handles(uid: 1000).label == "1000")
+        #expect(table.handles(uid: nil).label == "other", "unknown credentials take no label")
+        #expect(table.handles(uid: 0).label == "0")
+        #expect(table.handles(uid: 1001).label == "other")
+        #expect(table.handles(uid: 1000).label == "1000", "a label once given is kept")
+        #expect(table.label(uid: 65534) == "other")
+        #expect(PeerMetricsTable(limit: 0, factory: NOOPMetricsHandler.instance).label(uid: 5) == "other")
+    }
+
+    @Test("an ack with the engine's timing is split: read to sent (gateway), sent to answered (broker)")
+    func ackPhases() {
+        var d = Driver()
+        _ = d.machine.channelActive()
+        _ = d.receive(Driver.produce(1, topic: "orders", partition: 0))
+        let receivedAt = d.clock.now
+        _ = d.machine.submitted(ref: 1, .success(0))
+        d.clock.advance(by: .milliseconds(30))
+        let timing = BrokerTiming(sentAt: receivedAt + .milliseconds(12), answeredAt: receivedAt + .milliseconds(29))
+        let actions = d.machine.outcome(ref: 1, .success(5), timing: timing)
+        let observed = actions.compactMap { if case .observe(let o) = $0 { o } else { nil } }
+        #expect(observed.contains(.acked(topic: "orders", latency: .milliseconds(30))))
+        #expect(observed.contains(.ackPhases(gateway: .milliseconds(12), broker: .milliseconds(17))))
+    }
+
+    @Test("no timing (a failure, or an engine that gave none): no split")
+    func noPhasesWithoutTiming() {
+        var d = Driver()
+        _ = d.machine.channelActive()
+        _ = d.receive(Driver.produce(1, partition: 0))
+        _ = d.receive(Driver.produce(2, partition: 0))
+        _ = d.machine.submitted(ref: 1, .success(0))
+        _ = d.machine.submitted(ref: 2, .success(0))
+        let now = d.clock.now
+        let timing = BrokerTiming(sentAt: now, answeredAt: now)
+        let isPhase = { (a: ConnectionStateMachine.Action) in if case .observe(.ackPhases) = a { true } else { false } }
+        #expect(!d.machine.outcome(ref: 1, .success(1)).contains(where: isPhase))
+        let failure = d.machine.engine([.outcome(ref: 2, .failure(ProduceError(.retriesExhausted, "t/0: gave up")), timing: timing)])
+        #expect(!failure.contains(where: isPhase))
+    }
+}
