@@ -67,7 +67,9 @@ struct GatewayPeerMetricsTests {
         #expect(v("sluice_peer_calls_total", ["uid=\"0\"", "kind=\"produce\""]) == 10, "\(metrics.prefix(4000))")
         #expect(v("sluice_peer_records_total", ["uid=\"0\""]) == 20)
         #expect(v("sluice_peer_acks_total", ["uid=\"0\""]) == 10)
-        #expect((v("sluice_peer_record_bytes_total", ["uid=\"0\""]) ?? 0) >= 10 * Double("root-10".utf8.count + 1))
+        // Key, value and header bytes: "root-1"..."root-10" and "x" per call.
+        let rootBytes = (1...10).reduce(0) { $0 + "root-\($1)".utf8.count + 1 }
+        #expect(v("sluice_peer_record_bytes_total", ["uid=\"0\""]) == Double(rootBytes))
         #expect(v("sluice_peer_failures_total", ["uid=\"0\"", "code=\"UNKNOWN_PARTITION\""]) == 1)
         #expect(v("sluice_peer_calls_total", ["uid=\"other\"", "kind=\"produce\""]) == 3)
         #expect(v("sluice_peer_records_total", ["uid=\"other\""]) == 3)
