@@ -239,7 +239,7 @@ public enum ConfigKeys {
         intKey("limits.write_buffer_high", "reply bytes queued above which reading pauses", 1024...(1 << 30), \.limits.writeBufferHigh),
 
         idList("security.allowed_uids", "uids that may connect (or a listed gid); both empty = any", \.security.allowedUids),
-        idList("security.allowed_gids", "gids that may connect (or a listed uid)", \.security.allowedGids),
+        idList("security.allowed_gids", "gids that may connect: primary or supplementary group (or a listed uid)", \.security.allowedGids),
 
         key(
             "kafka.brokers", "bootstrap brokers, HOST:PORT",
