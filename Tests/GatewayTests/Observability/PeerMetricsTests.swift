@@ -1,6 +1,8 @@
 import KafkaProducer
 import KafkaWire
 import Metrics
+import MetricsTestKit
+import NIOEmbedded
 import NIOCore
 import SluiceProtocol
 import Testing
@@ -19,6 +21,41 @@ struct PeerMetricsTests {
         #expect(table.handles(uid: 1000).label == "1000", "a label once given is kept")
         #expect(table.label(uid: 65534) == "other")
         #expect(PeerMetricsTable(limit: 0, factory: NOOPMetricsHandler.instance).label(uid: 5) == "other")
+    }
+
+    @Test("a connection counts its calls, records, bytes, acks and failures under its peer's label too")
+    func connectionCountsByPeer() throws {
+        let test = TestMetrics()
+        let metrics = GatewayMetrics(factory: test, peerLabelLimit: 1)
+        let loop = EmbeddedEventLoop()
+        var first = ConnectionMetrics(metrics, peerUid: 1000)
+        var second = ConnectionMetrics(metrics, peerUid: 1001)  // past the cap: other
+        first.observe(.accepted(topic: "t", noAck: false, records: 3, bytes: 30), loop: loop)
+        first.observe(.accepted(topic: "t", noAck: true, records: 1, bytes: 5), loop: loop)
+        first.observe(.acked(topic: "t", latency: .milliseconds(4)), loop: loop)
+        first.observe(.ackPhases(gateway: .milliseconds(1), broker: .milliseconds(3)), loop: loop)
+        first.observe(.failed(.unknownTopic), loop: loop)
+        second.observe(.accepted(topic: "t", noAck: false, records: 2, bytes: 7), loop: loop)
+        second.observe(.failed(.unknownTopic), loop: loop)
+        second.observe(.failed(.unknownTopic), loop: loop)
+
+        let mine = [("uid", "1000")]
+        #expect(try test.expectCounter("sluice_peer_calls_total", mine + [("kind", "produce")]).totalValue == 1)
+        #expect(try test.expectCounter("sluice_peer_calls_total", mine + [("kind", "produce_no_ack")]).totalValue == 1)
+        #expect(try test.expectCounter("sluice_peer_records_total", mine).totalValue == 4)
+        #expect(try test.expectCounter("sluice_peer_record_bytes_total", mine).totalValue == 35)
+        #expect(try test.expectCounter("sluice_peer_acks_total", mine).totalValue == 1)
+        #expect(try test.expectCounter("sluice_peer_failures_total", mine + [("code", "UNKNOWN_TOPIC")]).totalValue == 1)
+        let other = [("uid", "other")]
+        #expect(try test.expectCounter("sluice_peer_calls_total", other + [("kind", "produce")]).totalValue == 1)
+        #expect(try test.expectCounter("sluice_peer_record_bytes_total", other).totalValue == 7)
+        #expect(try test.expectCounter("sluice_peer_failures_total", other + [("code", "UNKNOWN_TOPIC")]).totalValue == 2)
+        // The topic and code series are unchanged beside them.
+        #expect(try test.expectCounter("sluice_records_total", [("topic", "t")]).totalValue == 6)
+        #expect(try test.expectCounter("sluice_failures_total", [("code", "UNKNOWN_TOPIC")]).totalValue == 3)
+        #expect(try test.expectTimer("sluice_ack_gateway_seconds", [("loop", "0")]).values == [1_000_000])
+        #expect(try test.expectTimer("sluice_ack_broker_seconds", [("loop", "0")]).values == [3_000_000])
+        #expect(try test.expectTimer("sluice_ack_latency_seconds", [("loop", "0")]).values == [4_000_000])
     }
 
     @Test("an ack with the engine's timing is split: read to sent (gateway), sent to answered (broker)")
