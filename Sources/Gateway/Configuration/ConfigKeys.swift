@@ -239,7 +239,7 @@ public enum ConfigKeys {
         intKey("limits.write_buffer_high", "reply bytes queued above which reading pauses", 1024...(1 << 30), \.limits.writeBufferHigh),
 
         idList("security.allowed_uids", "uids that may connect (or a listed gid); both empty = any", \.security.allowedUids),
-        idList("security.allowed_gids", "gids that may connect (or a listed uid)", \.security.allowedGids),
+        idList("security.allowed_gids", "gids that may connect: primary or supplementary group (or a listed uid)", \.security.allowedGids),
 
         key(
             "kafka.brokers", "bootstrap brokers, HOST:PORT",
@@ -330,6 +330,9 @@ public enum ConfigKeys {
                     }
                     c.metrics.listen = s
                 }, { quote($0.metrics.listen) }),
+            intKey(
+                "metrics.peer_label_limit", "peer uids with their own label in the per-peer metrics; the rest are \"other\"",
+                0...100_000, \.metrics.peerLabelLimit),
         ]
 
     private static let index: [String: Key] = Dictionary(uniqueKeysWithValues: keys.map { ($0.path, $0) })
@@ -378,6 +381,7 @@ public enum ConfigKeys {
         pInt("max_batch_size", "record bytes in one produce request", 1...(1 << 30), \.maxBatchSize),
         pInt("max_linger_ms", "how long buffered calls wait for more to batch with", 0...600_000, \.maxLingerMs),
         pInt("max_linger_count", "calls that may linger before sending; 0 = no count limit", 0...1_000_000, \.maxLingerCount),
+        pInt("sticky_partition_bytes", "keyless bytes sent to one partition before moving on", 1...(1 << 30), \.stickyPartitionBytes),
         pInt("max_retries", "retries after retriable errors; -1 = for ever", -1...1_000_000, \.maxRetries),
         pInt("retry_backoff_ms", "pause before a retry", 0...600_000, \.retryBackoffMs),
         pInt(

@@ -67,7 +67,8 @@ public struct GatewayConfiguration: Sendable {
     public struct TopicRule: Sendable, Equatable {
         /// Topic patterns; `*` matches any run of characters (`orders.*`).
         public var topics: [String]
-        /// Peers whose uid is listed, or whose gid is listed, match. Both empty = everyone.
+        /// Peers whose uid is listed, or whose primary gid or a supplementary group is
+        /// listed, match. Both empty = everyone.
         public var uids: [UInt32]
         public var gids: [UInt32]
 
@@ -80,8 +81,9 @@ public struct GatewayConfiguration: Sendable {
 
     /// Who may connect and produce (peers identified by SO_PEERCRED).
     public struct Security: Sendable, Equatable {
-        /// `security.allowed_uids` / `allowed_gids`: a peer may connect when its uid or its
-        /// gid is listed; both empty = any peer that can open the socket [[] / []].
+        /// `security.allowed_uids` / `allowed_gids`: a peer may connect when its uid, its
+        /// primary gid or one of its supplementary groups (`PeerGroups`) is listed; both
+        /// empty = any peer that can open the socket [[] / []].
         public var allowedUids: [UInt32] = []
         public var allowedGids: [UInt32] = []
         /// `[[security.topic_rules]]`: with no rule any connected peer may produce to any
@@ -198,6 +200,9 @@ public struct GatewayConfiguration: Sendable {
         /// `metrics.listen`: HOST:PORT of the HTTP listener serving `/metrics` (Prometheus)
         /// and `/health`; port 0 picks a free one; empty = none [""].
         public var listen = ""
+        /// `metrics.peer_label_limit`: peer uids that get their own `uid` label in the
+        /// per-peer metrics; later ones are counted as `other`; 0 = all `other` [32].
+        public var peerLabelLimit = 32
         public init() {}
 
         /// `listen` split into host and port; nil when empty or malformed.

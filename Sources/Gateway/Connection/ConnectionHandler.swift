@@ -102,7 +102,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         var logger = shared.logger
         if let peer { logger[metadataKey: "peer"] = "\(peer)" }
         self.logger = logger
-        self.metrics = ConnectionMetrics(shared.metrics)
+        self.metrics = ConnectionMetrics(shared.metrics, peerUid: peer?.uid)
     }
 
     // MARK: channel events

@@ -74,6 +74,10 @@ public struct ConnectionStateMachine {
         case accepted(topic: String, noAck: Bool, records: Int, bytes: Int)
         /// A call was acked, this long after its request was read.
         case acked(topic: String, latency: TimeAmount)
+        /// The same ack's latency in two parts: from the read to the engine sending the
+        /// request that got the answer (`gateway`), and that request's round trip to the
+        /// broker (`broker`). Observed after `acked` when the engine gave the timing.
+        case ackPhases(gateway: TimeAmount, broker: TimeAmount)
         /// A call failed, or a request was refused, with this code.
         case failed(SluiceReply.ErrorCode)
     }
@@ -371,7 +375,7 @@ public struct ConnectionStateMachine {
             case .held(let ref): held(ref: ref, into: &actions)
             case .buffered(let ref, let partition): admitted(ref: ref, .success(partition), into: &actions)
             case .refused(let ref, let error): admitted(ref: ref, .failure(error), into: &actions)
-            case .outcome(let ref, let result): outcome(ref: ref, result, into: &actions)
+            case .outcome(let ref, let result, let timing): outcome(ref: ref, result, timing: timing, into: &actions)
             }
         }
         drainBacklog(&actions)
@@ -389,8 +393,8 @@ public struct ConnectionStateMachine {
     }
 
     /// The call's outcome: the base offset, or why it failed.
-    public mutating func outcome(ref: UInt64, _ result: Result<Int64, ProduceError>) -> [Action] {
-        engine([.outcome(ref: ref, result)])
+    public mutating func outcome(ref: UInt64, _ result: Result<Int64, ProduceError>, timing: BrokerTiming? = nil) -> [Action] {
+        engine([.outcome(ref: ref, result, timing: timing)])
     }
 
     private mutating func held(ref: UInt64, into actions: inout [Action]) {
@@ -421,7 +425,9 @@ public struct ConnectionStateMachine {
         }
     }
 
-    private mutating func outcome(ref: UInt64, _ result: Result<Int64, ProduceError>, into actions: inout [Action]) {
+    private mutating func outcome(
+        ref: UInt64, _ result: Result<Int64, ProduceError>, timing: BrokerTiming?, into actions: inout [Action]
+    ) {
         guard let call = calls[ref] else { return }
         if !call.phase.isAdmitted {
             // The engine always says `buffered` first; should it not, the call still ends.
@@ -429,7 +435,7 @@ public struct ConnectionStateMachine {
             unadmitted -= 1
             unadmittedBytes -= call.byteSize
         }
-        finish(ref: ref, result, into: &actions)
+        finish(ref: ref, result, timing: timing, into: &actions)
     }
 
     /// The answer to `fetchMetadata`.
@@ -574,7 +580,8 @@ public struct ConnectionStateMachine {
 
     /// Ends a call: its final reply (unless ProduceNoAck), the SyncWaits, the memory.
     private mutating func finish(
-        ref: UInt64, _ result: Result<Int64, ProduceError>, rejectedAtOnce: Bool = false, into actions: inout [Action]
+        ref: UInt64, _ result: Result<Int64, ProduceError>, rejectedAtOnce: Bool = false, timing: BrokerTiming? = nil,
+        into actions: inout [Action]
     ) {
         guard let call = calls.removeValue(forKey: ref) else { return }
         if call.noAck { unfinishedNoAck -= 1 }
@@ -584,6 +591,12 @@ public struct ConnectionStateMachine {
             let acked = SluiceReply.Acked(partition: call.partition, baseOffset: offset)
             outcome = .acked(acked)
             actions.append(.observe(.acked(topic: call.topic, latency: clock.now() - call.receivedAt)))
+            if let timing {
+                // The engine stamps with NIODeadline.now(), the machine with its clock
+                // (the same one in sluiced; a manual one in tests): clamped at zero.
+                let gateway = max(.nanoseconds(0), timing.sentAt - call.receivedAt)
+                actions.append(.observe(.ackPhases(gateway: gateway, broker: max(.nanoseconds(0), timing.answeredAt - timing.sentAt))))
+            }
             if !call.noAck && lifecycle == .open {
                 actions.append(.write(SluiceReply(ref: ref, kind: .acked(acked))))
             }

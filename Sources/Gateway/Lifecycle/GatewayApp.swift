@@ -41,7 +41,8 @@ public final class GatewayApp: Sendable {
             configuration: configuration.producerConfiguration(), eventLoop: group.next(),
             logger: Logger(label: "sluiced.producer", factory: { _ in logger.handler }))
         registry = PrometheusCollectorRegistry()
-        metrics = GatewayMetrics(factory: GatewayMetrics.prometheus(registry: registry))
+        metrics = GatewayMetrics(
+            factory: GatewayMetrics.prometheus(registry: registry), peerLabelLimit: configuration.metrics.peerLabelLimit)
         producerService = ProducerService(
             producer: producer, drainTimeout: .milliseconds(Int64(configuration.shutdown.drainTimeoutMs)))
         let shared = GatewayShared(

@@ -1,10 +1,10 @@
 import Metrics
 import NIOCore
 
-/// The metric handles of one connection, looked up once per topic, code and request kind
-/// (`GatewayMetrics`' tables take a lock that every loop shares; the handles themselves
-/// are atomics, and the latency histogram is the connection's loop's own). Lives on the
-/// connection's event loop.
+/// The metric handles of one connection, looked up once per topic, code and request kind,
+/// and its peer's once when it opens (`GatewayMetrics`' tables take a lock that every
+/// loop shares; the handles themselves are atomics, and the latency histograms are the
+/// connection's loop's own). Lives on the connection's event loop.
 ///
 /// Counts are added up here and given to the shared counters once per event of the
 /// connection (`flush()`, at the end of a read or of an engine delivery): one atomic add
@@ -17,11 +17,16 @@ struct ConnectionMetrics {
     private var lastKind: (name: String, tally: Tally)?
     private var codes: [String: Tally] = [:]
     private var ackLatency: Metrics.Timer?
+    private var ackPhases: GatewayMetrics.AckPhaseTimers?
+    private let peer: PeerTally
+    private var peerCodes: [String: Tally] = [:]
     /// Tallies with counts not yet flushed.
     private var dirty: [any Flushable] = []
 
-    init(_ metrics: GatewayMetrics) {
+    /// - Parameter peerUid: the peer's uid; nil when its credentials are unknown.
+    init(_ metrics: GatewayMetrics, peerUid: UInt32? = nil) {
         self.metrics = metrics
+        self.peer = PeerTally(metrics.peers.handles(uid: peerUid))
     }
 
     mutating func observe(_ o: ConnectionStateMachine.Observation, loop: any EventLoop) {
@@ -34,12 +39,22 @@ struct ConnectionMetrics {
             t.records += Int64(records)
             t.bytes += Int64(bytes)
             markDirty(t)
+            if noAck { peer.callsNoAck += 1 } else { peer.calls += 1 }
+            peer.records += Int64(records)
+            peer.bytes += Int64(bytes)
+            markDirty(peer)
         case .acked(let topic, let latency):
             let t = self.topic(topic)
             t.acks += 1
             markDirty(t)
+            peer.acks += 1
+            markDirty(peer)
             if ackLatency == nil { ackLatency = metrics.ackLatency(loop: loop) }
             ackLatency!.recordNanoseconds(latency.nanoseconds)
+        case .ackPhases(let gateway, let broker):
+            if ackPhases == nil { ackPhases = metrics.ackPhases(loop: loop) }
+            ackPhases!.gateway.recordNanoseconds(gateway.nanoseconds)
+            ackPhases!.broker.recordNanoseconds(broker.nanoseconds)
         case .failed(let code):
             let name = code.protoName
             let tally: Tally
@@ -50,6 +65,14 @@ struct ConnectionMetrics {
                 codes[name] = tally
             }
             add(1, to: tally)
+            let peerTally: Tally
+            if let known = peerCodes[name] {
+                peerTally = known
+            } else {
+                peerTally = Tally(metrics.peers.failureCounter(label: peer.counters.label, code: name))
+                peerCodes[name] = peerTally
+            }
+            add(1, to: peerTally)
         }
     }
 
@@ -131,6 +154,30 @@ private final class TopicTally: Flushable {
     var isDirty = false
 
     init(_ counters: GatewayMetrics.TopicMetrics) {
+        self.counters = counters
+    }
+
+    func flush() {
+        isDirty = false
+        if calls > 0 { counters.calls.increment(by: calls) }
+        if callsNoAck > 0 { counters.callsNoAck.increment(by: callsNoAck) }
+        if records > 0 { counters.records.increment(by: records) }
+        if bytes > 0 { counters.bytes.increment(by: bytes) }
+        if acks > 0 { counters.acks.increment(by: acks) }
+        (calls, callsNoAck, records, bytes, acks) = (0, 0, 0, 0, 0)
+    }
+}
+
+private final class PeerTally: Flushable {
+    let counters: PeerMetricsTable.Handles
+    var calls: Int64 = 0
+    var callsNoAck: Int64 = 0
+    var records: Int64 = 0
+    var bytes: Int64 = 0
+    var acks: Int64 = 0
+    var isDirty = false
+
+    init(_ counters: PeerMetricsTable.Handles) {
         self.counters = counters
     }
 

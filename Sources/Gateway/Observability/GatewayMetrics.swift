@@ -17,6 +17,13 @@ typealias Gauge = CoreMetrics.Gauge
 /// - `sluice_failures_total{code}`: `failed` outcomes and rejections, by protocol error code
 /// - `sluice_ack_latency_seconds{loop}`: histogram, call received to acked (one per event
 ///   loop; sum over `loop`)
+/// - `sluice_ack_gateway_seconds{loop}`, `sluice_ack_broker_seconds{loop}`: the same acks'
+///   latency in two parts: received to the engine sending the request that got the
+///   answer (buffer, linger, retries), and that request's round trip to the broker
+/// - per peer (`uid`, the first `metrics.peer_label_limit` uids, the rest `other`):
+///   `sluice_peer_calls_total{uid,kind}`, `sluice_peer_records_total{uid}`,
+///   `sluice_peer_record_bytes_total{uid}`, `sluice_peer_acks_total{uid}`,
+///   `sluice_peer_failures_total{uid,code}`
 /// - `sluice_connections` (gauge), `sluice_connections_total`, `sluice_connections_refused_total{reason}`
 /// - `sluice_requests_total{kind}`: requests read, by kind
 /// - engine, sampled at each scrape: `sluice_buffer_depth{state=pending|buffered}`,
@@ -35,6 +42,9 @@ public final class GatewayMetrics: Sendable {
     /// One histogram per event loop (dimension `loop`): a Prometheus histogram takes a
     /// lock per value, and this one is recorded once per acked call.
     private let ackLatencyByLoop = NIOLockedValueBox([ObjectIdentifier: Metrics.Timer]())
+    private let ackPhasesByLoop = NIOLockedValueBox([ObjectIdentifier: AckPhaseTimers]())
+    /// Counters by peer uid, bounded.
+    let peers: PeerMetricsTable
     private let bufferPending: Gauge
     private let bufferBuffered: Gauge
     private let onWire: Gauge
@@ -54,7 +64,13 @@ public final class GatewayMetrics: Sendable {
         let acks: Counter
     }
 
-    /// Buckets of the ack latency histogram, in seconds.
+    /// The two parts of the ack latency, of one event loop.
+    struct AckPhaseTimers: Sendable {
+        let gateway: Metrics.Timer
+        let broker: Metrics.Timer
+    }
+
+    /// Buckets of the ack latency histograms, in seconds.
     public static let latencyBuckets: [Duration] = [
         .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
         .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
@@ -64,12 +80,17 @@ public final class GatewayMetrics: Sendable {
     /// A Prometheus registry and the metrics factory over it, with the gateway's buckets.
     public static func prometheus(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
-        factory.durationHistogramBuckets["sluice_ack_latency_seconds"] = latencyBuckets
+        for name in ["sluice_ack_latency_seconds", "sluice_ack_gateway_seconds", "sluice_ack_broker_seconds"] {
+            factory.durationHistogramBuckets[name] = latencyBuckets
+        }
         return factory
     }
 
-    public init(factory: any MetricsFactory) {
+    /// - Parameter peerLabelLimit: peer uids that get a label of their own
+    ///   (`metrics.peer_label_limit`); the others are counted as `other`.
+    public init(factory: any MetricsFactory, peerLabelLimit: Int = GatewayConfiguration.Metrics().peerLabelLimit) {
         self.factory = factory
+        peers = PeerMetricsTable(limit: peerLabelLimit, factory: factory)
         connectionsOpen = Gauge(label: "sluice_connections", factory: factory)
         connectionsTotal = Counter(label: "sluice_connections_total", factory: factory)
         refusedUnauthorized = Counter(label: "sluice_connections_refused_total", dimensions: [("reason", "not_authorized")], factory: factory)
@@ -110,6 +131,19 @@ public final class GatewayMetrics: Sendable {
         ackLatencyByLoop.withLockedValue { table in
             if let t = table[ObjectIdentifier(loop)] { return t }
             let t = Metrics.Timer(label: "sluice_ack_latency_seconds", dimensions: [("loop", "\(table.count)")], factory: factory)
+            table[ObjectIdentifier(loop)] = t
+            return t
+        }
+    }
+
+    /// The ack phase histograms of the connections of one event loop.
+    func ackPhases(loop: any EventLoop) -> AckPhaseTimers {
+        ackPhasesByLoop.withLockedValue { table in
+            if let t = table[ObjectIdentifier(loop)] { return t }
+            let d = [("loop", "\(table.count)")]
+            let t = AckPhaseTimers(
+                gateway: Metrics.Timer(label: "sluice_ack_gateway_seconds", dimensions: d, factory: factory),
+                broker: Metrics.Timer(label: "sluice_ack_broker_seconds", dimensions: d, factory: factory))
             table[ObjectIdentifier(loop)] = t
             return t
         }

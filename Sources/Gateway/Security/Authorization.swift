@@ -1,10 +1,11 @@
 /// Who may connect, and to which topics a connected peer may produce.
 ///
 /// A peer may connect when the allow-lists are both empty, or its uid is in
-/// `allowedUids`, or its gid is in `allowedGids`. With no topic rule a connected peer may
-/// produce to every topic; with rules it may produce to a topic when some rule has a
-/// pattern matching the topic and lists the peer (by uid or gid; a rule listing neither
-/// uids nor gids lists everyone).
+/// `allowedUids`, or its gid or one of its supplementary groups is in `allowedGids`.
+/// With no topic rule a connected peer may produce to every topic; with rules it may
+/// produce to a topic when some rule has a pattern matching the topic and lists the peer
+/// (by uid, or by gid or supplementary group; a rule listing neither uids nor gids lists
+/// everyone).
 public struct Authorization: Sendable, Equatable {
     public var allowedUids: Set<UInt32>
     public var allowedGids: Set<UInt32>
@@ -26,7 +27,13 @@ public struct Authorization: Sendable, Equatable {
     /// Whether the peer may connect at all.
     public func mayConnect(_ peer: PeerCredentials) -> Bool {
         if allowedUids.isEmpty && allowedGids.isEmpty { return true }
-        return allowedUids.contains(peer.uid) || allowedGids.contains(peer.gid)
+        return allowedUids.contains(peer.uid) || peer.isInAnyGroup(allowedGids)
+    }
+
+    /// Whether any decision depends on groups: only then are a peer's supplementary
+    /// groups looked up when it connects.
+    public var usesGroups: Bool {
+        !allowedGids.isEmpty || rules.contains { !$0.gids.isEmpty }
     }
 
     /// The topic permissions of one connected peer, for its connection's state machine.
@@ -34,7 +41,7 @@ public struct Authorization: Sendable, Equatable {
         guard !rules.isEmpty else { return .all }
         guard let peer else { return .none }
         let mine = rules.filter { rule in
-            (rule.uids.isEmpty && rule.gids.isEmpty) || rule.uids.contains(peer.uid) || rule.gids.contains(peer.gid)
+            (rule.uids.isEmpty && rule.gids.isEmpty) || rule.uids.contains(peer.uid) || peer.isInAnyGroup(rule.gids)
         }
         return TopicPermissions(patterns: mine.flatMap(\.topics))
     }

@@ -6,19 +6,31 @@ import Musl
 import NIOCore
 
 /// Who is at the other end of a Unix socket connection, as the kernel says (SO_PEERCRED):
-/// the process id, user id and group id at the time it connected.
+/// the process id, user id and group id at the time it connected; and the supplementary
+/// groups of that uid, when they were looked up (`PeerGroups`).
 public struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
     public var pid: Int32
     public var uid: UInt32
     public var gid: UInt32
+    /// The uid's supplementary groups from the group database, looked up at connect
+    /// time when authorization uses gids; empty when not looked up or not found.
+    public var groups: Set<UInt32>
 
-    public init(pid: Int32, uid: UInt32, gid: UInt32) {
+    public init(pid: Int32, uid: UInt32, gid: UInt32, groups: Set<UInt32> = []) {
         self.pid = pid
         self.uid = uid
         self.gid = gid
+        self.groups = groups
     }
 
-    public var description: String { "pid \(pid) uid \(uid) gid \(gid)" }
+    /// Whether the peer is in any of `gids`: its primary gid or a supplementary group.
+    public func isInAnyGroup(_ gids: some Sequence<UInt32>) -> Bool {
+        gids.contains { $0 == gid || groups.contains($0) }
+    }
+
+    public var description: String {
+        groups.isEmpty ? "pid \(pid) uid \(uid) gid \(gid)" : "pid \(pid) uid \(uid) gid \(gid) groups \(groups.sorted())"
+    }
 
     /// `struct ucred` of <sys/socket.h>, laid out as the kernel writes it.
     struct UCred: Sendable {

@@ -126,6 +126,11 @@ public final class GatewayServer: Service, Sendable {
                 logger.debug("no peer credentials", metadata: ["error": "\(error)"])
                 return nil
             }
+            .flatMap { peer -> EventLoopFuture<PeerCredentials?> in
+                // Supplementary groups count for gid rules (looked up off the loop).
+                guard let peer, authorization.usesGroups else { return channel.eventLoop.makeSucceededFuture(peer) }
+                return PeerGroups.adding(to: peer, on: channel.eventLoop, pool: .singleton, logger: logger).map { Optional($0) }
+            }
             .flatMapThrowing { peer in
                 let ops = channel.pipeline.syncOperations
                 if let peer, !authorization.mayConnect(peer) {
@@ -135,7 +140,7 @@ public final class GatewayServer: Service, Sendable {
                     try ops.addHandler(
                         RefusalHandler(
                             code: .notAuthorized,
-                            message: "peer uid \(peer.uid) gid \(peer.gid) may not connect (security.allowed_uids / allowed_gids)"))
+                            message: "peer uid \(peer.uid) gid \(peer.gid)\(peer.groups.isEmpty ? "" : " groups \(peer.groups.sorted())") may not connect (security.allowed_uids / allowed_gids)"))
                     return
                 }
                 if peer == nil && !(authorization.allowedUids.isEmpty && authorization.allowedGids.isEmpty) {

@@ -30,7 +30,22 @@ package enum CallEvent: Sendable {
     /// The call was never buffered and never will be.
     case refused(ref: UInt64, ProduceError)
     /// Kafka's answer: the base offset of the call's first record, or why it failed.
-    case outcome(ref: UInt64, Result<Int64, ProduceError>)
+    /// `timing`: when the request that got this answer was sent and answered (acks only).
+    case outcome(ref: UInt64, Result<Int64, ProduceError>, timing: BrokerTiming? = nil)
+}
+
+/// When the produce request that carried an acked call went to the broker, and when its
+/// answer came (for acks = 0, when it was written). With `CallEvent.outcome`'s receive
+/// time at the gateway, this splits an ack's latency into time spent in the gateway
+/// (buffer, linger, earlier attempts and their backoff) and the broker's round trip.
+public struct BrokerTiming: Sendable, Equatable {
+    public var sentAt: NIODeadline
+    public var answeredAt: NIODeadline
+
+    public init(sentAt: NIODeadline, answeredAt: NIODeadline) {
+        self.sentAt = sentAt
+        self.answeredAt = answeredAt
+    }
 }
 
 /// Where the engine sends the events of one client's calls: a gateway connection, or one

@@ -48,6 +48,9 @@ actor PartitionProducer {
     private var held: Set<UInt64> = []
     private var wakeUp: Scheduled<Void>?
     private var drainWaiters: [CheckedContinuation<Void, Never>] = []
+    /// Send and answer time of the request whose answer is being performed (its acks
+    /// carry it).
+    private var answerTiming: BrokerTiming?
 
     init(
         topic: String, partition: Int32, settings: ProducerSettings, idempotent: Bool, core: ProducerCore,
@@ -131,7 +134,7 @@ actor PartitionProducer {
                     if aheadOfRetry { $0.callsAckedAheadOfRetry += acks.count }
                     $0.recordsAcked += acks.reduce(0) { $0 + $1.call.recordCount }
                 }
-                for (call, offset) in acks { outbox.emit(.outcome(ref: call.ref, .success(offset)), to: call.sink) }
+                for (call, offset) in acks { outbox.emit(.outcome(ref: call.ref, .success(offset), timing: answerTiming), to: call.sink) }
             case .failed(let calls, let failure):
                 let error = produceError(failure)
                 statistics.update {
@@ -279,11 +282,17 @@ actor PartitionProducer {
         let attemptId = batch.attemptId
         let callCount = batch.calls.count
         buffer.written(attemptId: attemptId)
+        // The request goes out at the end of this tick (`ProducerCore.sendQueued`).
+        let sentAt = NIODeadline.now()
         let queued = QueuedBatch(
             topicPartition: TopicPartitionKey(topic: topic, partition: partition), records: records,
             recordCount: batch.recordCount,
             complete: { [self] result in
-                self.assumeIsolated { me in me.handle(attemptId, callCount: callCount, result) }
+                self.assumeIsolated { me in
+                    me.answerTiming = BrokerTiming(sentAt: sentAt, answeredAt: .now())
+                    me.handle(attemptId, callCount: callCount, result)
+                    me.answerTiming = nil
+                }
             })
         let (acks, timeoutMs, version) = (settings.requiredAcks, settings.ackTimeoutMs, produceVersion)
         core.assumeIsolated { $0.enqueueBatch(queued, acks: acks, timeoutMs: timeoutMs, version: version, on: connection) }

@@ -2,7 +2,9 @@
 public enum Partitioner: Sendable, Equatable {
     /// Kafka's Java-client hash: `toPositive(murmur2(key)) % partitions`, so keyed
     /// records land where Java (and librdkafka's `murmur2_random`) producers put them.
-    /// A null (empty) key falls back to a random partition, as `murmur2_random` does.
+    /// For a null (empty) key this function gives a random partition, as
+    /// `murmur2_random` does. The engine itself does not call it for keyless calls:
+    /// it sticks to one partition per topic for a while (`StickyPartitioner`).
     case hash
     /// A uniformly random partition.
     case random

@@ -99,7 +99,7 @@ public final class Producer: Sendable {
                     case .held: break
                     case .buffered(_, let partition): continuation.resume(returning: .success(partition))
                     case .refused(_, let error): continuation.resume(returning: .failure(error))
-                    case .outcome(_, let result): onOutcome(result)
+                    case .outcome(_, let result, _): onOutcome(result)
                     }
                 }
             }

@@ -24,7 +24,9 @@ actor ProducerCore {
     nonisolated let outbox: EngineOutbox
     private let logger: Logger
 
-    private var partitions: [TopicPartitionKey: PartitionProducer] = [:]
+    private(set) var partitions: [TopicPartitionKey: PartitionProducer] = [:]
+    /// Sticky partitioning of keyless calls, by topic (ProducerCore+Sticky.swift).
+    var keyless: [String: StickyPartitioner<SystemRandomNumberGenerator>] = [:]
     private var settingsByTopic: [String: ProducerSettings] = [:]
     /// What admission knows of each topic, so that a call hashes its topic once (or not
     /// at all when it goes where the call before it went).
@@ -104,11 +106,12 @@ actor ProducerCore {
             sink.engine.value.parked = request
             outbox.emit(.held(ref: ref), to: sink)
             park(sink, topic: request.topic, needed: Self.neededPartitions(request.partition))
-        case .enqueue(let producer, let byteSize):
+        case .enqueue(let producer, let byteSize, let sticky):
             let id = nextCallId
             nextCallId += 1
             let call = ProduceCall(id: id, ref: ref, records: request.records, byteSize: byteSize, sink: sink)
             let bufferedNow = producer.assumeIsolated { $0.enqueue(call) }
+            if sticky { keylessAppended(topic: request.topic, bytes: byteSize, held: !bufferedNow) }
             if !bufferedNow {
                 sink.engine.value.holder = ref
                 outbox.emit(.held(ref: ref), to: sink)
@@ -119,7 +122,8 @@ actor ProducerCore {
     private enum Placement {
         case refuse(ProduceError)
         case park
-        case enqueue(PartitionProducer, byteSize: Int)
+        /// `sticky`: placed by the keyless sticky partitioner.
+        case enqueue(PartitionProducer, byteSize: Int, sticky: Bool)
     }
 
     private func place(_ request: CallRequest, resolved: Result<Int, ProduceError>?) -> Placement {
@@ -167,16 +171,20 @@ actor ProducerCore {
             }
         }
         let partition: Int32
+        var sticky = false
         switch request.partition {
         case .explicit(let p):
             guard p >= 0 && Int(p) < count else {
                 return .refuse(ProduceError(.unknownPartition, "topic \(topic) has \(count) partitions; \(p) does not exist", partition: p))
             }
             partition = p
+        case .partitioner(.hash) where (request.records[0].key?.readableBytes ?? 0) == 0:
+            partition = keylessPartition(topic: topic, partitionCount: count, settings: settings)
+            sticky = true
         case .partitioner(let partitioner):
             partition = partitioner.partition(key: request.records[0].key.map { $0.readableBytesView }, partitionCount: count)
         }
-        return .enqueue(producer(route, topic: topic, partition: partition, idempotent: idempotent), byteSize: byteSize)
+        return .enqueue(producer(route, topic: topic, partition: partition, idempotent: idempotent), byteSize: byteSize, sticky: sticky)
     }
 
     private static func neededPartitions(_ choice: PartitionChoice) -> Int? {

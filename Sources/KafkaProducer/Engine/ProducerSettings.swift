@@ -25,6 +25,10 @@ public struct ProducerSettings: Sendable, Equatable {
     public var maxRetries: Int = 3
     /// Pause before a retry, in ms [500].
     public var retryBackoffMs: Int = 500
+    /// Bytes of keyless calls (`Partitioner.hash`, empty key) sent to one partition
+    /// before the next gets its turn: KIP-794's switch point, Java's `batch.size`
+    /// [16 KiB]. See `StickyPartitioner`.
+    public var stickyPartitionBytes: Int = 16_384
     /// Compression of each batch [none].
     public var compression: Compression = Compression(codec: .none)
     /// Forces the Produce API version; nil = the highest both sides support [nil].

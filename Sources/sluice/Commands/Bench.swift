@@ -19,7 +19,9 @@ struct Bench: ParsableCommand {
             is due and a reader thread. Every call carries --records-per-call records of \
             --record-bytes bytes (null key; with --hash-keys, key-<j> and PARTITIONER_HASH), \
             timestamp 0 (stamped by the gateway). Calls go round-robin to partitions \
-            0..<--partitions (default: the topic's partition count, asked with Metadata).
+            0..<--partitions (default: the topic's partition count, asked with Metadata); \
+            with --keyless they carry no partition and a null key (PARTITIONER_HASH, or \
+            PARTITIONER_RANDOM with --random-partitioner), so the gateway places them.
 
             Before measuring, one call per partition (or key) is produced and acked, so \
             partition producers and broker connections exist. Then calls are sent for \
@@ -49,6 +51,12 @@ struct Bench: ParsableCommand {
 
     @Option(name: .customLong("hash-keys"), help: "Use PARTITIONER_HASH with this many distinct keys (key-0...), cycled, instead of explicit partitions.")
     var hashKeys = 0
+
+    @Flag(help: "Send keyless calls (null key, PARTITIONER_HASH, no partition): the gateway picks the partition. The warm-up still produces one call to each partition.")
+    var keyless = false
+
+    @Flag(name: .customLong("random-partitioner"), help: "With --keyless: PARTITIONER_RANDOM instead of PARTITIONER_HASH (a random partition per call, what keyless calls got before sticky partitioning).")
+    var randomPartitioner = false
 
     @Option(name: .customLong("records-per-call"), help: "Records in each produce call.")
     var recordsPerCall = 1
@@ -83,6 +91,8 @@ struct Bench: ParsableCommand {
     func validate() throws {
         guard !topic.isEmpty else { throw ValidationError("--topic must not be empty") }
         guard partitions >= 0, hashKeys >= 0 else { throw ValidationError("--partitions and --hash-keys must be 0 or more") }
+        guard !keyless || hashKeys == 0 else { throw ValidationError("--keyless and --hash-keys exclude each other") }
+        guard keyless || !randomPartitioner else { throw ValidationError("--random-partitioner needs --keyless") }
         guard recordsPerCall >= 1, recordBytes >= 0 else { throw ValidationError("--records-per-call must be 1 or more, --record-bytes 0 or more") }
         guard connections >= 1, pollThreads >= 1, (1...BenchConnection.maxWindow).contains(window) else {
             throw ValidationError("--connections and --poll-threads must be 1 or more, --window 1...\(BenchConnection.maxWindow)")
@@ -117,6 +127,8 @@ struct Bench: ParsableCommand {
         let valueBytes = (0..<recordBytes).map { _ in UInt8(truncatingIfNeeded: generator.next()) }
         let value = ByteBuffer(bytes: valueBytes)
         var bodies: [ByteBuffer] = []
+        // Keyless: the warm-up goes to every partition explicitly, the measurement not.
+        var warmupBodies: [ByteBuffer]?
         do {
             if hashKeys > 0 {
                 for j in 0..<hashKeys {
@@ -129,12 +141,17 @@ struct Bench: ParsableCommand {
                 for p in 0..<usedPartitions {
                     bodies.append(try BenchWire.produceBody(topic: topic, partitioning: .partition(Int32(p)), records: records))
                 }
+                if keyless {
+                    warmupBodies = bodies
+                    let partitioner: SluiceRequest.Partitioner = randomPartitioner ? .random : .hash
+                    bodies = [try BenchWire.produceBody(topic: topic, partitioning: .partitioner(partitioner), records: records)]
+                }
             }
         } catch {
             throw CLIFailure("cannot encode the calls: \(error)")
         }
 
-        if warmup { try control.produceAndWait(bodies: bodies, timeoutSeconds: drainTimeoutS) }
+        if warmup { try control.produceAndWait(bodies: warmupBodies ?? bodies, timeoutSeconds: drainTimeoutS) }
 
         // The measurement.
         let sockets = try (0..<connections).map { _ in try UnixStreamSocket.connect(path: socket) }
@@ -200,8 +217,9 @@ struct Bench: ParsableCommand {
         let report = BenchReport(
             gateway_version: version,
             topic: topic,
-            partitions: hashKeys > 0 ? Int(partitionCount) : usedPartitions,
+            partitions: hashKeys > 0 || keyless ? Int(partitionCount) : usedPartitions,
             hash_keys: hashKeys,
+            keyless: keyless ? (randomPartitioner ? "random" : "hash") : "",
             records_per_call: recordsPerCall,
             record_bytes: recordBytes,
             connections: connections,
@@ -249,6 +267,8 @@ struct BenchReport: Encodable {
     var topic: String
     var partitions: Int
     var hash_keys: Int
+    /// "hash" or "random" with --keyless, else empty.
+    var keyless: String
     var records_per_call: Int
     var record_bytes: Int
     var connections: Int

@@ -69,21 +69,32 @@ struct GatewayPeerTests {
     }
 
     static func runAsNobody(socket: String, requests: [SluiceRequest], frames: Int) async throws -> Result {
+        try await run(uid: 65534, gid: 65534, initGroups: false, socket: socket, requests: requests, frames: frames)
+    }
+
+    /// Runs the client under `uid`/`gid`, with no supplementary groups, or (`initGroups`)
+    /// those the group database gives the uid, as a login would.
+    static func run(
+        uid: UInt32, gid: UInt32, initGroups: Bool, socket: String, requests: [SluiceRequest], frames: Int
+    ) async throws -> Result {
         var buffer = ByteBuffer()
         for r in requests { try SluiceCodec.encodeRequest(r, into: &buffer) }
         let hex = buffer.readableBytesView.map { String(format: "%02x", $0) }.joined()
         let p = Process()
         p.executableURL = URL(fileURLWithPath: "/usr/bin/setpriv")
-        p.arguments = ["--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3", "-c", script, socket, hex, String(frames)]
+        p.arguments = [
+            "--reuid=\(uid)", "--regid=\(gid)", initGroups ? "--init-groups" : "--clear-groups",
+            "/usr/bin/python3", "-c", script, socket, hex, String(frames),
+        ]
         let out = Pipe()
         let err = Pipe()
         p.standardOutput = out
         p.standardError = err
         try p.run()
-        try await waitUntil(timeout: 90, "the client under uid 65534") { !p.isRunning }
+        try await waitUntil(timeout: 90, "the client under uid \(uid)") { !p.isRunning }
         let data = out.fileHandleForReading.readDataToEndOfFile()
         guard p.terminationStatus == 0 else {
-            throw HarnessError.exited("client as nobody: \(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
+            throw HarnessError.exited("client as uid \(uid): \(String(decoding: err.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self))")
         }
         return try JSONDecoder().decode(Result.self, from: data)
     }
