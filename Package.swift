@@ -4,6 +4,8 @@ import PackageDescription
 /// Sluice: a per-host Kafka produce gateway.
 ///
 /// Layers, one module each:
+/// - `KafkaRecords`: the record value types (`ProducerRecord`, `RecordHeader`) that the
+///   engine and the socket protocol share; on NIOCore only. KafkaWire re-exports it.
 /// - `KafkaWire`: Kafka protocol codecs over `ByteBuffer`, record batches, compression. No I/O.
 /// - `KafkaProducer`: broker connections and the producer engine.
 /// - `SluiceProtocol`: the socket protocol (docs/protocol.md) over the protobuf-c code
@@ -15,6 +17,7 @@ let package = Package(
     name: "sluice",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "KafkaRecords", targets: ["KafkaRecords"]),
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaProducer", targets: ["KafkaProducer"]),
         .library(name: "SluiceProtocol", targets: ["SluiceProtocol"]),
@@ -50,9 +53,13 @@ let package = Package(
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
 
         .target(
+            name: "KafkaRecords",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
             name: "KafkaWire",
             dependencies: [
-                "CZlib", "CSnappy", "CLZ4", "CZstd", "CCRC32C",
+                "KafkaRecords", "CZlib", "CSnappy", "CLZ4", "CZstd", "CCRC32C",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -73,7 +80,7 @@ let package = Package(
         .target(
             name: "SluiceProtocol",
             dependencies: [
-                "CSluiceProto", "CProtobufC", "KafkaWire",
+                "CSluiceProto", "CProtobufC", "KafkaRecords",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
