@@ -9,7 +9,10 @@ import PackageDescription
 /// - `KafkaWire`: Kafka protocol codecs over `ByteBuffer`, record batches, compression. No I/O.
 /// - `KafkaProducer`: broker connections and the producer engine.
 /// - `SluiceProtocol`: the socket protocol (docs/protocol.md) over the protobuf-c code
-///   generated from Proto/ into `CSluiceProto`.
+///   generated from Proto/ into `CSluiceProto`. Not on KafkaWire: it links no compression
+///   library, so neither does `SluiceClient`.
+/// - `SluiceClient`: the Swift client library of the socket protocol, on SluiceProtocol
+///   and NIO.
 /// - `Gateway`: the Unix-socket server speaking protocol v1 over the engine: framing,
 ///   call references, back-pressure, peer credentials, configuration, metrics, lifecycle.
 /// - executables: `sluice` (CLI), `sluiced` (the daemon).
@@ -21,9 +24,11 @@ let package = Package(
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaProducer", targets: ["KafkaProducer"]),
         .library(name: "SluiceProtocol", targets: ["SluiceProtocol"]),
+        .library(name: "SluiceClient", targets: ["SluiceClient"]),
         .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "sluice", targets: ["sluice"]),
         .executable(name: "sluiced", targets: ["sluiced"]),
+        .executable(name: "sluice-client-example", targets: ["sluice-client-example"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -84,6 +89,17 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The Swift client: SluiceProtocol and NIO, no Kafka codecs (scripts/check-client-deps
+        // shows that its target closure has no compression library).
+        .target(
+            name: "SluiceClient",
+            dependencies: [
+                "SluiceProtocol", "KafkaRecords",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .target(
             name: "Gateway",
             dependencies: [
@@ -110,13 +126,19 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "KafkaWire", "KafkaProducer", "SluiceProtocol",
+                "KafkaWire", "KafkaProducer", "SluiceProtocol", "SluiceClient",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The README's Swift example; its binary shows what a SluiceClient program links.
+        .executableTarget(
+            name: "sluice-client-example",
+            dependencies: ["SluiceClient"],
+            path: "Examples/SluiceClientExample"
         ),
 
         // Unit tests: no I/O beyond memory.
@@ -136,6 +158,11 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The client's call table (replies matched to calls), no I/O.
+        .testTarget(
+            name: "SluiceClientTests",
+            dependencies: ["SluiceClient", "SluiceProtocol"]
+        ),
         // The gateway's pure parts: the connection state machine (injected clock),
         // configuration, authorization rules.
         .testTarget(
@@ -153,7 +180,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KafkaProducer", "KafkaWire", "Gateway", "SluiceProtocol",
+                "KafkaProducer", "KafkaWire", "Gateway", "SluiceProtocol", "SluiceClient",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

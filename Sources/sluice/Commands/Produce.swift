@@ -1,8 +1,6 @@
 import ArgumentParser
 import Foundation
-import KafkaWire
-import NIOCore
-import SluiceProtocol
+import SluiceClient
 
 /// `sluice produce`: produce through `sluiced`, from stdin (one record per line) or
 /// generated records, pipelined, with a progress line on a terminal.
@@ -53,7 +51,7 @@ struct Produce: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures("produce") {
-            let session = try SluiceSession(path: socket)
+            let client = try await SluiceClient.connect(path: socket)
             let values = try recordValues()
             var calls: [[String]] = []
             var i = 0
@@ -61,7 +59,8 @@ struct Produce: AsyncParsableCommand {
                 calls.append(Array(values[i..<min(i + recordsPerCall, values.count)]))
                 i += recordsPerCall
             }
-            let summary = try produce(calls, session: session)
+            let summary = try await produce(calls, client: client)
+            await client.close()
             if summary.progressShown { FileHandle.standardError.write(Data("\n".utf8)) }
             print("topic=\(topic) calls=\(calls.count) records=\(values.count) acked=\(summary.acked) failed=\(summary.failed)")
             if summary.failed > 0 { throw ExitCode.failure }
@@ -81,58 +80,64 @@ struct Produce: AsyncParsableCommand {
         var progressShown = false
     }
 
-    /// Sends the calls pipelined (at most `window` unfinished) and reads the replies.
-    private func produce(_ calls: [[String]], session: SluiceSession) throws(CLIFailure) -> Summary {
+    /// Submits the calls pipelined (at most `window` unfinished) and reads their replies
+    /// from the client's reply stream.
+    private func produce(_ calls: [[String]], client: SluiceClient) async throws -> Summary {
         var summary = Summary()
-        let partitioning: SluiceRequest.Produce.Partitioning = partition.map { .partition($0) } ?? .partitioner(.hash)
+        let partitioning: SluiceClient.Partitioning = partition.map { .partition($0) } ?? .hash
         let stamp = Int64(Date().timeIntervalSince1970 * 1000)
         let showProgress = isatty(STDERR_FILENO) == 1 && calls.count > 1
         var lastProgress = Date.distantPast
+        var callIndex: [UInt64: Int] = [:]
+        var replies = client.replies.makeAsyncIterator()
         var next = 0
-        var unfinished = 0
         var recordIndex = 0
-        while next < calls.count || unfinished > 0 {
-            var batch: [SluiceRequest] = []
-            while next < calls.count && unfinished + batch.count < window {
-                let records = calls[next].enumerated().map { j, value in
-                    ProducerRecord(
-                        key: keyPrefix.isEmpty ? nil : ByteBuffer(string: "\(keyPrefix)\(recordIndex + j)"),
-                        value: ByteBuffer(string: value), headers: [], timestamp: stamp)
-                }
-                recordIndex += records.count
-                let produce = SluiceRequest.Produce(topic: topic, partitioning: partitioning, records: records)
-                batch.append(SluiceRequest(ref: UInt64(next + 1), kind: noAck ? .produceNoAck(produce) : .produce(produce)))
+        func records(_ values: [String]) -> [ProducerRecord] {
+            defer { recordIndex += values.count }
+            return values.enumerated().map { j, value in
+                ProducerRecord(key: keyPrefix.isEmpty ? nil : "\(keyPrefix)\(recordIndex + j)", value: value, timestamp: stamp)
+            }
+        }
+        if noAck {
+            for call in calls {
+                let ref = try await client.produceNoAck(topic: topic, partitioning: partitioning, records: records(call))
+                callIndex[ref] = next
                 next += 1
             }
-            if !batch.isEmpty {
-                try session.send(batch)
-                if noAck {
-                    // No replies come for accepted no-ack calls; a ping after them tells
-                    // when the gateway has read them all (and any refusal before it).
-                    continue
+            // No replies come for accepted no-ack calls; the ping's answer comes after
+            // every refusal of the calls before it. Closing then ends the reply stream.
+            _ = try await client.ping()
+            await client.close()
+            while let reply = await replies.next() {
+                if case .failed(let e) = reply.event {
+                    summary.failed += 1
+                    FileHandle.standardError.write(Data("sluice produce: call \(reply.ref) refused: \(e)\n".utf8))
                 }
-                unfinished += batch.count
             }
-            if noAck { break }
-            let reply = try session.nextReply()
-            let callIndex = Int(reply.ref) - 1
-            switch reply.kind {
+            summary.acked = calls.count - summary.failed
+            return summary
+        }
+        while summary.acked + summary.failed < calls.count {
+            while next < calls.count && callIndex.count < window {
+                let ref = try await client.submit(topic: topic, partitioning: partitioning, records: records(calls[next]))
+                callIndex[ref] = next
+                next += 1
+            }
+            guard let reply = await replies.next() else { throw CLIFailure("the client closed") }
+            switch reply.event {
             case .buffered:
                 continue
             case .acked(let a):
-                unfinished -= 1
+                let index = callIndex.removeValue(forKey: reply.ref)
                 summary.acked += 1
-                if printOffsets, calls.indices.contains(callIndex) {
+                if printOffsets, let index {
                     print(
-                        "partition=\(a.partition) base_offset=\(a.baseOffset) count=\(calls[callIndex].count) first_record=\(callIndex * recordsPerCall)")
+                        "partition=\(a.partition) base_offset=\(a.baseOffset) count=\(calls[index].count) first_record=\(index * recordsPerCall)")
                 }
-            case .failed(let f):
-                if reply.ref == 0 { throw CLIFailure(f.summary) }
-                unfinished -= 1
+            case .failed(let e):
+                callIndex[reply.ref] = nil
                 summary.failed += 1
-                FileHandle.standardError.write(Data("sluice produce: call \(reply.ref) failed: \(f.summary)\n".utf8))
-            default:
-                throw CLIFailure("unexpected reply \(reply)")
+                FileHandle.standardError.write(Data("sluice produce: call \(reply.ref) failed: \(e)\n".utf8))
             }
             if showProgress && Date().timeIntervalSince(lastProgress) > 0.2 {
                 lastProgress = Date()
@@ -143,19 +148,6 @@ struct Produce: AsyncParsableCommand {
                 let bar = String(repeating: "#", count: filled) + String(repeating: ".", count: width - filled)
                 FileHandle.standardError.write(Data("\r[\(bar)] \(done)/\(calls.count) calls".utf8))
             }
-        }
-        if noAck {
-            // Drain refusals (failed replies) up to the ping's pong.
-            try session.send([SluiceRequest(ref: UInt64(calls.count + 1), kind: .ping)])
-            while true {
-                let reply = try session.nextReply()
-                if case .pong = reply.kind { break }
-                if case .failed(let f) = reply.kind {
-                    summary.failed += 1
-                    FileHandle.standardError.write(Data("sluice produce: call \(reply.ref) refused: \(f.summary)\n".utf8))
-                }
-            }
-            summary.acked = calls.count - summary.failed
         }
         return summary
     }
