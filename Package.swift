@@ -163,6 +163,8 @@ let package = Package(
             name: "SluiceClientTests",
             dependencies: ["SluiceClient", "SluiceProtocol"]
         ),
+        // The CLI's pure parts: input lines to records, the progress line.
+        .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
         // The gateway's pure parts: the connection state machine (injected clock),
         // configuration, authorization rules.
         .testTarget(
