@@ -166,61 +166,6 @@ struct SluiceClientTests {
         #expect(nobody?.code == .connectFailed && nobody?.message.contains(other.socket + ".none") == true)
     }
 
-    @Test("back-pressure: with partition_buffer_limit = 2 and the broker paused, two calls are buffered behind the one on the wire and enqueue waits")
-    func backPressure() async throws {
-        let tansu = try await TansuBroker.start()
-        defer { tansu.stop() }
-        defer { T.resume(tansu) }
-        try await tansu.createTopic("sc-held", partitions: 1)
-        let daemon = try await T.sluiced(bootstrap: tansu.bootstrap, settings: ["producer.partition_buffer_limit=2"])
-        defer { daemon.stop() }
-        let client = try await SluiceClient.connect(path: daemon.socket)
-        let log = ReplyLog(client)
-        // Warm up: metadata, the broker connection and the producer id before the pause.
-        _ = try await client.produce(topic: "sc-held", partitioning: .partition(0), records: [.init(value: "warm")])
-
-        try await T.pause(tansu)
-        let onWire = try await client.enqueue(topic: "sc-held", partitioning: .partition(0), records: [.init(value: "held-0")])
-        try await Task.sleep(for: .milliseconds(300))  // sent to the paused broker: out of the buffer
-        var refs: [UInt64] = []
-        for i in 1...10 {
-            refs.append(try await client.submit(topic: "sc-held", partitioning: .partition(0), records: [.init(value: "held-\(i)")]))
-        }
-        try await waitUntil(timeout: 10, "the buffer to fill") { log.bufferedRefs.count >= 2 }
-        try await Task.sleep(for: .milliseconds(500))
-        #expect(log.bufferedRefs == Set(refs.prefix(2)), "buffered: \(log.bufferedRefs.sorted()), submitted \(refs)")
-        #expect(log.finished.isEmpty, "nothing finished while the broker is paused")
-
-        // An enqueue behind the held calls does not return while the buffer is full.
-        let returned = NIOLockedValueBoxFlag()
-        let waiting = Task {
-            let call = try await client.enqueue(topic: "sc-held", partitioning: .partition(0), records: [.init(value: "held-11")])
-            returned.set()
-            return call
-        }
-        try await Task.sleep(for: .milliseconds(700))
-        #expect(!returned.isSet, "enqueue returned while the partition's buffer was full")
-
-        T.resume(tansu)
-        let last = try await waiting.value
-        let lastAck = try await last.acked()
-        let firstAck = try await onWire.acked()
-        try await waitUntil(timeout: 30, "the held calls' acks") { log.finished.isSuperset(of: refs) }
-        var previous = firstAck.baseOffset
-        for ref in refs {
-            guard case .acked(let a)? = log.replies(for: ref).last else {
-                Issue.record("ref \(ref): \(log.replies(for: ref))")
-                continue
-            }
-            #expect(a.baseOffset == previous + 1, "acked in order")
-            previous = a.baseOffset
-        }
-        #expect(lastAck.baseOffset == previous + 1)
-        let consumed = try await Consumer.readAll(bootstrap: tansu.bootstrap, topic: "sc-held", expect: 13)
-        #expect(consumed.compactMap(\.valueString) == ["warm"] + (0...11).map { "held-\($0)" })
-        await client.close()
-    }
-
     @Test("sluiced restarting under a connected client: a drain acks what was buffered, a kill fails calls in doubt, the next call reconnects")
     func daemonRestarts() async throws {
         let tansu = try await TansuBroker.start()
@@ -301,6 +246,70 @@ struct SluiceClientTests {
         failing.arguments = [daemon.socket + ".absent", "sc-example"]
         let failed = try await runProcess(failing, name: "sluice-client-example", timeout: 30)
         #expect(failed.status == 1 && String(decoding: failed.stdout, as: UTF8.self).contains("connectFailed"))
+    }
+}
+
+/// Back-pressure through the client; timing-bound (the call on the wire must have left
+/// the buffer), so scripts/test runs it with the other timing suites.
+@Suite("SluiceClient back-pressure", .timeLimit(.minutes(2)))
+struct SluiceClientBackPressureTests {
+    typealias T = ClientTestSupport
+
+    @Test("back-pressure: with partition_buffer_limit = 2 and the broker paused, two calls are buffered behind the one on the wire and enqueue waits")
+    func backPressure() async throws {
+        let tansu = try await TansuBroker.start()
+        defer { tansu.stop() }
+        defer { T.resume(tansu) }
+        try await tansu.createTopic("sc-held", partitions: 1)
+        let daemon = try await T.sluiced(bootstrap: tansu.bootstrap, settings: ["producer.partition_buffer_limit=2"])
+        defer { daemon.stop() }
+        let client = try await SluiceClient.connect(path: daemon.socket)
+        let log = ReplyLog(client)
+        // Warm up: metadata, the broker connection and the producer id before the pause.
+        _ = try await client.produce(topic: "sc-held", partitioning: .partition(0), records: [.init(value: "warm")])
+
+        try await T.pause(tansu)
+        let onWire = try await client.enqueue(topic: "sc-held", partitioning: .partition(0), records: [.init(value: "held-0")])
+        // Sent to the paused broker, out of the buffer: on a loaded machine that can take a
+        // while after its buffered reply.
+        try await Task.sleep(for: .milliseconds(1000))
+        var refs: [UInt64] = []
+        for i in 1...10 {
+            refs.append(try await client.submit(topic: "sc-held", partitioning: .partition(0), records: [.init(value: "held-\(i)")]))
+        }
+        try await waitUntil(timeout: 10, "the buffer to fill") { log.bufferedRefs.count >= 2 }
+        try await Task.sleep(for: .milliseconds(500))
+        #expect(log.bufferedRefs == Set(refs.prefix(2)), "buffered: \(log.bufferedRefs.sorted()), submitted \(refs)")
+        #expect(log.finished.isEmpty, "nothing finished while the broker is paused")
+
+        // An enqueue behind the held calls does not return while the buffer is full.
+        let returned = NIOLockedValueBoxFlag()
+        let waiting = Task {
+            let call = try await client.enqueue(topic: "sc-held", partitioning: .partition(0), records: [.init(value: "held-11")])
+            returned.set()
+            return call
+        }
+        try await Task.sleep(for: .milliseconds(700))
+        #expect(!returned.isSet, "enqueue returned while the partition's buffer was full")
+
+        T.resume(tansu)
+        let last = try await waiting.value
+        let lastAck = try await last.acked()
+        let firstAck = try await onWire.acked()
+        try await waitUntil(timeout: 30, "the held calls' acks") { log.finished.isSuperset(of: refs) }
+        var previous = firstAck.baseOffset
+        for ref in refs {
+            guard case .acked(let a)? = log.replies(for: ref).last else {
+                Issue.record("ref \(ref): \(log.replies(for: ref))")
+                continue
+            }
+            #expect(a.baseOffset == previous + 1, "acked in order")
+            previous = a.baseOffset
+        }
+        #expect(lastAck.baseOffset == previous + 1)
+        let consumed = try await Consumer.readAll(bootstrap: tansu.bootstrap, topic: "sc-held", expect: 13)
+        #expect(consumed.compactMap(\.valueString) == ["warm"] + (0...11).map { "held-\($0)" })
+        await client.close()
     }
 }
 
