@@ -4,10 +4,15 @@ import PackageDescription
 /// Sluice: a per-host Kafka produce gateway.
 ///
 /// Layers, one module each:
+/// - `KafkaRecords`: the record value types (`ProducerRecord`, `RecordHeader`) that the
+///   engine and the socket protocol share; on NIOCore only. KafkaWire re-exports it.
 /// - `KafkaWire`: Kafka protocol codecs over `ByteBuffer`, record batches, compression. No I/O.
 /// - `KafkaProducer`: broker connections and the producer engine.
 /// - `SluiceProtocol`: the socket protocol (docs/protocol.md) over the protobuf-c code
-///   generated from Proto/ into `CSluiceProto`.
+///   generated from Proto/ into `CSluiceProto`. Not on KafkaWire: it links no compression
+///   library, so neither does `SluiceClient`.
+/// - `SluiceClient`: the Swift client library of the socket protocol, on SluiceProtocol
+///   and NIO.
 /// - `Gateway`: the Unix-socket server speaking protocol v1 over the engine: framing,
 ///   call references, back-pressure, peer credentials, configuration, metrics, lifecycle.
 /// - executables: `sluice` (CLI), `sluiced` (the daemon).
@@ -15,12 +20,15 @@ let package = Package(
     name: "sluice",
     platforms: [.macOS(.v14)],
     products: [
+        .library(name: "KafkaRecords", targets: ["KafkaRecords"]),
         .library(name: "KafkaWire", targets: ["KafkaWire"]),
         .library(name: "KafkaProducer", targets: ["KafkaProducer"]),
         .library(name: "SluiceProtocol", targets: ["SluiceProtocol"]),
+        .library(name: "SluiceClient", targets: ["SluiceClient"]),
         .library(name: "Gateway", targets: ["Gateway"]),
         .executable(name: "sluice", targets: ["sluice"]),
         .executable(name: "sluiced", targets: ["sluiced"]),
+        .executable(name: "sluice-client-example", targets: ["sluice-client-example"]),
     ],
     dependencies: [
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.0"),
@@ -50,9 +58,13 @@ let package = Package(
         .target(name: "CSluiceProto", dependencies: ["CProtobufC"]),
 
         .target(
+            name: "KafkaRecords",
+            dependencies: [.product(name: "NIOCore", package: "swift-nio")]
+        ),
+        .target(
             name: "KafkaWire",
             dependencies: [
-                "CZlib", "CSnappy", "CLZ4", "CZstd", "CCRC32C",
+                "KafkaRecords", "CZlib", "CSnappy", "CLZ4", "CZstd", "CCRC32C",
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
@@ -73,8 +85,19 @@ let package = Package(
         .target(
             name: "SluiceProtocol",
             dependencies: [
-                "CSluiceProto", "CProtobufC", "KafkaWire",
+                "CSluiceProto", "CProtobufC", "KafkaRecords",
                 .product(name: "NIOCore", package: "swift-nio"),
+            ]
+        ),
+        // The Swift client: SluiceProtocol and NIO, no Kafka codecs (scripts/check-client-deps
+        // shows that its target closure has no compression library).
+        .target(
+            name: "SluiceClient",
+            dependencies: [
+                "SluiceProtocol", "KafkaRecords",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
             ]
         ),
         .target(
@@ -103,13 +126,19 @@ let package = Package(
         .executableTarget(
             name: "sluice",
             dependencies: [
-                "KafkaWire", "KafkaProducer", "SluiceProtocol",
+                "KafkaWire", "KafkaProducer", "SluiceProtocol", "SluiceClient",
                 .product(name: "Histogram", package: "hdrhistogram-swift"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
+        ),
+        // The README's Swift example; its binary shows what a SluiceClient program links.
+        .executableTarget(
+            name: "sluice-client-example",
+            dependencies: ["SluiceClient"],
+            path: "Examples/SluiceClientExample"
         ),
 
         // Unit tests: no I/O beyond memory.
@@ -129,6 +158,13 @@ let package = Package(
                 .product(name: "NIOCore", package: "swift-nio"),
             ]
         ),
+        // The client's call table (replies matched to calls), no I/O.
+        .testTarget(
+            name: "SluiceClientTests",
+            dependencies: ["SluiceClient", "SluiceProtocol"]
+        ),
+        // The CLI's pure parts: input lines to records, the progress line.
+        .testTarget(name: "sluiceTests", dependencies: ["sluice"]),
         // The gateway's pure parts: the connection state machine (injected clock),
         // configuration, authorization rules.
         .testTarget(
@@ -148,7 +184,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KafkaProducer", "KafkaWire", "Gateway", "SluiceProtocol",
+                "KafkaProducer", "KafkaWire", "Gateway", "SluiceProtocol", "SluiceClient",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]

@@ -1,6 +1,6 @@
 import CProtobufC
 import CSluiceProto
-import KafkaWire
+import KafkaRecords
 import NIOCore
 
 /// Encodes and decodes the socket protocol's messages with the protobuf-c code generated

@@ -1,4 +1,4 @@
-import KafkaWire
+import KafkaRecords
 import NIOCore
 
 /// A client-to-gateway message (`sluice.v1.Request`), as Swift values.

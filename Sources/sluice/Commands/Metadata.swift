@@ -1,5 +1,5 @@
 import ArgumentParser
-import SluiceProtocol
+import SluiceClient
 
 /// `sluice metadata --topic T`: the topic's partition count, as the gateway sees it.
 struct Metadata: AsyncParsableCommand {
@@ -13,13 +13,10 @@ struct Metadata: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures("metadata") {
-            let session = try SluiceSession(path: socket)
-            let reply = try session.call(SluiceRequest(ref: 1, kind: .metadata(topic: topic)))
-            switch reply.kind {
-            case .metadata(let name, let count): print("topic=\(name) partitions=\(count)")
-            case .failed(let f): throw CLIFailure(f.summary)
-            default: throw CLIFailure("unexpected reply \(reply)")
-            }
+            let client = try await SluiceClient.connect(path: socket)
+            let count = try await client.metadata(topic: topic)
+            await client.close()
+            print("topic=\(topic) partitions=\(count)")
         }
     }
 }

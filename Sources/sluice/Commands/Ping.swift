@@ -1,5 +1,5 @@
 import ArgumentParser
-import SluiceProtocol
+import SluiceClient
 
 /// `sluice ping`: is the gateway up, and which version is it?
 struct Ping: AsyncParsableCommand {
@@ -10,13 +10,10 @@ struct Ping: AsyncParsableCommand {
 
     func run() async throws {
         try await reportingFailures("ping") {
-            let session = try SluiceSession(path: socket, replyTimeoutMs: 10_000)
-            let reply = try session.call(SluiceRequest(ref: 1, kind: .ping))
-            switch reply.kind {
-            case .pong(let version): print("sluiced \(version)")
-            case .failed(let f): throw CLIFailure(f.summary)
-            default: throw CLIFailure("unexpected reply \(reply)")
-            }
+            let client = try await SluiceClient.connect(path: socket)
+            let version = try await client.ping()
+            await client.close()
+            print("sluiced \(version)")
         }
     }
 }
