@@ -11,14 +11,15 @@ import NIOCore
 /// per counter per event instead of several per call.
 struct ConnectionMetrics {
     private let metrics: GatewayMetrics
-    private var topics: [String: TopicTally] = [:]
-    private var last: (name: String, tally: TopicTally)?
+    private var topics: [String: CallTally] = [:]
+    private var last: (name: String, tally: CallTally)?
     private var requestKinds: [String: Tally] = [:]
     private var lastKind: (name: String, tally: Tally)?
     private var codes: [String: Tally] = [:]
     private var ackLatency: Metrics.Timer?
     private var ackPhases: GatewayMetrics.AckPhaseTimers?
-    private let peer: PeerTally
+    private let peer: CallTally
+    private let peerLabel: String
     private var peerCodes: [String: Tally] = [:]
     /// Tallies with counts not yet flushed.
     private var dirty: [any Flushable] = []
@@ -26,7 +27,9 @@ struct ConnectionMetrics {
     /// - Parameter peerUid: the peer's uid; nil when its credentials are unknown.
     init(_ metrics: GatewayMetrics, peerUid: UInt32? = nil) {
         self.metrics = metrics
-        self.peer = PeerTally(metrics.peers.handles(uid: peerUid))
+        let handles = metrics.peers.handles(uid: peerUid)
+        self.peer = CallTally(handles)
+        self.peerLabel = handles.label
     }
 
     mutating func observe(_ o: ConnectionStateMachine.Observation, loop: any EventLoop) {
@@ -35,19 +38,15 @@ struct ConnectionMetrics {
             add(1, to: counter(kind: kind))
         case .accepted(let topic, let noAck, let records, let bytes):
             let t = self.topic(topic)
-            if noAck { t.callsNoAck += 1 } else { t.calls += 1 }
-            t.records += Int64(records)
-            t.bytes += Int64(bytes)
+            t.accepted(noAck: noAck, records: records, bytes: bytes)
+            peer.accepted(noAck: noAck, records: records, bytes: bytes)
             markDirty(t)
-            if noAck { peer.callsNoAck += 1 } else { peer.calls += 1 }
-            peer.records += Int64(records)
-            peer.bytes += Int64(bytes)
             markDirty(peer)
         case .acked(let topic, let latency):
             let t = self.topic(topic)
-            t.acks += 1
+            t.acked()
+            peer.acked()
             markDirty(t)
-            peer.acks += 1
             markDirty(peer)
             if ackLatency == nil { ackLatency = metrics.ackLatency(loop: loop) }
             ackLatency!.recordNanoseconds(latency.nanoseconds)
@@ -69,7 +68,7 @@ struct ConnectionMetrics {
             if let known = peerCodes[name] {
                 peerTally = known
             } else {
-                peerTally = Tally(metrics.peers.failureCounter(label: peer.counters.label, code: name))
+                peerTally = Tally(metrics.peers.failureCounter(label: peerLabel, code: name))
                 peerCodes[name] = peerTally
             }
             add(1, to: peerTally)
@@ -95,14 +94,14 @@ struct ConnectionMetrics {
         }
     }
 
-    private mutating func topic(_ name: String) -> TopicTally {
+    private mutating func topic(_ name: String) -> CallTally {
         // Most connections produce to one topic: compare before hashing.
         if let last, last.name == name { return last.tally }
         if let t = topics[name] {
             last = (name, t)
             return t
         }
-        let t = TopicTally(metrics.topic(name))
+        let t = CallTally(metrics.topic(name))
         topics[name] = t
         last = (name, t)
         return t
@@ -144,42 +143,31 @@ private final class Tally: Flushable {
     }
 }
 
-private final class TopicTally: Flushable {
-    let counters: GatewayMetrics.TopicMetrics
-    var calls: Int64 = 0
-    var callsNoAck: Int64 = 0
-    var records: Int64 = 0
-    var bytes: Int64 = 0
-    var acks: Int64 = 0
+/// The per-call counters of a topic or of a peer, with their counts not yet flushed.
+private final class CallTally: Flushable {
+    private let counters: (calls: Counter, callsNoAck: Counter, records: Counter, bytes: Counter, acks: Counter)
+    private var calls: Int64 = 0
+    private var callsNoAck: Int64 = 0
+    private var records: Int64 = 0
+    private var bytes: Int64 = 0
+    private var acks: Int64 = 0
     var isDirty = false
 
-    init(_ counters: GatewayMetrics.TopicMetrics) {
-        self.counters = counters
+    init(_ m: GatewayMetrics.TopicMetrics) {
+        counters = (m.calls, m.callsNoAck, m.records, m.bytes, m.acks)
     }
 
-    func flush() {
-        isDirty = false
-        if calls > 0 { counters.calls.increment(by: calls) }
-        if callsNoAck > 0 { counters.callsNoAck.increment(by: callsNoAck) }
-        if records > 0 { counters.records.increment(by: records) }
-        if bytes > 0 { counters.bytes.increment(by: bytes) }
-        if acks > 0 { counters.acks.increment(by: acks) }
-        (calls, callsNoAck, records, bytes, acks) = (0, 0, 0, 0, 0)
+    init(_ h: PeerMetricsTable.Handles) {
+        counters = (h.calls, h.callsNoAck, h.records, h.bytes, h.acks)
     }
-}
 
-private final class PeerTally: Flushable {
-    let counters: PeerMetricsTable.Handles
-    var calls: Int64 = 0
-    var callsNoAck: Int64 = 0
-    var records: Int64 = 0
-    var bytes: Int64 = 0
-    var acks: Int64 = 0
-    var isDirty = false
-
-    init(_ counters: PeerMetricsTable.Handles) {
-        self.counters = counters
+    func accepted(noAck: Bool, records: Int, bytes: Int) {
+        if noAck { callsNoAck += 1 } else { calls += 1 }
+        self.records += Int64(records)
+        self.bytes += Int64(bytes)
     }
+
+    func acked() { acks += 1 }
 
     func flush() {
         isDirty = false
