@@ -132,6 +132,10 @@ final class EngineOutbox: Sendable {
             defer { s.sinks.removeAll(keepingCapacity: true) }
             return s.sinks
         }
+        // Sinks on other loops get their deliveries in one task per loop (not one per
+        // sink): with many connections a tick would otherwise queue a closure per
+        // connection, each taking the loop's task lock.
+        var remote: [(loop: any EventLoop, deliveries: [Delivery])] = []
         for sink in sinks {
             let events = sink.engine.withValue { s -> [CallEvent] in
                 s.scheduled = false
@@ -141,10 +145,22 @@ final class EngineOutbox: Sendable {
             if events.isEmpty { continue }
             if sink.loop.inEventLoop {
                 sink.deliver(events)
+            } else if let i = remote.firstIndex(where: { $0.loop === sink.loop }) {
+                remote[i].deliveries.append(Delivery(deliver: sink.deliver, events: events))
             } else {
-                let deliver = sink.deliver
-                sink.loop.execute { deliver(events) }
+                remote.append((sink.loop, [Delivery(deliver: sink.deliver, events: events)]))
             }
         }
+        for (loop, deliveries) in remote {
+            loop.execute {
+                for d in deliveries { d.deliver(d.events) }
+            }
+        }
+    }
+
+    /// One sink's events of a tick, for its loop.
+    private struct Delivery: Sendable {
+        let deliver: @Sendable ([CallEvent]) -> Void
+        let events: [CallEvent]
     }
 }
