@@ -36,13 +36,18 @@ struct StickyPartitioningTests {
         try await broker.createTopic("scattered", partitions: 4)
         let calls = 100_000
 
-        let sticky = EngineSupport.producer(bootstrap: broker.bootstrap)
+        // A linger of 1 ms makes batches form by time, the same for both producers
+        // whatever the machine's load: calls of one millisecond share a batch when they
+        // share a partition. Without it, batch sizes follow how slowly sends complete,
+        // which the load decides.
+        let linger: (inout ProducerConfiguration) -> Void = { $0.defaults.maxLingerMs = 1 }
+        let sticky = EngineSupport.producer(bootstrap: broker.bootstrap, linger)
         await sticky.start()
         let (placed, stickyStats) = try await Self.produce(sticky, topic: "sticky", count: calls, choice: .partitioner(.hash))
         await sticky.shutdown()
 
         // The same calls to the random partitioner (what keyless calls did before).
-        let random = EngineSupport.producer(bootstrap: broker.bootstrap)
+        let random = EngineSupport.producer(bootstrap: broker.bootstrap, linger)
         await random.start()
         let (_, randomStats) = try await Self.produce(random, topic: "scattered", count: calls, choice: .partitioner(.random))
         await random.shutdown()
@@ -68,9 +73,10 @@ struct StickyPartitioningTests {
                 + "random: \(randomStats.requestsSent) requests, \(randomStats.batchesSent) batches, "
                 + "\(String(format: "%.1f", perRequest(randomStats))) records/request, \(String(format: "%.1f", perBatch(randomStats))) records/batch")
         #expect(perBatch(stickyStats) > 1.5 * perBatch(randomStats))
-        // One request per broker per tick carries every ready partition's batch; sticky
-        // calls also leave fewer partitions sending a lone first call at once.
-        #expect(perRequest(stickyStats) > 1.2 * perRequest(randomStats))
+        // Records per request are printed, not asserted: one request per broker per tick
+        // already carries every ready partition's batch, so how many records a request
+        // holds depends on how the sends of the two runs fall into ticks (under load in
+        // CI random placement filled requests as well; docs/benchmarks.md).
     }
 
     @Test("keyed calls keep murmur2 while keyless ones stick")
