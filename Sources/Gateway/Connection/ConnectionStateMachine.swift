@@ -3,7 +3,7 @@ import KafkaWire
 import NIOCore
 import SluiceProtocol
 
-/// The protocol logic of one client connection (PROTOCOL.md), as a plain state machine:
+/// The protocol logic of one client connection (docs/protocol.md), as a plain state machine:
 /// events in, actions out, no I/O. Time comes from an injected `GatewayClock`.
 ///
 /// `ConnectionHandler` feeds it what happens on the channel and in the engine and performs
