@@ -657,7 +657,8 @@ public struct ConnectionStateMachine {
     /// The protocol's code (and Kafka's code) for an engine error.
     public static func replyCode(_ error: ProduceError) -> (SluiceReply.ErrorCode, Int32) {
         let kafka = Int32(error.kafkaError?.rawValue ?? 0)
-        switch error.code {
+        // Over the closed enum: a new engine code must be given its protocol code here.
+        switch error.code.base {
         case .unknownTopic: return (.unknownTopic, kafka)
         case .unknownPartition: return (.unknownPartition, kafka)
         case .recordTooLarge: return (.recordTooLarge, kafka)
