@@ -84,6 +84,18 @@ public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible 
         self.persistence = persistence
     }
 
+    /// The engine's error for a failed cluster lookup, code for code.
+    public init(_ error: KafkaClusterError) {
+        let code: Code
+        switch error.code.base {
+        case .unknownTopic: code = .unknownTopic
+        case .unknownPartition: code = .unknownPartition
+        case .noLeader: code = .noLeader
+        case .unsupported: code = .unsupported
+        }
+        self.init(code, error.message, kafkaError: error.kafkaError, partition: error.partition)
+    }
+
     public var description: String {
         var s = "\(code): \(message)"
         if let kafkaError { s += " [\(kafkaError)]" }
