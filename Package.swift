@@ -74,6 +74,7 @@ let package = Package(
                 "KafkaWire",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOExtras", package: "swift-nio-extras"),
                 .product(name: "NIOTLS", package: "swift-nio"),
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
@@ -106,6 +107,7 @@ let package = Package(
                 "KafkaWire", "KafkaProducer", "SluiceProtocol",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -146,10 +148,7 @@ let package = Package(
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"], exclude: ["Fixtures"]),
         .testTarget(
             name: "KafkaProducerTests",
-            dependencies: [
-                "KafkaProducer", "KafkaWire",
-                .product(name: "NIOEmbedded", package: "swift-nio"),
-            ]
+            dependencies: ["KafkaProducer", "KafkaWire"]
         ),
         .testTarget(
             name: "SluiceProtocolTests",
@@ -186,6 +185,7 @@ let package = Package(
             dependencies: [
                 "KafkaProducer", "KafkaWire", "Gateway", "SluiceProtocol", "SluiceClient",
                 .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),
             ]
         ),

@@ -2,27 +2,53 @@ import KafkaWire
 
 /// Every error the Kafka client side of Sluice reports: one struct with a code.
 public struct KafkaClientError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable, Hashable {
+    /// What went wrong, as one of the static members (`.connectFailed`, ...). The set is
+    /// extensible: a later version may add codes without breaking a library user's
+    /// `switch`, which therefore needs a `default:`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The codes of this version as a closed enum: the package's own switches use it,
+        /// so the compiler still finds each one that a new code must reach.
+        package enum Base: String, Hashable, Sendable, CaseIterable {
+            case connectFailed, connectionClosed, requestTimedOut, unsupportedVersion, protocolError
+            case kafkaError, tls, authentication, shutdown, invalidArgument
+        }
+
+        package let base: Base
+
+        package init(_ base: Base) { self.base = base }
+
+        /// The code's name (`connectFailed`); stable across versions, for logs and metric labels.
+        public var description: String { base.rawValue }
+
         /// The broker could not be reached (refused, unresolvable, connect timeout).
-        case connectFailed
+        public static let connectFailed = Code(.connectFailed)
+
         /// The connection closed or failed while the request was pending or being sent.
-        case connectionClosed
+        public static let connectionClosed = Code(.connectionClosed)
+
         /// No response arrived within the request timeout.
-        case requestTimedOut
+        public static let requestTimedOut = Code(.requestTimedOut)
+
         /// The broker and Sluice share no version of an API (or an override is outside both).
-        case unsupportedVersion
+        public static let unsupportedVersion = Code(.unsupportedVersion)
+
         /// The broker's bytes could not be decoded.
-        case protocolError
+        public static let protocolError = Code(.protocolError)
+
         /// The broker answered with a Kafka error code (see `kafkaError`).
-        case kafkaError
+        public static let kafkaError = Code(.kafkaError)
+
         /// TLS handshake or certificate verification failed.
-        case tls
+        public static let tls = Code(.tls)
+
         /// SASL authentication failed.
-        case authentication
+        public static let authentication = Code(.authentication)
+
         /// The client was shut down.
-        case shutdown
+        public static let shutdown = Code(.shutdown)
+
         /// Invalid configuration or argument.
-        case invalidArgument
+        public static let invalidArgument = Code(.invalidArgument)
     }
 
     public var code: Code
@@ -37,16 +63,16 @@ public struct KafkaClientError: Error, Hashable, Sendable, CustomStringConvertib
     }
 
     public var description: String {
-        if let kafkaError { return "\(code.rawValue) \(kafkaError): \(message)" }
-        return "\(code.rawValue): \(message)"
+        if let kafkaError { return "\(code) \(kafkaError): \(message)" }
+        return "\(code): \(message)"
     }
 
     /// Whether retrying the same request (possibly elsewhere) may succeed.
     public var isRetriable: Bool {
-        switch code {
+        switch code.base {
         case .connectFailed, .connectionClosed, .requestTimedOut: true
         case .kafkaError: kafkaError?.isRetriable ?? false
-        default: false
+        case .unsupportedVersion, .protocolError, .tls, .authentication, .shutdown, .invalidArgument: false
         }
     }
 }

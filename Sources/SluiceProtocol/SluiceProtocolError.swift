@@ -3,20 +3,40 @@
 /// One struct with a code, like `KafkaWireError`. Decoding never traps on bad input: every
 /// problem is one of these.
 public struct SluiceProtocolError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable, Hashable {
+    /// What went wrong, as one of the static members (`.malformed`, ...). The set is
+    /// extensible: a later version may add codes without breaking a library user's
+    /// `switch`, which therefore needs a `default:`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The codes of this version as a closed enum: the package's own switches use it,
+        /// so the compiler still finds each one that a new code must reach.
+        package enum Base: String, Hashable, Sendable, CaseIterable {
+            case malformed, invalidString, unknownEnumValue, frameTooLarge, unencodable
+        }
+
+        package let base: Base
+
+        package init(_ base: Base) { self.base = base }
+
+        /// The code's name (`malformed`); stable across versions, for logs and metric labels.
+        public var description: String { base.rawValue }
+
         /// The bytes are not a valid protobuf encoding of the message (truncated, bad
         /// varint, wrong wire type for a known field, length past the end...).
-        case malformed
+        public static let malformed = Code(.malformed)
+
         /// A `string` field is not valid UTF-8 (proto3 requires it).
-        case invalidString
+        public static let invalidString = Code(.invalidString)
+
         /// An enum field holds a number this protocol version does not define (a
         /// `Partitioner` the gateway cannot route by).
-        case unknownEnumValue
+        public static let unknownEnumValue = Code(.unknownEnumValue)
+
         /// A frame's length prefix claims more than the maximum (`max_frame_bytes`).
-        case frameTooLarge
+        public static let frameTooLarge = Code(.frameTooLarge)
+
         /// A value cannot be put on the wire: a string with a NUL character (protobuf-c
         /// strings are C strings), or a message longer than a frame length can say.
-        case unencodable
+        public static let unencodable = Code(.unencodable)
     }
 
     public var code: Code
@@ -31,7 +51,7 @@ public struct SluiceProtocolError: Error, Hashable, Sendable, CustomStringConver
         self.message = message
     }
 
-    public var description: String { "\(code.rawValue): \(message)" }
+    public var description: String { "\(code): \(message)" }
 
     /// The protocol error code the gateway answers this error with.
     public var replyCode: SluiceReply.ErrorCode {

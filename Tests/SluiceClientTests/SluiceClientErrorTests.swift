@@ -31,3 +31,28 @@ struct SluiceClientErrorTests {
         #expect(e.description == "KAFKA_ERROR: broker said no [kafka error 87] (ref 12)")
     }
 }
+
+@Suite("SluiceClientError.Code")
+struct SluiceClientErrorCodeTests {
+    @Test("the client's own codes keep their names")
+    func clientNames() {
+        let named: [(SluiceClientError.Code, String)] = [
+            (.connectFailed, "connectFailed"), (.connectionLost, "connectionLost"), (.closed, "closed"),
+            (.protocolViolation, "protocolViolation"), (.invalidArgument, "invalidArgument"), (.cancelled, "cancelled"),
+        ]
+        for (code, name) in named { #expect(code.description == name) }
+    }
+
+    @Test("a library user matches codes with == and with a switch that has a default")
+    func matching() {
+        let error = SluiceClientError(.unknownTopic, "topic t does not exist", ref: 3)
+        #expect(error.code == .unknownTopic)
+        let retry: Bool
+        switch error.code {
+        case .connectionLost, .shuttingDown: retry = true
+        case .unknownTopic: retry = false
+        default: retry = false
+        }
+        #expect(!retry)
+    }
+}

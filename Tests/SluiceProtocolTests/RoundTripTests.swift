@@ -74,7 +74,7 @@ struct RoundTripTests {
         #expect(try SluiceCodec.decodeReply(payload(of: reply)) == reply)
     }
 
-    @Test("error code numbers match PROTOCOL.md")
+    @Test("error code numbers match docs/protocol.md")
     func errorCodeNumbers() {
         let expected: [(SluiceReply.ErrorCode, Int32, String)] = [
             (.unspecified, 0, "ERROR_UNSPECIFIED"), (.invalidRequest, 1, "INVALID_REQUEST"),

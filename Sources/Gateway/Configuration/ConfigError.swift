@@ -2,19 +2,40 @@
 /// (dotted, as in the file: `listener.mode`, `producer.topics."orders".required_acks`)
 /// and a message a person can act on.
 public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable, Equatable {
+    /// What went wrong, as one of the static members (`.unknownKey`, ...). The set is
+    /// extensible: a later version may add codes without breaking a library user's
+    /// `switch`, which therefore needs a `default:`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The codes of this version as a closed enum: the package's own switches use it,
+        /// so the compiler still finds each one that a new code must reach.
+        package enum Base: String, Hashable, Sendable, CaseIterable {
+            case unreadable, syntax, unknownKey, wrongType, invalidValue, missing
+        }
+
+        package let base: Base
+
+        package init(_ base: Base) { self.base = base }
+
+        /// The code's name (`unknownKey`); stable across versions, for logs and metric labels.
+        public var description: String { base.rawValue }
+
         /// The file could not be read.
-        case unreadable
+        public static let unreadable = Code(.unreadable)
+
         /// The file is not valid TOML.
-        case syntax
+        public static let syntax = Code(.syntax)
+
         /// A key that no option has (a typo, or an option of another version).
-        case unknownKey
+        public static let unknownKey = Code(.unknownKey)
+
         /// A value of the wrong TOML type (a string where a number is expected...).
-        case wrongType
+        public static let wrongType = Code(.wrongType)
+
         /// A value of the right type outside its allowed range or set.
-        case invalidValue
+        public static let invalidValue = Code(.invalidValue)
+
         /// A required option has no value (`kafka.brokers`), or needs another one.
-        case missing
+        public static let missing = Code(.missing)
     }
 
     public var code: Code
@@ -29,6 +50,6 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
     }
 
     public var description: String {
-        key.isEmpty ? "configuration error (\(code.rawValue)): \(message)" : "configuration error (\(code.rawValue)) at \(key): \(message)"
+        key.isEmpty ? "configuration error (\(code)): \(message)" : "configuration error (\(code)) at \(key): \(message)"
     }
 }

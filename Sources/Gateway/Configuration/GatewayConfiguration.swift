@@ -4,7 +4,7 @@ import Logging
 import NIOCore
 
 /// Everything `sluiced` can be told. Defaults in brackets; the TOML key of each option is
-/// given as `section.key` (see `ConfigKeys` and docs/configuration.md).
+/// given as `section.key` (see `ConfigKeys` and docs/sluiced.md, "Configuration").
 ///
 /// Sources, later ones winning: these defaults, the TOML file (`--config FILE`), the
 /// environment (`SLUICE_SECTION_KEY`), then flags (`--brokers`, `--socket`, `--set KEY=VALUE`...).

@@ -1,59 +1,8 @@
 import KafkaProducer
 import KafkaWire
 import Logging
-import NIOConcurrencyHelpers
 import NIOCore
 import SluiceProtocol
-
-/// What every connection of a gateway shares: the engine, metrics, settings.
-public final class GatewayShared: Sendable {
-    public let producer: Producer
-    /// Where connections hand their calls: `producer`, or a scripted engine in tests.
-    let engine: any CallEngine
-    public let metrics: GatewayMetrics
-    public let logger: Logger
-    public let version: String
-    public let limits: ConnectionStateMachine.Limits
-    public let maxFrameBytes: Int
-    public let clock: GatewayClock
-    public let authorization: Authorization
-    /// Where the gateway's shutdown is; connections accepted late read it.
-    let phase = NIOLockedValueBox(Phase.serving)
-
-    enum Phase: Sendable { case serving, draining, closing }
-
-    public convenience init(
-        producer: Producer, metrics: GatewayMetrics, logger: Logger, version: String, limits: ConnectionStateMachine.Limits,
-        maxFrameBytes: Int, clock: GatewayClock, authorization: Authorization
-    ) {
-        self.init(
-            producer: producer, engine: producer, metrics: metrics, logger: logger, version: version, limits: limits,
-            maxFrameBytes: maxFrameBytes, clock: clock, authorization: authorization)
-    }
-
-    package init(
-        producer: Producer, engine: any CallEngine, metrics: GatewayMetrics, logger: Logger, version: String,
-        limits: ConnectionStateMachine.Limits, maxFrameBytes: Int, clock: GatewayClock, authorization: Authorization
-    ) {
-        self.producer = producer
-        self.engine = engine
-        self.metrics = metrics
-        self.logger = logger
-        self.version = version
-        self.limits = limits
-        self.maxFrameBytes = maxFrameBytes
-        self.clock = clock
-        self.authorization = authorization
-    }
-}
-
-/// Events the server sends down every connection's pipeline during shutdown.
-public enum GatewayEvent: Sendable {
-    /// New produce calls are answered SHUTTING_DOWN.
-    case shutdownStarted
-    /// The engine drained: close once every call has its reply.
-    case closeWhenDone
-}
 
 /// Performs what a connection's `ConnectionStateMachine` decides: decodes frames, writes
 /// replies, hands calls to the engine, runs SyncWait timers, and reads only when the
@@ -309,25 +258,4 @@ final class ConnectionHandler: ChannelInboundHandler {
             loop.execute { bound.value.metadata(ref: ref, topic: topic, result) }
         }
     }
-}
-
-/// Answers a refused connection with one `failed` reply (ref 0), then closes it.
-final class RefusalHandler: ChannelInboundHandler {
-    typealias InboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
-
-    private let reply: SluiceReply
-
-    init(code: SluiceReply.ErrorCode, message: String) {
-        reply = SluiceReply(ref: 0, kind: .failed(.init(code: code, message: message, kafkaError: 0, partition: -1)))
-    }
-
-    func channelActive(context: ChannelHandlerContext) {
-        var out = context.channel.allocator.buffer(capacity: 128)
-        SluiceCodec.encodeReply(reply, into: &out)
-        let channel = context.channel
-        context.writeAndFlush(wrapOutboundOut(out)).whenComplete { _ in channel.close(promise: nil) }
-    }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
 }

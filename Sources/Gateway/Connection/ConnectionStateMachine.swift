@@ -3,7 +3,7 @@ import KafkaWire
 import NIOCore
 import SluiceProtocol
 
-/// The protocol logic of one client connection (PROTOCOL.md), as a plain state machine:
+/// The protocol logic of one client connection (docs/protocol.md), as a plain state machine:
 /// events in, actions out, no I/O. Time comes from an injected `GatewayClock`.
 ///
 /// `ConnectionHandler` feeds it what happens on the channel and in the engine and performs
@@ -657,7 +657,8 @@ public struct ConnectionStateMachine {
     /// The protocol's code (and Kafka's code) for an engine error.
     public static func replyCode(_ error: ProduceError) -> (SluiceReply.ErrorCode, Int32) {
         let kafka = Int32(error.kafkaError?.rawValue ?? 0)
-        switch error.code {
+        // Over the closed enum: a new engine code must be given its protocol code here.
+        switch error.code.base {
         case .unknownTopic: return (.unknownTopic, kafka)
         case .unknownPartition: return (.unknownPartition, kafka)
         case .recordTooLarge: return (.recordTooLarge, kafka)

@@ -78,7 +78,7 @@ public actor KafkaCluster {
     /// The leader of a partition, refreshing metadata first when needed.
     /// - Parameter fresh: the caller saw a leader error: refresh before answering (at
     ///   most once per `minRefreshInterval`, waiting for that interval if needed).
-    public func leader(topic: String, partition: Int32, fresh: Bool = false) async throws(ProduceError) -> (id: Int32, address: BrokerAddress) {
+    public func leader(topic: String, partition: Int32, fresh: Bool = false) async throws(KafkaClusterError) -> (id: Int32, address: BrokerAddress) {
         if fresh {
             cache.markStale()
             let wait = cache.nextRefresh() - .now()
@@ -90,14 +90,14 @@ public actor KafkaCluster {
             case .leader(let id, let address):
                 return (id, address)
             case .unknownTopic:
-                throw ProduceError(.unknownTopic, "topic \(topic) does not exist", partition: partition)
+                throw KafkaClusterError(.unknownTopic, "topic \(topic) does not exist", partition: partition)
             case .unknownPartition(let count):
                 if attempt == 1 {
-                    throw ProduceError(.unknownPartition, "topic \(topic) has \(count) partitions; \(partition) does not exist", partition: partition)
+                    throw KafkaClusterError(.unknownPartition, "topic \(topic) has \(count) partitions; \(partition) does not exist", partition: partition)
                 }
             case .noLeader:
                 if attempt == 1 {
-                    throw ProduceError(.noLeader, "partition \(topic)/\(partition) has no leader now", partition: partition)
+                    throw KafkaClusterError(.noLeader, "partition \(topic)/\(partition) has no leader now", partition: partition)
                 }
             case .needMetadata:
                 break
@@ -105,9 +105,9 @@ public actor KafkaCluster {
             await refresh(adding: topic)
         }
         if let refreshError {
-            throw ProduceError(.noLeader, "no metadata for \(topic)/\(partition): \(refreshError)", partition: partition)
+            throw KafkaClusterError(.noLeader, "no metadata for \(topic)/\(partition): \(refreshError)", partition: partition)
         }
-        throw ProduceError(.noLeader, "no metadata for \(topic)/\(partition)", partition: partition)
+        throw KafkaClusterError(.noLeader, "no metadata for \(topic)/\(partition)", partition: partition)
     }
 
     /// The partition count of a topic; `.unknownTopic` if it does not exist.
@@ -115,7 +115,7 @@ public actor KafkaCluster {
     ///   fewer, the topic may have grown, so metadata is refreshed first (at most once per
     ///   `minRefreshInterval`, so a client naming a missing partition cannot flood the
     ///   cluster with metadata requests).
-    public func partitionCount(topic: String, atLeast needed: Int? = nil) async throws(ProduceError) -> Int {
+    public func partitionCount(topic: String, atLeast needed: Int? = nil) async throws(KafkaClusterError) -> Int {
         if let needed, let known = cache.partitionCount(topic: topic, now: .now()), known > 0, known < needed {
             cache.markStale()
             let wait = cache.nextRefresh() - .now()
@@ -125,14 +125,14 @@ public actor KafkaCluster {
         for _ in 0..<2 {
             switch cache.partitionCount(topic: topic, now: .now()) {
             case .some(0):
-                throw ProduceError(.unknownTopic, "topic \(topic) does not exist")
+                throw KafkaClusterError(.unknownTopic, "topic \(topic) does not exist")
             case .some(let n):
                 return n
             case nil:
                 await refresh(adding: topic)
             }
         }
-        throw ProduceError(.noLeader, "no metadata for topic \(topic)\(refreshError.map { ": \($0)" } ?? "")")
+        throw KafkaClusterError(.noLeader, "no metadata for topic \(topic)\(refreshError.map { ": \($0)" } ?? "")")
     }
 
     /// What the cache can say of a topic's partition count now, without a request.
@@ -249,11 +249,11 @@ public actor KafkaCluster {
     // MARK: idempotence
 
     private var identity: ProducerIdentity?
-    private var identityTask: Task<Result<ProducerIdentity, ProduceError>, Never>?
+    private var identityTask: Task<Result<ProducerIdentity, KafkaClusterError>, Never>?
 
     /// The producer id and epoch in use, obtaining one (InitProducerId) if none is yet,
     /// or a new one when `replacing` is the current one (the broker lost track of it).
-    public func producerIdentity(replacing old: ProducerIdentity? = nil) async throws(ProduceError) -> ProducerIdentity {
+    public func producerIdentity(replacing old: ProducerIdentity? = nil) async throws(KafkaClusterError) -> ProducerIdentity {
         if let identity, identity != old { return identity }
         if let running = identityTask { return try await running.value.get() }
         let task = Task { await self.initProducerId() }
@@ -264,19 +264,19 @@ public actor KafkaCluster {
         return try result.get()
     }
 
-    private func initProducerId() async -> Result<ProducerIdentity, ProduceError> {
+    private func initProducerId() async -> Result<ProducerIdentity, KafkaClusterError> {
         let candidates = candidateBrokers
-        var last = ProduceError(.noLeader, "no broker reachable for InitProducerId")
+        var last = KafkaClusterError(.noLeader, "no broker reachable for InitProducerId")
         for broker in candidates {
             do {
                 let connection = try await pool.connection(to: broker)
                 guard connection.versions[.initProducerId] != nil else {
-                    last = ProduceError(.unsupported, "broker \(broker) does not support InitProducerId")
+                    last = KafkaClusterError(.unsupported, "broker \(broker) does not support InitProducerId")
                     continue
                 }
                 let response = try await connection.send(InitProducerIdRequest(transactionalId: nil, transactionTimeoutMs: -1))
                 guard response.errorCode == .noError else {
-                    last = ProduceError(
+                    last = KafkaClusterError(
                         response.errorCode.isRetriable ? .noLeader : .unsupported,
                         "InitProducerId on \(broker) failed: \(response.errorCode)", kafkaError: response.errorCode)
                     continue
@@ -284,19 +284,9 @@ public actor KafkaCluster {
                 logger.info("producer id", metadata: ["id": "\(response.producerId)", "epoch": "\(response.producerEpoch)"])
                 return .success(ProducerIdentity(producerId: response.producerId, epoch: response.producerEpoch))
             } catch {
-                last = ProduceError(.noLeader, "InitProducerId on \(broker) failed: \(error)")
+                last = KafkaClusterError(.noLeader, "InitProducerId on \(broker) failed: \(error)")
             }
         }
         return .failure(last)
-    }
-}
-
-/// The idempotent producer's id and epoch (from InitProducerId).
-public struct ProducerIdentity: Sendable, Hashable {
-    public var producerId: Int64
-    public var epoch: Int16
-    public init(producerId: Int64, epoch: Int16) {
-        self.producerId = producerId
-        self.epoch = epoch
     }
 }

@@ -285,22 +285,6 @@ public struct PartitionBuffer<Call: PartitionCall> {
         return actions
     }
 
-    /// The connection to the leader was lost: every request on the wire goes back to
-    /// the retry queue at once, in order (no answer can come any more).
-    public mutating func connectionLost(reason: String, now: NIODeadline) -> [Action] {
-        guard !onWire.isEmpty else { return [] }
-        var actions: [Action] = []
-        let lost = onWire
-        onWire.removeAll()
-        for batch in lost { retry(batch, reason: reason, lost: batch.written, now: now, into: &actions) }
-        draining = false
-        expire(now: now, into: &actions)
-        refill(now: now, into: &actions)
-        trySend(now: now, into: &actions)
-        scheduleWakeUp(now: now, into: &actions)
-        return actions
-    }
-
     /// A new producer id (or epoch) is in use: sequence numbers restart at 0 for every
     /// batch not yet acked.
     public mutating func producerIdReset(now: NIODeadline) -> [Action] {

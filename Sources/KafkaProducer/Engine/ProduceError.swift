@@ -5,27 +5,53 @@ import KafkaWire
 ///
 /// The codes map one to one onto the socket protocol's `ErrorCode`s.
 public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible {
-    public enum Code: String, Sendable, Equatable {
+    /// What went wrong, as one of the static members (`.unknownTopic`, ...). The set is
+    /// extensible: a later version may add codes without breaking a library user's
+    /// `switch`, which therefore needs a `default:`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The codes of this version as a closed enum: the package's own switches use it,
+        /// so the compiler still finds each one that a new code must reach.
+        package enum Base: String, Hashable, Sendable, CaseIterable {
+            case unknownTopic, unknownPartition, recordTooLarge, retriesExhausted, kafkaError
+            case shuttingDown, invalidArgument, noLeader, unsupported, deliveryTimeout
+        }
+
+        package let base: Base
+
+        package init(_ base: Base) { self.base = base }
+
+        /// The code's name (`unknownTopic`); stable across versions, for logs and metric labels.
+        public var description: String { base.rawValue }
+
         /// The topic does not exist.
-        case unknownTopic
+        public static let unknownTopic = Code(.unknownTopic)
+
         /// The topic has no such partition.
-        case unknownPartition
+        public static let unknownPartition = Code(.unknownPartition)
+
         /// The call is too large for one produce request or the broker's limit.
-        case recordTooLarge
+        public static let recordTooLarge = Code(.recordTooLarge)
+
         /// Retriable errors outlasted `maxRetries`.
-        case retriesExhausted
+        public static let retriesExhausted = Code(.retriesExhausted)
+
         /// A non-retriable broker error (`kafkaError` holds it).
-        case kafkaError
+        public static let kafkaError = Code(.kafkaError)
+
         /// The producer is shutting down and takes no new calls, or stopped before sending.
-        case shuttingDown
+        public static let shuttingDown = Code(.shuttingDown)
+
         /// The call is malformed (no records, bad partition number...).
-        case invalidArgument
+        public static let invalidArgument = Code(.invalidArgument)
+
         /// No leader could be found or reached (used internally before retries).
-        case noLeader
+        public static let noLeader = Code(.noLeader)
+
         /// The cluster does not support a required feature (e.g. idempotence).
-        case unsupported
+        public static let unsupported = Code(.unsupported)
+
         /// No final answer within `deliveryTimeoutMs` after the call was buffered.
-        case deliveryTimeout
+        public static let deliveryTimeout = Code(.deliveryTimeout)
     }
 
     /// Whether a failed call's records may nonetheless be in Kafka, as librdkafka's
@@ -58,8 +84,20 @@ public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible 
         self.persistence = persistence
     }
 
+    /// The engine's error for a failed cluster lookup, code for code.
+    public init(_ error: KafkaClusterError) {
+        let code: Code
+        switch error.code.base {
+        case .unknownTopic: code = .unknownTopic
+        case .unknownPartition: code = .unknownPartition
+        case .noLeader: code = .noLeader
+        case .unsupported: code = .unsupported
+        }
+        self.init(code, error.message, kafkaError: error.kafkaError, partition: error.partition)
+    }
+
     public var description: String {
-        var s = "\(code.rawValue): \(message)"
+        var s = "\(code): \(message)"
         if let kafkaError { s += " [\(kafkaError)]" }
         if persistence == .possiblyPersisted { s += " (possibly persisted)" }
         return s

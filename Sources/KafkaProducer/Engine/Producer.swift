@@ -126,7 +126,11 @@ public final class Producer: Sendable {
 
     /// The partition count of a topic.
     public func partitionCount(topic: String) async throws(ProduceError) -> Int {
-        try await cluster.partitionCount(topic: topic)
+        do {
+            return try await cluster.partitionCount(topic: topic)
+        } catch {
+            throw ProduceError(error)
+        }
     }
 
     /// Waits until every call made so far has its outcome.

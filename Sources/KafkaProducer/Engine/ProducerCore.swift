@@ -267,7 +267,7 @@ actor ProducerCore {
     }
 
     private func resolve(topic: String, needed: Int?) async -> Result<Int, ProduceError> {
-        do throws(ProduceError) {
+        do throws(KafkaClusterError) {
             if configuration.idempotence == .auto && idempotence == nil && settings(for: topic).requiredAcks == -1 {
                 do {
                     _ = try await cluster.producerIdentity()
@@ -279,7 +279,7 @@ actor ProducerCore {
             }
             return .success(try await cluster.partitionCount(topic: topic, atLeast: needed))
         } catch {
-            return .failure(error)
+            return .failure(ProduceError(error))
         }
     }
 

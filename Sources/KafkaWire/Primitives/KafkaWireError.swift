@@ -2,21 +2,44 @@
 ///
 /// One struct with a code, so callers can switch on `code` and logs get `message`.
 public struct KafkaWireError: Error, Hashable, Sendable, CustomStringConvertible {
-    public enum Code: String, Sendable, Hashable {
+    /// What went wrong, as one of the static members (`.truncated`, ...). The set is
+    /// extensible: a later version may add codes without breaking a library user's
+    /// `switch`, which therefore needs a `default:`.
+    public struct Code: Hashable, Sendable, CustomStringConvertible {
+        /// The codes of this version as a closed enum: the package's own switches use it,
+        /// so the compiler still finds each one that a new code must reach.
+        package enum Base: String, Hashable, Sendable, CaseIterable {
+            case truncated, invalidLength, invalidString, unsupportedVersion, crcMismatch
+            case invalidRecordBatch, compression
+        }
+
+        package let base: Base
+
+        package init(_ base: Base) { self.base = base }
+
+        /// The code's name (`truncated`); stable across versions, for logs and metric labels.
+        public var description: String { base.rawValue }
+
         /// The buffer ended before the value did.
-        case truncated
+        public static let truncated = Code(.truncated)
+
         /// A length, count or varint is out of range (negative where not allowed, too long).
-        case invalidLength
+        public static let invalidLength = Code(.invalidLength)
+
         /// A string is not valid UTF-8.
-        case invalidString
+        public static let invalidString = Code(.invalidString)
+
         /// An API version this codec does not implement.
-        case unsupportedVersion
+        public static let unsupportedVersion = Code(.unsupportedVersion)
+
         /// The record batch CRC does not match its bytes.
-        case crcMismatch
+        public static let crcMismatch = Code(.crcMismatch)
+
         /// The record batch is malformed (magic, counts, attributes).
-        case invalidRecordBatch
+        public static let invalidRecordBatch = Code(.invalidRecordBatch)
+
         /// A compression codec failed or the attributes name an unknown codec.
-        case compression
+        public static let compression = Code(.compression)
     }
 
     public var code: Code
@@ -27,7 +50,7 @@ public struct KafkaWireError: Error, Hashable, Sendable, CustomStringConvertible
         self.message = message
     }
 
-    public var description: String { "\(code.rawValue): \(message)" }
+    public var description: String { "\(code): \(message)" }
 
     @usableFromInline
     static func truncated(_ what: String) -> KafkaWireError {

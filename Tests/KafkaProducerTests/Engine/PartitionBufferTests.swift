@@ -217,7 +217,9 @@ struct Harness {
     @Test func aLateAnswerToALostConnectionIsIgnored() {
         var h = Harness { $0.partitionOnwireLimit = 2 }
         for i in 1...2 { h.produce(i) }
-        h.perform(h.buffer.connectionLost(reason: "reset", now: h.now))
+        // A dropped connection fails every request on it as lost (PartitionProducer).
+        h.answer(h.sent[0], .lost("reset"))
+        h.answer(h.sent[1], .lost("reset"))
         h.answer(h.sent[0], .success(baseOffset: 99))
         #expect(h.acked.isEmpty)
         h.advance(ms: 500)
@@ -227,7 +229,7 @@ struct Harness {
     @Test func connectionLossIsRetriable() {
         var h = Harness()
         h.produce(1)
-        h.perform(h.buffer.connectionLost(reason: "connection reset", now: h.now))
+        h.answer(h.sent[0], .lost("connection reset"))
         h.advance(ms: 500)
         #expect(h.sentIds == [[1], [1]])
     }

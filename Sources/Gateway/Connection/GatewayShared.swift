@@ -1,0 +1,45 @@
+import KafkaProducer
+import Logging
+import NIOConcurrencyHelpers
+
+/// What every connection of a gateway shares: the engine, metrics, settings.
+public final class GatewayShared: Sendable {
+    public let producer: Producer
+    /// Where connections hand their calls: `producer`, or a scripted engine in tests.
+    let engine: any CallEngine
+    public let metrics: GatewayMetrics
+    public let logger: Logger
+    public let version: String
+    public let limits: ConnectionStateMachine.Limits
+    public let maxFrameBytes: Int
+    public let clock: GatewayClock
+    public let authorization: Authorization
+    /// Where the gateway's shutdown is; connections accepted late read it.
+    let phase = NIOLockedValueBox(Phase.serving)
+
+    enum Phase: Sendable { case serving, draining, closing }
+
+    public convenience init(
+        producer: Producer, metrics: GatewayMetrics, logger: Logger, version: String, limits: ConnectionStateMachine.Limits,
+        maxFrameBytes: Int, clock: GatewayClock, authorization: Authorization
+    ) {
+        self.init(
+            producer: producer, engine: producer, metrics: metrics, logger: logger, version: version, limits: limits,
+            maxFrameBytes: maxFrameBytes, clock: clock, authorization: authorization)
+    }
+
+    package init(
+        producer: Producer, engine: any CallEngine, metrics: GatewayMetrics, logger: Logger, version: String,
+        limits: ConnectionStateMachine.Limits, maxFrameBytes: Int, clock: GatewayClock, authorization: Authorization
+    ) {
+        self.producer = producer
+        self.engine = engine
+        self.metrics = metrics
+        self.logger = logger
+        self.version = version
+        self.limits = limits
+        self.maxFrameBytes = maxFrameBytes
+        self.clock = clock
+        self.authorization = authorization
+    }
+}
