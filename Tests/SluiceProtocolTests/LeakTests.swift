@@ -6,7 +6,8 @@ import Testing
 /// protobuf-c allocates with malloc on every unpack; a missing free (or a retained buffer
 /// storage never released) shows up as resident memory growing with the iterations.
 ///
-/// Other suites run concurrently in the same process and can move RSS too, so each
+/// scripts/test runs this suite on its own (other suites in the same process move RSS
+/// by megabytes); as a second guard, each
 /// check runs up to three windows of 100k iterations and passes if one window grows by
 /// less than the bound. A real leak of more than ~84 bytes per iteration grows every
 /// window past 8 MiB.
