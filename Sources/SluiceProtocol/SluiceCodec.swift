@@ -85,7 +85,7 @@ public enum SluiceCodec {
         }
     }
 
-    /// Converts an unpacked `Produce`, copying all record bytes once into one buffer.
+    /// Converts an unpacked `Produce`, copying all record bytes once (`RecordBytes`).
     private static func produce(
         _ pointer: UnsafeMutablePointer<Sluice__V1__Produce>?,
         ref: UInt64,
@@ -116,47 +116,57 @@ public enum SluiceCodec {
 
         // Pass 1: check the pointers and add up the bytes to copy.
         var total = 0
+        func add(_ part: ProtobufCBinaryData) { total += part.len }
         for i in 0..<count {
             guard let record = recordPointers[i]?.pointee else { throw missing("Record", ref: ref) }
-            total += record.key.len + record.value.len
+            add(record.key)
+            add(record.value)
             let headerCount = Int(record.n_headers)
             guard headerCount == 0 || record.headers != nil else { throw missing("Record.headers", ref: ref) }
             for j in 0..<headerCount {
                 guard let header = record.headers[j]?.pointee else { throw missing("Header", ref: ref) }
-                total += header.value.len
+                add(header.value)
             }
         }
 
-        // Pass 2: the one copy, into one allocation. Slicing only after all writes keeps
-        // the storage uniquely owned while writing (no copy-on-write).
-        var arena = allocator.buffer(capacity: total)
-        if total > 0 {
-            arena.writeWithUnsafeMutableBytes(minimumWritableBytes: total) { out in
-                var offset = 0
-                func copy(_ bytes: ProtobufCBinaryData) {
-                    guard bytes.len > 0, let data = bytes.data else { return }
-                    (out.baseAddress! + offset).copyMemory(from: data, byteCount: bytes.len)
-                    offset += bytes.len
+        // Pass 2: the one copy, into as few buffers as NIO's power-of-two capacities
+        // allow without wasting more than a little (RecordBytes).
+        var bytes: RecordBytes
+        if total <= RecordBytes.tailBytes {
+            bytes = RecordBytes(small: total, allocator: allocator)
+        } else {
+            var parts: [Int] = []
+            parts.reserveCapacity(count * 2)
+            for i in 0..<count {
+                let record = recordPointers[i]!.pointee
+                if record.key.len > 0 { parts.append(record.key.len) }
+                if record.value.len > 0 { parts.append(record.value.len) }
+                for j in 0..<Int(record.n_headers) where record.headers[j]!.pointee.value.len > 0 {
+                    parts.append(record.headers[j]!.pointee.value.len)
                 }
-                for i in 0..<count {
-                    let record = recordPointers[i]!.pointee
-                    copy(record.key)
-                    copy(record.value)
-                    for j in 0..<Int(record.n_headers) {
-                        copy(record.headers[j]!.pointee.value)
-                    }
-                }
-                return offset
+            }
+            bytes = RecordBytes(parts: parts, allocator: allocator)
+        }
+        func copy(_ part: ProtobufCBinaryData) {
+            guard part.len > 0, let data = part.data else { return }
+            bytes.write(UnsafeRawBufferPointer(start: data, count: part.len))
+        }
+        for i in 0..<count {
+            let record = recordPointers[i]!.pointee
+            copy(record.key)
+            copy(record.value)
+            for j in 0..<Int(record.n_headers) {
+                copy(record.headers[j]!.pointee.value)
             }
         }
 
-        // Pass 3: the records, as slices of the arena, in the order they were written.
+        // Pass 3: the records, as slices, in the order they were written.
         var records: [ProducerRecord] = []
         records.reserveCapacity(count)
         for i in 0..<count {
             let record = recordPointers[i]!.pointee
-            let key = arena.readSlice(length: record.key.len)!
-            let value = arena.readSlice(length: record.value.len)!
+            let key = record.key.len == 0 ? nil : bytes.slice(length: record.key.len)
+            let value = bytes.slice(length: record.value.len)
             var headers: [RecordHeader] = []
             let headerCount = Int(record.n_headers)
             if headerCount > 0 {
@@ -164,12 +174,12 @@ public enum SluiceCodec {
                 for j in 0..<headerCount {
                     let header = record.headers[j]!.pointee
                     let headerKey = try string(header.key, "Header.key", ref: ref)
-                    headers.append(RecordHeader(key: headerKey, value: arena.readSlice(length: header.value.len)!))
+                    headers.append(RecordHeader(key: headerKey, value: bytes.slice(length: header.value.len)))
                 }
             }
             records.append(
                 ProducerRecord(
-                    key: record.key.len == 0 ? nil : key,
+                    key: key,
                     value: value,
                     headers: headers,
                     timestamp: record.timestamp_ms == 0 ? defaultTimestamp : record.timestamp_ms))
