@@ -6,15 +6,16 @@ import SluiceProtocol
 
 /// Performs what a connection's `ConnectionStateMachine` decides: decodes frames, writes
 /// replies, hands calls to the engine, runs SyncWait timers, and reads only when the
-/// machine allows it (the channel runs with autoRead off).
+/// machine allows it (`read(context:)`).
 ///
 /// Lives on its channel's event loop. Work crosses to the engine in batches: the produce
 /// calls of one read go over together when the read completes (synchronously when the
 /// engine shares this loop, else one `execute`), and the engine's events come back in one
 /// delivery per engine tick (`CallSink`). Replies are encoded as they are decided and
 /// written with one flush at the end of each read and of each delivery.
-final class ConnectionHandler: ChannelInboundHandler {
+final class ConnectionHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private var machine: ConnectionStateMachine
@@ -41,6 +42,12 @@ final class ConnectionHandler: ChannelInboundHandler {
     private var readWallMilliseconds: Int64 = 0
     private var closing = false
     private var counted = false
+    /// This handler asked for a read since the last read happened (SwiftNIO then has
+    /// one pending and asks for none itself).
+    private var readRequested = false
+    /// SwiftNIO is about to ask for a read of its own (autoRead, after a read or at
+    /// activation), which `read(context:)` drops: the machine asks for reads itself.
+    private var autoReadDue = false
 
     init(shared: GatewayShared, peer: PeerCredentials?) {
         self.shared = shared
@@ -78,6 +85,7 @@ final class ConnectionHandler: ChannelInboundHandler {
         perform(machine.channelActive())
         if phase == .closing { perform(machine.closeWhenDone()) }
         context.fireChannelActive()
+        autoReadDue = !readRequested
     }
 
     func channelInactive(context: ChannelHandlerContext) {
@@ -96,6 +104,7 @@ final class ConnectionHandler: ChannelInboundHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         if !reading {
             reading = true
+            readRequested = false
             // One clock reading per read: the frames of a read arrived together.
             readWallMilliseconds = shared.clock.wallMilliseconds()
         }
@@ -115,8 +124,25 @@ final class ConnectionHandler: ChannelInboundHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        // A read of only part of a frame passes no channelRead: the read happened all the same.
+        if !reading { readRequested = false }
         reading = false
         perform(machine.readComplete())
+        autoReadDue = !readRequested
+    }
+
+    /// The reads SwiftNIO asks for. After a read and at activation, autoRead asks for
+    /// one: dropped, since the machine asks for reads itself (`.read`), which keeps
+    /// back-pressure as it is. Any other comes from a write that failed (the peer is
+    /// gone): SwiftNIO then reads what is still in the socket before it closes, but only
+    /// if a read is pending, so it goes through. A client that wrote its calls and
+    /// closed while reading was paused so loses nothing it wrote.
+    func read(context: ChannelHandlerContext) {
+        if autoReadDue {
+            autoReadDue = false
+            return
+        }
+        context.read()
     }
 
     func channelWritabilityChanged(context: ChannelHandlerContext) {
@@ -198,6 +224,7 @@ final class ConnectionHandler: ChannelInboundHandler {
             case .cancelTimer(let id):
                 timers.removeValue(forKey: id)?.cancel()
             case .read:
+                readRequested = true
                 context.read()
             case .close:
                 flushNow(context)

@@ -2,8 +2,9 @@ import NIOCore
 import SluiceProtocol
 
 /// Answers a refused connection with one `failed` reply (ref 0), then closes it.
-final class RefusalHandler: ChannelInboundHandler {
+final class RefusalHandler: ChannelDuplexHandler {
     typealias InboundIn = ByteBuffer
+    typealias OutboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
 
     private let reply: SluiceReply
@@ -20,4 +21,8 @@ final class RefusalHandler: ChannelInboundHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {}
+
+    /// Nothing of a refused connection is read (child channels run with autoRead on, for
+    /// `ConnectionHandler`).
+    func read(context: ChannelHandlerContext) {}
 }

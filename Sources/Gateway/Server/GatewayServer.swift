@@ -66,7 +66,9 @@ public final class GatewayServer: Service, Sendable {
         let limits = settings.limits
         let bootstrap = ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.backlog, value: Int32(clamping: listener.backlog))
-            .childChannelOption(ChannelOptions.autoRead, value: false)
+            // On, so that SwiftNIO asks the pipeline for a read when a write fails;
+            // ConnectionHandler decides which reads happen (its `read(context:)`).
+            .childChannelOption(ChannelOptions.autoRead, value: true)
             .childChannelOption(ChannelOptions.allowRemoteHalfClosure, value: true)
             .childChannelOption(
                 ChannelOptions.writeBufferWaterMark,

@@ -147,9 +147,126 @@ struct GatewayWriteAndCloseTests {
         await app.shutdown()
     }
 
+    /// The case SwiftNIO does not cover by itself: reading is paused by back-pressure, the
+    /// client is gone, and the gateway's next reply fails (EPIPE). NIO then drains the
+    /// socket only if a read is pending. The client here shuts down its read side
+    /// (`SHUT_RD`), which makes the gateway's writes fail at once while it keeps the
+    /// calls it wrote readable (after a full close the same happens when a reply is
+    /// written before the gateway's loop has seen the hang-up).
+    @Test("calls written while reading is paused are produced when the gateway's next reply fails (peer gone)")
+    func pausedThenPeerGone() async throws {
+        let mock = try await MockCluster.start(brokers: 1)
+        defer { mock.stop() }
+        try await mock.createTopic("paused", partitions: 1)
+        let socket = S.socketPath("paused")
+        let app = try await S.start(S.configuration(bootstrap: mock.bootstrap, socket: socket) {
+            $0.limits.maxUnfinishedCalls = 8
+        })
+        defer { Task { await app.shutdown() } }
+        let warm = try await SluiceTestClient.connect(path: socket)
+        try await warm.send(S.produce(1, topic: "paused", partition: 0, records: [S.record("warm")]))
+        _ = try await warm.waitForReplies(2)
+        await warm.close()
+        // Acks now take 3 s: the connection stays paused at 8 unfinished calls, and the
+        // reply that fails is the SyncWait's, timing out after 1 s (an ack would also
+        // resume reading, and NIO drains when a read is pending).
+        try await mock.setRTT(broker: 1, ms: 3000)
+
+        var first = ByteBuffer()
+        for ref in 1...8 { try SluiceCodec.encodeRequest(S.produce(UInt64(ref), topic: "paused", partition: 0, records: [S.record("first-\(ref)")]), into: &first) }
+        try SluiceCodec.encodeRequest(SluiceRequest(ref: 1, kind: .syncWait(timeoutMs: 1000)), into: &first)
+        var second = ByteBuffer()
+        for ref in 9...208 { try SluiceCodec.encodeRequest(S.produce(UInt64(ref), topic: "paused", partition: 0, records: [S.record("second-\(ref)")]), into: &second) }
+        let firstBytes = Array(first.readableBytesView), secondBytes = Array(second.readableBytesView)
+        let buffered = try await onThread { () throws -> Int in
+            let fd = try RawUnixClient.connect(socket)
+            defer { close(fd) }
+            try RawUnixClient.write(fd, firstBytes)
+            // The 8 `buffered` replies: the gateway has read the calls and paused.
+            let frames = try RawUnixClient.readFrames(fd, count: 8, timeoutS: 10)
+            try RawUnixClient.write(fd, secondBytes)
+            guard shutdown(fd, Int32(SHUT_RD)) == 0 else { throw HarnessError.exited("shutdown: errno \(errno)") }
+            // Keep the write side open until the gateway has closed (its acks failed).
+            try RawUnixClient.waitForPeerClose(fd, timeoutS: 20)
+            return frames
+        }
+        #expect(buffered == 8)
+        try await mock.setRTT(broker: 1, ms: 0)
+        let consumed = try await Consumer.readAll(bootstrap: mock.bootstrap, topic: "paused", expect: 209, idleMs: 3000, timeoutS: 60)
+        let values = Set(consumed.compactMap(\.valueString))
+        let missing = (9...208).filter { !values.contains("second-\($0)") }
+        #expect(missing.isEmpty, "\(missing.count) of the 200 calls written while paused are not in Kafka")
+        #expect(consumed.count == 209, "records in Kafka: \(consumed.count) of 209")
+        await app.shutdown()
+    }
+
     /// The sum of a metric's samples over its labels, from Prometheus text.
     static func sum(_ text: String, _ name: String) -> Double {
         text.split(separator: "\n").filter { $0.hasPrefix(name + "{") || $0.hasPrefix(name + " ") }
             .compactMap { Double($0.split(separator: " ").last ?? "") }.reduce(0, +)
+    }
+}
+
+/// A blocking Unix-socket client on raw file descriptors, for what NIO's client cannot do
+/// (half of a shutdown, writes without reading).
+enum RawUnixClient {
+    static func connect(_ path: String) throws -> Int32 {
+        let fd = socket(AF_UNIX, Int32(SOCK_STREAM.rawValue), 0)
+        guard fd >= 0 else { throw HarnessError.exited("socket: errno \(errno)") }
+        var address = sockaddr_un()
+        address.sun_family = sa_family_t(AF_UNIX)
+        let bytes = Array(path.utf8)
+        guard bytes.count < MemoryLayout.size(ofValue: address.sun_path) else { throw HarnessError.exited("path too long") }
+        withUnsafeMutableBytes(of: &address.sun_path) { raw in
+            raw.copyBytes(from: bytes)
+            raw[bytes.count] = 0
+        }
+        let result = withUnsafePointer(to: &address) {
+            $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { Glibc.connect(fd, $0, socklen_t(MemoryLayout<sockaddr_un>.size)) }
+        }
+        guard result == 0 else {
+            close(fd)
+            throw HarnessError.exited("connect: errno \(errno)")
+        }
+        return fd
+    }
+
+    static func write(_ fd: Int32, _ bytes: [UInt8]) throws {
+        var offset = 0
+        while offset < bytes.count {
+            let n = bytes[offset...].withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
+            guard n > 0 else { throw HarnessError.exited("send: errno \(errno)") }
+            offset += n
+        }
+    }
+
+    /// Reads until `count` whole reply frames have arrived; returns how many did.
+    static func readFrames(_ fd: Int32, count: Int, timeoutS: Int) throws -> Int {
+        var buffer = ByteBuffer()
+        var frames = 0
+        let deadline = Date().addingTimeInterval(Double(timeoutS))
+        var chunk = [UInt8](repeating: 0, count: 4096)
+        while frames < count, Date() < deadline {
+            var poller = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+            guard poll(&poller, 1, 100) >= 0 else { throw HarnessError.exited("poll: errno \(errno)") }
+            guard poller.revents != 0 else { continue }
+            let n = chunk.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            guard n > 0 else { break }
+            buffer.writeBytes(chunk[..<n])
+            while let _ = try SluiceFraming.readFrame(from: &buffer) { frames += 1 }
+        }
+        return frames
+    }
+
+    /// Waits until the peer has closed the connection (a write fails with EPIPE).
+    static func waitForPeerClose(_ fd: Int32, timeoutS: Int) throws {
+        let deadline = Date().addingTimeInterval(Double(timeoutS))
+        while Date() < deadline {
+            var poller = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
+            _ = poll(&poller, 1, 100)
+            if poller.revents & Int16(POLLHUP | POLLERR) != 0 { return }
+            usleep(50_000)
+        }
+        throw HarnessError.exited("the gateway did not close the connection in \(timeoutS) s")
     }
 }
