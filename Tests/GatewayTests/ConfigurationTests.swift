@@ -329,4 +329,15 @@ struct AuthorizationTests {
         #expect(!b.allows("orders.eu") && b.allows("public") && b.allows("audit"))
         #expect(auth.permissions(for: nil) == .none)
     }
+
+    @Test("listener.threads 0 runs half the cores' loops, at least one; a set value is kept")
+    func eventLoopThreads() {
+        var listener = GatewayConfiguration.Listener()
+        #expect(listener.eventLoopThreads(cores: 1) == 1)
+        #expect(listener.eventLoopThreads(cores: 2) == 1)
+        #expect(listener.eventLoopThreads(cores: 3) == 1)
+        #expect(listener.eventLoopThreads(cores: 8) == 4)
+        listener.threads = 3
+        #expect(listener.eventLoopThreads(cores: 2) == 3)
+    }
 }

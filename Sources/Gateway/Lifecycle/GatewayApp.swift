@@ -35,7 +35,7 @@ public final class GatewayApp: Sendable {
     ) throws {
         self.configuration = configuration
         self.logger = logger
-        let threads = configuration.listener.threads > 0 ? configuration.listener.threads : System.coreCount
+        let threads = configuration.listener.eventLoopThreads(cores: System.coreCount)
         group = MultiThreadedEventLoopGroup(numberOfThreads: threads)
         producer = Producer(
             configuration: configuration.producerConfiguration(), eventLoop: group.next(),
