@@ -21,28 +21,64 @@ public final class UnpackArena {
     /// The most the reused block grows to.
     public static let maxBlockBytes = 16 * 1024
 
-    private var block: UnsafeMutableRawPointer
-    private var capacity: Int
-    private var used = 0
-    private var extra: [UnsafeMutableRawPointer] = []
-    /// Bytes asked for since the last reset (to size the block).
-    private var asked = 0
-    fileprivate var allocator = ProtobufCAllocator()
+    /// What protobuf-c's callbacks touch, behind a pointer: reaching it costs no
+    /// reference counting and no exclusivity check, which a class's own properties would
+    /// on every one of a request's dozen allocations.
+    private struct State {
+        var block: UnsafeMutableRawPointer
+        var capacity: Int
+        var used = 0
+        /// Bytes asked for since the last reset (to size the block).
+        var asked = 0
+        var extra: [UnsafeMutableRawPointer] = []
+
+        mutating func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
+            // 16-byte alignment, as malloc gives: protobuf-c stores 64-bit fields and pointers.
+            let rounded = (max(size, 1) + 15) & ~15
+            asked += rounded
+            if used + rounded <= capacity {
+                let pointer = block + used
+                used += rounded
+                return pointer
+            }
+            guard let chunk = malloc(rounded) else { return nil }
+            extra.append(chunk)
+            return chunk
+        }
+
+        mutating func reset() {
+            for chunk in extra { free(chunk) }
+            extra.removeAll(keepingCapacity: true)
+            if asked > capacity && capacity < UnpackArena.maxBlockBytes {
+                block.deallocate()
+                capacity = min(UnpackArena.maxBlockBytes, asked)
+                block = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+            }
+            used = 0
+            asked = 0
+        }
+    }
+
+    private let state: UnsafeMutablePointer<State>
+    private var allocator = ProtobufCAllocator()
 
     /// - Parameter initialBytes: the block's first size (it grows to `maxBlockBytes`).
     public init(initialBytes: Int = 2048) {
-        capacity = max(256, min(initialBytes, Self.maxBlockBytes))
-        block = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
+        let capacity = max(256, min(initialBytes, Self.maxBlockBytes))
+        state = .allocate(capacity: 1)
+        state.initialize(to: State(block: UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16), capacity: capacity))
         allocator.alloc = { data, size in
-            Unmanaged<UnpackArena>.fromOpaque(data!).takeUnretainedValue().allocate(size)
+            data!.assumingMemoryBound(to: State.self).pointee.allocate(size)
         }
         allocator.free = { _, _ in }
-        allocator.allocator_data = Unmanaged.passUnretained(self).toOpaque()
+        allocator.allocator_data = UnsafeMutableRawPointer(state)
     }
 
     deinit {
-        reset()
-        block.deallocate()
+        state.pointee.reset()
+        state.pointee.block.deallocate()
+        state.deinitialize(count: 1)
+        state.deallocate()
     }
 
     /// Runs `body` with the protobuf-c allocator that takes from this arena.
@@ -52,28 +88,6 @@ public final class UnpackArena {
 
     /// Forgets everything allocated since the last reset.
     func reset() {
-        for chunk in extra { free(chunk) }
-        extra.removeAll(keepingCapacity: true)
-        if asked > capacity && capacity < Self.maxBlockBytes {
-            block.deallocate()
-            capacity = min(Self.maxBlockBytes, asked)
-            block = UnsafeMutableRawPointer.allocate(byteCount: capacity, alignment: 16)
-        }
-        used = 0
-        asked = 0
-    }
-
-    private func allocate(_ size: Int) -> UnsafeMutableRawPointer? {
-        // 16-byte alignment, as malloc gives: protobuf-c stores 64-bit fields and pointers.
-        let rounded = (max(size, 1) + 15) & ~15
-        asked += rounded
-        if used + rounded <= capacity {
-            let pointer = block + used
-            used += rounded
-            return pointer
-        }
-        guard let chunk = malloc(rounded) else { return nil }
-        extra.append(chunk)
-        return chunk
+        state.pointee.reset()
     }
 }
