@@ -16,7 +16,7 @@ struct ConnectionMetrics {
     private var requestKinds: [String: Tally] = [:]
     private var lastKind: (name: String, tally: Tally)?
     private var codes: [String: Tally] = [:]
-    private var ackLatency: Metrics.Timer?
+    private var ackLatency: Recorder?
     private var ackPhases: GatewayMetrics.AckPhaseTimers?
     private let peer: CallTally
     private let peerLabel: String
@@ -31,6 +31,9 @@ struct ConnectionMetrics {
         self.peer = CallTally(handles)
         self.peerLabel = handles.label
     }
+
+    /// The latency histograms hold seconds.
+    static func seconds(_ nanoseconds: Int64) -> Double { Double(nanoseconds) / 1e9 }
 
     mutating func observe(_ o: ConnectionStateMachine.Observation, loop: any EventLoop) {
         switch o {
@@ -49,11 +52,11 @@ struct ConnectionMetrics {
             markDirty(t)
             markDirty(peer)
             if ackLatency == nil { ackLatency = metrics.ackLatency(loop: loop) }
-            ackLatency!.recordNanoseconds(latency.nanoseconds)
+            ackLatency!.record(Self.seconds(latency.nanoseconds))
         case .ackPhases(let gateway, let broker):
             if ackPhases == nil { ackPhases = metrics.ackPhases(loop: loop) }
-            ackPhases!.gateway.recordNanoseconds(gateway.nanoseconds)
-            ackPhases!.broker.recordNanoseconds(broker.nanoseconds)
+            ackPhases!.gateway.record(Self.seconds(gateway.nanoseconds))
+            ackPhases!.broker.record(Self.seconds(broker.nanoseconds))
         case .failed(let code):
             let name = code.protoName
             let tally: Tally

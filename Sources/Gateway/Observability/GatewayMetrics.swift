@@ -41,7 +41,7 @@ public final class GatewayMetrics: Sendable {
     private let refusedLimit: Counter
     /// One histogram per event loop (dimension `loop`): a Prometheus histogram takes a
     /// lock per value, and this one is recorded once per acked call.
-    private let ackLatencyByLoop = NIOLockedValueBox([ObjectIdentifier: Metrics.Timer]())
+    private let ackLatencyByLoop = NIOLockedValueBox([ObjectIdentifier: Recorder]())
     private let ackPhasesByLoop = NIOLockedValueBox([ObjectIdentifier: AckPhaseTimers]())
     /// Counters by peer uid, bounded.
     let peers: PeerMetricsTable
@@ -66,8 +66,8 @@ public final class GatewayMetrics: Sendable {
 
     /// The two parts of the ack latency, of one event loop.
     struct AckPhaseTimers: Sendable {
-        let gateway: Metrics.Timer
-        let broker: Metrics.Timer
+        let gateway: Recorder
+        let broker: Recorder
     }
 
     /// Buckets of the ack latency histograms, in seconds.
@@ -80,8 +80,12 @@ public final class GatewayMetrics: Sendable {
     /// A Prometheus registry and the metrics factory over it, with the gateway's buckets.
     public static func prometheus(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
+        // Value histograms of seconds, not duration histograms: recording compares the
+        // value with every bucket, three histograms per ack, and `Double` comparisons are
+        // inlined where `Duration`'s are calls into the runtime (with 128-bit sums).
+        let seconds = latencyBuckets.map { Double($0.components.seconds) + Double($0.components.attoseconds) * 1e-18 }
         for name in ["sluice_ack_latency_seconds", "sluice_ack_gateway_seconds", "sluice_ack_broker_seconds"] {
-            factory.durationHistogramBuckets[name] = latencyBuckets
+            factory.valueHistogramBuckets[name] = seconds
         }
         return factory
     }
@@ -127,10 +131,10 @@ public final class GatewayMetrics: Sendable {
     // MARK: events
 
     /// The ack latency histogram of the connections of one event loop.
-    func ackLatency(loop: any EventLoop) -> Metrics.Timer {
+    func ackLatency(loop: any EventLoop) -> Recorder {
         ackLatencyByLoop.withLockedValue { table in
             if let t = table[ObjectIdentifier(loop)] { return t }
-            let t = Metrics.Timer(label: "sluice_ack_latency_seconds", dimensions: [("loop", "\(table.count)")], factory: factory)
+            let t = Recorder(label: "sluice_ack_latency_seconds", dimensions: [("loop", "\(table.count)")], aggregate: true, factory: factory)
             table[ObjectIdentifier(loop)] = t
             return t
         }
@@ -142,8 +146,8 @@ public final class GatewayMetrics: Sendable {
             if let t = table[ObjectIdentifier(loop)] { return t }
             let d = [("loop", "\(table.count)")]
             let t = AckPhaseTimers(
-                gateway: Metrics.Timer(label: "sluice_ack_gateway_seconds", dimensions: d, factory: factory),
-                broker: Metrics.Timer(label: "sluice_ack_broker_seconds", dimensions: d, factory: factory))
+                gateway: Recorder(label: "sluice_ack_gateway_seconds", dimensions: d, aggregate: true, factory: factory),
+                broker: Recorder(label: "sluice_ack_broker_seconds", dimensions: d, aggregate: true, factory: factory))
             table[ObjectIdentifier(loop)] = t
             return t
         }
