@@ -33,7 +33,10 @@ actor PartitionProducer {
     private let requestTimeout: TimeAmount
     private let logger: Logger
     private let statistics: ProducerStatistics
-    private var buffer: PartitionBuffer<ProduceCall>
+    // Exempt from the runtime's exclusivity checks (several per call): the buffer is a
+    // plain state machine whose methods call nothing back, used only on the engine's
+    // loop (the actor's executor), so no two accesses overlap.
+    @exclusivity(unchecked) private var buffer: PartitionBuffer<ProduceCall>
 
     private var identity: ProducerIdentity?
     private var connection: BrokerConnection?
