@@ -268,7 +268,8 @@ public final class BrokerConnection: Sendable {
             timeout: timeout,
             description: "\(R.apiKey) v\(version)",
             encode: { correlationId, allocator in
-                var buffer = allocator.buffer(capacity: 256)
+                // Header (size, key, version, correlation id, client id) and body.
+                var buffer = allocator.buffer(capacity: 64 + clientId.utf8.count + request.encodedSizeHint)
                 try KafkaRequestEncoder.encode(request, version: version, correlationId: correlationId, clientId: clientId, into: &buffer)
                 return buffer
             },

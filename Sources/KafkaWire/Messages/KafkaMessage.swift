@@ -14,6 +14,14 @@ public protocol KafkaRequest: Sendable, Equatable {
 
     func encode(into buffer: inout ByteBuffer, version: Int16) throws
     static func decode(from buffer: inout ByteBuffer, version: Int16) throws -> Self
+    /// About how many bytes `encode` writes, to size the buffer once: a request grown
+    /// from a small buffer is copied at every doubling. Need not be exact.
+    var encodedSizeHint: Int { get }
+}
+
+extension KafkaRequest {
+    /// Small requests: a header's worth.
+    public var encodedSizeHint: Int { 256 }
 }
 
 /// A Kafka response body for one API version (header not included).

@@ -73,6 +73,16 @@ public struct ProduceRequest: KafkaRequest {
     /// False for acks = 0: the broker answers nothing, so no response may be awaited.
     public var expectsResponse: Bool { acks != 0 }
 
+    /// The record batches' bytes plus the names and per-entry fields around them.
+    public var encodedSizeHint: Int {
+        var size = 128 + (transactionalId?.utf8.count ?? 0)
+        for topic in topicData {
+            size += 16 + topic.name.utf8.count
+            for partition in topic.partitionData { size += 16 + (partition.records?.readableBytes ?? 0) }
+        }
+        return size
+    }
+
     public func encode(into buffer: inout ByteBuffer, version: Int16) throws {
         let flexible = try Self.checkedFlexible(version)
         try buffer.writeMessageNullableString(

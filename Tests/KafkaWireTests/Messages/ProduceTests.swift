@@ -53,6 +53,21 @@ import Testing
         try expectRequestRoundTrip(Self.request(version, transactionalId: nil), version: version)
     }
 
+    @Test("the size hint covers what encode writes (the request's buffer is sized once)", arguments: ProduceRequest.supportedVersions)
+    func sizeHint(version: Int16) throws {
+        let big = ProduceRequest(
+            acks: -1, timeoutMs: 30_000,
+            topicData: (0..<3).map { t in
+                .init(name: "topic-\(t)", partitionData: (0..<4).map { .init(index: $0, records: ByteBuffer(repeating: 7, count: 10_000)) })
+            })
+        for request in [Self.request(version), Self.request(version, transactionalId: nil), big] {
+            var out = ByteBuffer()
+            try request.encode(into: &out, version: version)
+            #expect(out.readableBytes <= request.encodedSizeHint, "\(out.readableBytes) written, hint \(request.encodedSizeHint)")
+        }
+        #expect(big.encodedSizeHint < 120_000 + 1_024)
+    }
+
     @Test(arguments: ProduceRequest.supportedVersions)
     func responseRoundTrip(version: Int16) throws {
         try expectResponseRoundTrip(ProduceRequest.self, Self.response(version), version: version)
