@@ -268,10 +268,16 @@ public final class BrokerConnection: Sendable {
             timeout: timeout,
             description: "\(R.apiKey) v\(version)",
             encode: { correlationId, allocator in
+                // Produce requests go out gathered: their batches are written from their
+                // own buffers, not copied into the request's.
+                if let produce = request as? ProduceRequest {
+                    return try KafkaRequestEncoder.encodeGathered(
+                        produce, version: version, correlationId: correlationId, clientId: clientId, allocator: allocator)
+                }
                 // Header (size, key, version, correlation id, client id) and body.
                 var buffer = allocator.buffer(capacity: 64 + clientId.utf8.count + request.encodedSizeHint)
                 try KafkaRequestEncoder.encode(request, version: version, correlationId: correlationId, clientId: clientId, into: &buffer)
-                return buffer
+                return [buffer]
             },
             complete: { result in promise.completeWith(result.mapError { $0 as any Error }) }
         )

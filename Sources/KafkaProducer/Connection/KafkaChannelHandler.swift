@@ -1,8 +1,8 @@
 import KafkaWire
 import NIOCore
 
-/// One request on its way to the broker: its encoded bytes (size prefix included) and
-/// what to do with the answer.
+/// One request on its way to the broker: its encoded bytes (size prefix included, in one
+/// or more buffers written in order) and what to do with the answer.
 struct OutboundRequest: Sendable {
     /// Produce with acks=0 gets no response: such a request completes once written.
     var expectsResponse: Bool
@@ -10,7 +10,7 @@ struct OutboundRequest: Sendable {
     var description: String
     /// Encodes the whole request (size prefix included) once the handler has chosen its
     /// correlation id, on the event loop.
-    var encode: @Sendable (_ correlationId: Int32, _ allocator: ByteBufferAllocator) throws -> ByteBuffer
+    var encode: @Sendable (_ correlationId: Int32, _ allocator: ByteBufferAllocator) throws -> [ByteBuffer]
     /// Called exactly once on the event loop, with the response frame (size prefix
     /// stripped, header included) or the error.
     var complete: @Sendable (Result<ByteBuffer?, KafkaClientError>) -> Void
@@ -41,7 +41,7 @@ final class KafkaChannelHandler: ChannelDuplexHandler {
             return
         }
         let correlationId = inFlight.nextId()
-        let bytes: ByteBuffer
+        let bytes: [ByteBuffer]
         do {
             bytes = try request.encode(correlationId, context.channel.allocator)
         } catch {
@@ -54,7 +54,7 @@ final class KafkaChannelHandler: ChannelDuplexHandler {
             let deadline = NIODeadline.now() + request.timeout
             inFlight.add(correlationId, request, deadline: deadline)
             armTimer(context: context, for: deadline)
-            context.write(wrapOutboundOut(bytes), promise: promise)
+            write(bytes, context: context, promise: promise)
         } else {
             let written = context.eventLoop.makePromise(of: Void.self)
             let broker = self.broker
@@ -66,8 +66,15 @@ final class KafkaChannelHandler: ChannelDuplexHandler {
                 }
             }
             written.futureResult.cascade(to: promise)
-            context.write(wrapOutboundOut(bytes), promise: written)
+            write(bytes, context: context, promise: written)
         }
+    }
+
+    /// Writes a request's buffers in order; the promise is the last one's (a stream
+    /// socket writes them in order, so its completion means all are written).
+    private func write(_ parts: [ByteBuffer], context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        for part in parts.dropLast() { context.write(wrapOutboundOut(part), promise: nil) }
+        context.write(wrapOutboundOut(parts.last ?? context.channel.allocator.buffer(capacity: 0)), promise: promise)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

@@ -39,6 +39,42 @@ public enum KafkaRequestEncoder {
         }
     }
 
+    /// One complete Produce request frame as the buffers to write in order: the frame
+    /// with every partition's record batches left out, cut where they belong, and the
+    /// batches' own buffers between the pieces. The same bytes as `encode`, without
+    /// copying megabytes of batches into one buffer (a gathered write sends them).
+    public static func encodeGathered(
+        _ request: ProduceRequest, version: Int16, correlationId: Int32, clientId: String?, allocator: ByteBufferAllocator
+    ) throws -> [ByteBuffer] {
+        try ProduceRequest.checkVersion(version)
+        if let clientId, clientId.utf8.count > Int(Int16.max) {
+            throw KafkaWireError(.invalidLength, "client id is \(clientId.utf8.count) bytes, more than a string can hold")
+        }
+        var head = allocator.buffer(capacity: 128 + (clientId?.utf8.count ?? 0) + 32 * request.topicData.count
+            + request.topicData.reduce(0) { $0 + $1.name.utf8.count + 16 * $1.partitionData.count })
+        head.writeInteger(Int32(0))  // size placeholder
+        let header = RequestHeader(
+            apiKey: ProduceRequest.apiKey, apiVersion: version, correlationId: correlationId, clientId: clientId)
+        header.encode(into: &head, headerVersion: ProduceRequest.requestHeaderVersion(version))
+        var splices: [ProduceRequest.Splice]? = []
+        try request.encode(into: &head, version: version, splices: &splices)
+        let size = head.readableBytes - 4 + splices!.reduce(0) { $0 + $1.records.readableBytes }
+        guard size <= Int(Int32.max) else {
+            throw KafkaWireError(.invalidLength, "\(ProduceRequest.apiKey) request of \(size) bytes exceeds the INT32 frame size")
+        }
+        head.setInteger(Int32(size), at: head.readerIndex)
+        var parts: [ByteBuffer] = []
+        parts.reserveCapacity(2 * splices!.count + 1)
+        var from = head.readerIndex
+        for splice in splices! {
+            parts.append(head.getSlice(at: from, length: splice.offset - from)!)
+            if splice.records.readableBytes > 0 { parts.append(splice.records) }
+            from = splice.offset
+        }
+        if head.writerIndex > from || parts.isEmpty { parts.append(head.getSlice(at: from, length: head.writerIndex - from)!) }
+        return parts
+    }
+
     /// Decodes one response frame (without its size prefix) to a request of type `R` sent at
     /// `version`, returning the header and the body.
     ///

@@ -84,6 +84,20 @@ public struct ProduceRequest: KafkaRequest {
     }
 
     public func encode(into buffer: inout ByteBuffer, version: Int16) throws {
+        var none: [Splice]? = nil
+        try encode(into: &buffer, version: version, splices: &none)
+    }
+
+    /// Where a partition's record batches belong in an encoding that leaves them out:
+    /// at `offset` of the buffer written, after their length.
+    struct Splice {
+        var offset: Int
+        var records: ByteBuffer
+    }
+
+    /// Encodes the request; with `splices`, every non-null records field is written as its
+    /// length only and listed there, to be sent from its own buffer (no copy).
+    func encode(into buffer: inout ByteBuffer, version: Int16, splices: inout [Splice]?) throws {
         let flexible = try Self.checkedFlexible(version)
         try buffer.writeMessageNullableString(
             transactionalId, flexible: flexible, nullable: true, version: version, "transactional id")
@@ -93,7 +107,16 @@ public struct ProduceRequest: KafkaRequest {
             try buf.writeMessageString(topic.name, flexible: flexible, "topic name")
             buf.writeMessageArray(topic.partitionData, flexible: flexible) { buf, partition in
                 buf.writeInteger(partition.index)
-                buf.writeMessageBytes(partition.records, flexible: flexible)
+                if splices != nil, let records = partition.records {
+                    if flexible {
+                        buf.writeUnsignedVarint(UInt32(records.readableBytes + 1))
+                    } else {
+                        buf.writeInteger(Int32(records.readableBytes))
+                    }
+                    splices!.append(Splice(offset: buf.writerIndex, records: records))
+                } else {
+                    buf.writeMessageBytes(partition.records, flexible: flexible)
+                }
                 buf.writeTagSection(partition.taggedFields, flexible: flexible)
             }
             buf.writeTagSection(topic.taggedFields, flexible: flexible)

@@ -68,6 +68,28 @@ import Testing
         #expect(big.encodedSizeHint < 120_000 + 1_024)
     }
 
+    @Test("a gathered request is the same bytes as one buffer, with the batches not copied", arguments: ProduceRequest.supportedVersions)
+    func gathered(version: Int16) throws {
+        let batch = ByteBuffer(repeating: 9, count: 5_000)
+        let big = ProduceRequest(
+            acks: -1, timeoutMs: 30_000,
+            topicData: [.init(name: "a", partitionData: [.init(index: 0, records: batch), .init(index: 1, records: Self.records)])])
+        for request in [Self.request(version), Self.request(version, transactionalId: nil), big] {
+            var whole = ByteBuffer()
+            try KafkaRequestEncoder.encode(request, version: version, correlationId: 42, clientId: "sluice", into: &whole)
+            let parts = try KafkaRequestEncoder.encodeGathered(
+                request, version: version, correlationId: 42, clientId: "sluice", allocator: ByteBufferAllocator())
+            var joined = ByteBuffer()
+            for var part in parts { joined.writeBuffer(&part) }
+            #expect(joined == whole)
+            #expect(!parts.contains { $0.readableBytes == 0 } || parts.count == 1)
+        }
+        let parts = try KafkaRequestEncoder.encodeGathered(big, version: version, correlationId: 1, clientId: nil, allocator: ByteBufferAllocator())
+        // The batch is sent from its own storage.
+        let storage = { (b: ByteBuffer) in b.withUnsafeReadableBytesWithStorageManagement { ObjectIdentifier($1.takeUnretainedValue()) } }
+        #expect(parts.contains { storage($0) == storage(batch) })
+    }
+
     @Test(arguments: ProduceRequest.supportedVersions)
     func responseRoundTrip(version: Int16) throws {
         try expectResponseRoundTrip(ProduceRequest.self, Self.response(version), version: version)
