@@ -1,0 +1,195 @@
+import KafkaWire
+import Logging
+import NIOCore
+import Spool
+
+/// The engine's durable spool (docs/spool.md): admission hands placed calls to the spool,
+/// commits release them into their partitions, final outcomes mark them done, and the
+/// calls found at start are replayed before new calls reach their partitions.
+extension ProducerCore {
+    /// Installs the opened spool. With `replay` non-empty, new calls wait until the
+    /// replayed calls are in their partitions.
+    func installSpool(writer: SpoolWriter, options: SpoolOptions, report: SpoolReport, replay: [SpooledCall], logger: Logger) {
+        spool = EngineSpool(writer: writer, maxBytes: options.maxBytes, bytesOnDisk: report.bytes, replayPending: !replay.isEmpty)
+        statistics.update {
+            $0.spool.corruptEntries = report.corruptEntries
+            $0.spool.tornBytes = report.tornBytes
+            $0.spool.bytes = report.bytes
+            $0.spool.pendingCalls = report.pendingCalls
+        }
+        guard !replay.isEmpty else { return }
+        Task { await self.replay(replay, logger: logger) }
+    }
+
+    // MARK: appending (admission's branch when the spool is on)
+
+    /// Hands a placed call to the writer, or parks its sink while the spool is full (or
+    /// the replay is not yet placed): back-pressure, as a full partition buffer holds.
+    func spoolAppend(_ call: ProduceCall, request: CallRequest, to producer: PartitionProducer, sticky: Bool, spool: EngineSpool) {
+        let frame = SpoolCall.frameSize(topic: request.topic, records: request.records)
+        let sink = call.sink
+        guard frame <= spool.maxBytes else {
+            outbox.emit(
+                .refused(
+                    ref: call.ref,
+                    ProduceError(.recordTooLarge, "a call of \(frame) spool bytes to \(request.topic) exceeds spool.max_bytes (\(spool.maxBytes))")),
+                to: sink)
+            return
+        }
+        guard spool.hasRoom(for: frame) else {
+            sink.engine.value.holder = call.ref
+            sink.engine.value.parked = request
+            outbox.emit(.held(ref: call.ref), to: sink)
+            spool.waiting.append(sink)
+            return
+        }
+        if sticky { keylessAppended(topic: request.topic, bytes: call.byteSize, held: false) }
+        spool.bytesInFlight += frame
+        spool.appending.append(.init(call: call, producer: producer, topic: request.topic, frameBytes: frame))
+        spool.writer.append(SpoolCall(topic: request.topic, partition: producer.partition, records: request.records))
+    }
+
+    /// One commit of the writer: its calls are `buffered`, in order, then go to their
+    /// partitions; those the spool could not take are refused.
+    func spoolCommitted(_ commit: SpoolWriter.Commit) {
+        guard let spool else { return }
+        var written = 0
+        var refused = 0
+        for result in commit.appends {
+            guard let a = spool.appending.popFirst() else { break }
+            spool.bytesInFlight -= a.frameBytes
+            let sink = a.call.sink
+            switch result {
+            case .success(let sequence):
+                written += 1
+                var call = a.call
+                call.spoolSequence = sequence
+                outbox.emit(.buffered(ref: call.ref, partition: a.producer.partition), to: sink)
+                let bufferedNow = a.producer.assumeIsolated { $0.enqueue(call) }
+                // Buffered for its client already; a full partition buffer still holds the
+                // client's later calls (they queue behind this one in the engine).
+                if !bufferedNow && sink.engine.value.holder == nil { sink.engine.value.holder = call.ref }
+            case .failure(let error):
+                refused += 1
+                outbox.emit(.refused(ref: a.call.ref, ProduceError(.spoolFailed, "spool: \(error)", partition: a.producer.partition)), to: sink)
+            }
+        }
+        spool.bytesOnDisk = commit.bytesOnDisk
+        statistics.update {
+            $0.spool.callsSpooled += written
+            $0.spool.callsRefused += refused
+            $0.spool.bytes = commit.bytesOnDisk
+            $0.spool.pendingCalls = commit.pendingCalls
+        }
+        wakeSpoolWaiters()
+    }
+
+    /// Re-admits the calls that waited for room (or for the replay), in order; those that
+    /// still find no room wait again.
+    func wakeSpoolWaiters() {
+        guard let spool, !spool.waiting.isEmpty, !spool.replayPending || shuttingDown else { return }
+        guard shuttingDown || spool.bytesOnDisk + spool.bytesInFlight < spool.maxBytes else { return }
+        let sinks = spool.waiting
+        spool.waiting = []
+        readGeneration()
+        for sink in sinks {
+            guard let request = sink.engine.value.parked else { continue }
+            sink.engine.value.parked = nil
+            sink.engine.value.holder = nil
+            admitOne(request, from: sink, resolved: nil)
+            drainQueue(of: sink)
+        }
+    }
+
+    /// Final outcomes of spooled calls (from their partition producers).
+    func spoolDone(_ sequences: [UInt64]) {
+        spool?.writer.markDone(sequences)
+    }
+
+    /// At shutdown: the calls waiting for room are refused (SHUTTING_DOWN); returns the
+    /// writer to stop once the partitions are drained.
+    func spoolShutdownBegan() -> SpoolWriter? {
+        wakeSpoolWaiters()
+        return spool?.writer
+    }
+
+    // MARK: replay
+
+    /// Puts the calls found at start into their partitions, in sequence order, before
+    /// any new call reaches them. Their callers are gone: their events go to a sink that
+    /// counts them (and logs the failures).
+    private func replay(_ calls: [SpooledCall], logger: Logger) async {
+        let statistics = self.statistics
+        let sink = CallSink(loop: eventLoop, engineLoop: eventLoop) { events in
+            for case .outcome(let ref, let result, _) in events {
+                switch result {
+                case .success:
+                    statistics.update { $0.spool.replayedAcked += 1 }
+                case .failure(let error):
+                    statistics.update { $0.spool.replayedFailed += 1 }
+                    logger.error("replayed spool call failed; its records are lost", metadata: ["sequence": "\(ref)", "error": "\(error)"])
+                }
+            }
+        }
+        var decided: [String: Bool] = [:]
+        for topic in Set(calls.map(\.call.topic)) {
+            decided[topic] = await replayIdempotence(topic: topic, logger: logger)
+        }
+        place(replayed: calls, decided: decided, sink: sink, logger: logger)
+    }
+
+    /// The synchronous part of the replay: every call into its partition in one go, then
+    /// the new calls that waited are admitted.
+    private func place(replayed calls: [SpooledCall], decided: [String: Bool], sink: CallSink, logger: Logger) {
+        var unplaceable: [UInt64] = []
+        for spooled in calls {
+            let c = spooled.call
+            guard let idempotent = decided[c.topic], c.partition >= 0 else {
+                unplaceable.append(spooled.sequence)
+                continue
+            }
+            let id = nextCallId
+            nextCallId += 1
+            let call = ProduceCall(
+                id: id, ref: spooled.sequence, records: c.records, byteSize: RecordBatchEncoder.uncompressedSize(of: c.records), sink: sink,
+                spoolSequence: spooled.sequence)
+            let p = producer(route(c.topic), topic: c.topic, partition: c.partition, idempotent: idempotent)
+            _ = p.assumeIsolated { $0.enqueue(call) }
+        }
+        if !unplaceable.isEmpty {
+            logger.error("spooled calls cannot be produced (idempotence = on needs required_acks = -1); dropped", metadata: ["calls": "\(unplaceable.count)"])
+            spoolDone(unplaceable)
+        }
+        statistics.update {
+            $0.spool.callsReplayed += calls.count - unplaceable.count
+            $0.spool.replayedFailed += unplaceable.count
+        }
+        logger.info("spool replayed", metadata: ["calls": "\(calls.count - unplaceable.count)"])
+        spool?.replayPending = false
+        wakeSpoolWaiters()
+    }
+
+    /// The idempotence of a replayed topic's partitions; nil if its settings forbid it.
+    /// Under `auto`, asks the cluster once (as admission does), retrying while no broker
+    /// answers: the replay waits for the cluster rather than guessing.
+    private func replayIdempotence(topic: String, logger: Logger) async -> Bool? {
+        while true {
+            switch idempotenceDecision(settings(for: topic)) {
+            case .decided(let on): return on
+            case .invalid: return nil
+            case .unknown:
+                do throws(KafkaClusterError) {
+                    _ = try await cluster.producerIdentity()
+                    idempotence = true
+                } catch where error.code == .unsupported {
+                    logger.info("idempotence off: the cluster gave no producer id", metadata: ["reason": "\(error)"])
+                    idempotence = false
+                } catch {
+                    if shuttingDown { return false }
+                    logger.warning("spool replay waits for the cluster", metadata: ["error": "\(error)"])
+                    try? await Task.sleep(nanoseconds: 1_000_000_000)
+                }
+            }
+        }
+    }
+}
