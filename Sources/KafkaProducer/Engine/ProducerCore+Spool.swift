@@ -164,7 +164,7 @@ extension ProducerCore {
             $0.spool.callsReplayed += calls.count - unplaceable.count
             $0.spool.replayedFailed += unplaceable.count
         }
-        logger.info("spool replayed", metadata: ["calls": "\(calls.count - unplaceable.count)"])
+        logger.notice("spool replayed", metadata: ["calls": "\(calls.count - unplaceable.count)"])
         spool?.replayPending = false
         wakeSpoolWaiters()
     }
