@@ -63,16 +63,19 @@ enum SpoolFiles {
         return names
     }
 
-    /// The whole file.
+    /// The file's bytes, up to the size it had when opened (a daemon may be appending
+    /// to it while `--check-spool` reads; a device has size 0).
     static func readFile(_ path: String) throws(SpoolError) -> ByteBuffer {
         let fd = try openFile(path, flags: O_RDONLY)
         defer { closeDescriptor(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw error("fstat", path, errno: errno) }
-        var buffer = ByteBufferAllocator().buffer(capacity: Int(st.st_size))
+        let size = Int(st.st_size)
+        var buffer = ByteBufferAllocator().buffer(capacity: size)
         var chunk = [UInt8](repeating: 0, count: 1 << 20)
-        while true {
-            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+        while buffer.readableBytes < size {
+            let want = min(chunk.count, size - buffer.readableBytes)
+            let n = chunk.withUnsafeMutableBytes { read(fd, $0.baseAddress, want) }
             if n == 0 { break }
             if n < 0 {
                 if errno == EINTR { continue }
@@ -123,6 +126,11 @@ enum SpoolFiles {
 
     static func truncateFile(_ path: String, to size: Int) throws(SpoolError) {
         guard truncate(path, off_t(size)) == 0 else { throw error("truncate", path, errno: errno) }
+    }
+
+    /// The size of an open file (-1 if unknown).
+    static func endOffset(_ fd: Int32) -> Int {
+        Int(lseek(fd, 0, SEEK_END))
     }
 
     static func closeDescriptor(_ fd: Int32) {

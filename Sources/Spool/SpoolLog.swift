@@ -187,7 +187,9 @@ public final class SpoolLog {
                 for later in work[i...] {
                     for s in later.sequences { later.segment.live.remove(Int(s - later.segment.firstSequence)) }
                 }
-                if segment.descriptor >= 0 {
+                // Cut back what a short write left (nothing to cut when the file did not
+                // grow); if that fails too the log stops taking calls.
+                if segment.descriptor >= 0, SpoolFiles.endOffset(segment.descriptor) != segment.size {
                     do throws(SpoolError) {
                         try SpoolFiles.truncateFile(segment.descriptor, to: segment.size, path: segment.path)
                     } catch {
@@ -202,8 +204,26 @@ public final class SpoolLog {
         if !pendingDone.isEmpty {
             for s in pendingDone { clearLive(s) }
             pendingDone = []
+            try rollIfDone()
             try removeDoneSegments()
         }
+    }
+
+    /// Starts a new segment when every call of the active one is done and it is large
+    /// (or the spool is half full): only a segment that is not the active one can be
+    /// deleted, so without this a full spool whose calls are all done could never free
+    /// room (its next append, which would roll, waits for room).
+    private func rollIfDone() throws(SpoolError) {
+        let active = segments[segments.count - 1]
+        guard active.live.count == 0, active.size > 0, chunks.isEmpty, nextSequence > active.firstSequence,
+            active.size * 2 >= options.segmentBytes || bytesOnDisk * 2 >= options.maxBytes
+        else { return }
+        let fresh = Segment(firstSequence: nextSequence, path: Self.path(options.directory, nextSequence), size: 0)
+        fresh.descriptor = try SpoolFiles.openFile(fresh.path, flags: O_WRONLY | O_CREAT | O_APPEND)
+        SpoolFiles.closeDescriptor(active.descriptor)
+        active.descriptor = -1
+        segments.append(fresh)
+        if options.sync { try SpoolFiles.syncDirectory(options.directory) }
     }
 
     /// Bytes appended and not yet committed.

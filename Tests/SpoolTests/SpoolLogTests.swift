@@ -1,3 +1,6 @@
+#if canImport(Glibc)
+import Glibc
+#endif
 import KafkaRecords
 import NIOCore
 import Testing
@@ -66,7 +69,9 @@ struct SpoolLogTests {
         let secondFirst = UInt64(files[1].prefix(20))!
         log.markDone((0..<40).map(UInt64.init).filter { $0 != secondFirst })
         try log.commit()
-        #expect(dir.segments() == Array(files.dropFirst()))
+        // The first segment is gone; the last, all done, was closed for a new active one.
+        #expect(Array(dir.segments().prefix(files.count - 1)) == Array(files.dropFirst()))
+        #expect(dir.segments().count == files.count)
         #expect(log.bytesOnDisk == dir.segments().reduce(0) { $0 + dir.size($1) })
         #expect(log.bytesOnDisk < before)
 
@@ -215,5 +220,68 @@ struct SpoolFrameSizeTests {
             try SpoolFrame.encodeCall(c, sequence: 9, into: &b)
             #expect(b.readableBytes == SpoolCall.frameSize(topic: c.topic, records: c.records))
         }
+    }
+}
+
+@Suite("SpoolLog write failures")
+struct SpoolLogWriteFailureTests {
+    @Test("a full disk (the next segment is /dev/full) fails that commit's calls with diskFull; what was written stays")
+    func diskFull() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        // segment_bytes 1: every call after a segment's first one begins a new segment.
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path, segmentBytes: 1))
+        #expect(try log.append(call(0)) == 0)
+        try log.commit()
+        // The next segment's name points at /dev/full: every write to it fails with ENOSPC.
+        let next = SpoolLog.path(dir.path, 1)
+        #expect(symlink("/dev/full", next) == 0)
+        #expect(try log.append(call(1)) == 1)
+        #expect(throws: SpoolError.self) { try log.commit() }
+        _ = try log.append(call(2))
+        do {
+            try log.commit()
+            Issue.record("a write to /dev/full succeeded")
+        } catch {
+            #expect(error.code == .diskFull)
+            #expect(error.message.contains("No space left on device"))
+        }
+        #expect(log.pendingCalls == 1)
+        log.close()
+        unlink(next)
+        let reopened = try SpoolLog.open(SpoolOptions(directory: dir.path, segmentBytes: 1))
+        #expect(reopened.takeRecovered().map(\.call) == [call(0)])
+        // The failed calls' numbers never reached the disk: the next start may give them again.
+        #expect(try reopened.append(call(3)) == 1)
+        try reopened.commit()
+        reopened.close()
+    }
+}
+
+@Suite("SpoolLog space")
+struct SpoolLogSpaceTests {
+    @Test("a spool of one full segment whose calls are all done frees its room (the active segment rolls)")
+    func fullActiveSegmentRolls() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path, maxBytes: 2048, segmentBytes: 2048))
+        var written: [UInt64] = []
+        while true {
+            do throws(SpoolError) {
+                written.append(try log.append(call(written.count)))
+            } catch {
+                #expect(error.code == .full)
+                break
+            }
+        }
+        try log.commit()
+        #expect(log.segmentCount == 1)
+        log.markDone(written)
+        try log.commit()
+        #expect(log.bytesOnDisk == 0)
+        #expect(dir.segments().count == 1)
+        _ = try log.append(call(99))
+        try log.commit()
+        log.close()
     }
 }

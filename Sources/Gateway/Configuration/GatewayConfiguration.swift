@@ -288,10 +288,6 @@ public struct GatewayConfiguration: Sendable {
         return c
     }
 
-    /// Room for a call's framing in the spool beyond its record bytes (headers, lengths),
-    /// for the check that `spool.max_bytes` holds the largest call.
-    static let spoolCallOverhead = 64 * 1024
-
     /// Checks what single keys cannot: a required option missing, options that conflict,
     /// options this build cannot honour.
     public func validate() throws(ConfigError) {
@@ -340,11 +336,13 @@ public struct GatewayConfiguration: Sendable {
             guard spool.segmentBytes <= spool.maxBytes else {
                 throw ConfigError(.invalidValue, key: "spool.segment_bytes", "\(spool.segmentBytes) exceeds spool.max_bytes (\(spool.maxBytes))")
             }
-            // The largest call must fit, with its framing, or it could never be spooled.
-            guard producer.maxCallBytes + Self.spoolCallOverhead <= spool.maxBytes else {
+            // The largest call must fit or it could never be spooled. (Its framing adds
+            // some bytes a record; a call that still does not fit is refused
+            // RECORD_TOO_LARGE when it comes.)
+            guard producer.maxCallBytes <= spool.maxBytes else {
                 throw ConfigError(
                     .invalidValue, key: "spool.max_bytes",
-                    "\(spool.maxBytes) cannot hold one call of producer.max_call_bytes (\(producer.maxCallBytes)) and its framing")
+                    "\(spool.maxBytes) cannot hold one call of producer.max_call_bytes (\(producer.maxCallBytes))")
             }
         }
         if !kafka.sasl.mechanism.isEmpty && kafka.sasl.username.isEmpty {
