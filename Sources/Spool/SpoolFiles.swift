@@ -66,7 +66,22 @@ enum SpoolFiles {
     /// The file's bytes, up to the size it had when opened (a daemon may be appending
     /// to it while `--check-spool` reads; a device has size 0).
     static func readFile(_ path: String) throws(SpoolError) -> ByteBuffer {
-        let fd = try openFile(path, flags: O_RDONLY)
+        guard let b = try readFileIfPresent(path) else { throw error("open", path, errno: ENOENT) }
+        return b
+    }
+
+    /// `readFile`, or nil when the file is gone (a running daemon deleted a done
+    /// segment between the listing and the read).
+    static func readFileIfPresent(_ path: String) throws(SpoolError) -> ByteBuffer? {
+        var fd: Int32 = -1
+        while fd < 0 {
+            fd = open(path, O_RDONLY | O_CLOEXEC)
+            if fd < 0 {
+                let e = errno
+                if e == ENOENT { return nil }
+                if e != EINTR { throw error("open", path, errno: e) }
+            }
+        }
         defer { closeDescriptor(fd) }
         var st = stat()
         guard fstat(fd, &st) == 0 else { throw error("fstat", path, errno: errno) }

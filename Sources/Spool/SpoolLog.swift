@@ -309,7 +309,8 @@ public final class SpoolLog {
         var highest: UInt64?
         for (index, (first, name)) in names.enumerated() {
             let path = directory + "/" + name
-            let data = try SpoolFiles.readFile(path)
+            // Without the lock (inspect) a running daemon may delete a done segment.
+            guard let data = try SpoolFiles.readFileIfPresent(path) else { continue }
             let scan = SpoolFrame.scan(data)
             var size = data.readableBytes
             report.corruptEntries += scan.corruptRegions

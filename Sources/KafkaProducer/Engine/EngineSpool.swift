@@ -37,8 +37,9 @@ final class EngineSpool {
     /// (`waiting`) so that none reaches a partition before its replayed calls.
     var replayPending: Bool
     /// Sequence numbers of calls done during this tick, handed to the writer at its end.
-    var done: [UInt64] = []
-    var doneScheduled = false
+    /// Waiting for `appending` to empty (shutdown: every call handed to the writer gets
+    /// its `buffered` or refusal, and its partition, before the partitions drain).
+    var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
     init(writer: SpoolWriter, maxBytes: Int, bytesOnDisk: Int, replayPending: Bool) {
         self.writer = writer

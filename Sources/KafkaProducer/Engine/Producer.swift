@@ -171,8 +171,10 @@ public final class Producer: Sendable {
     /// outcome, fails what was never sent, waits for what is on the wire, and closes the
     /// connections.
     public func shutdown(drainTimeout: TimeAmount = .seconds(30)) async {
-        let producers = await core.beginShutdown()
+        var producers = await core.beginShutdown()
         let spoolWriter = await core.spoolShutdownBegan()
+        // Calls the spool was writing are in their partitions now.
+        if spoolWriter != nil { producers = await core.partitionProducers }
         let drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
         if !drained {
             logger.warning("drain timeout passed; failing unsent calls")

@@ -74,6 +74,11 @@ extension ProducerCore {
                 outbox.emit(.refused(ref: a.call.ref, ProduceError(.spoolFailed, "spool: \(error)", partition: a.producer.partition)), to: sink)
             }
         }
+        if spool.appending.isEmpty && !spool.idleWaiters.isEmpty {
+            let waiters = spool.idleWaiters
+            spool.idleWaiters = []
+            for w in waiters { w.resume() }
+        }
         spool.bytesOnDisk = commit.bytesOnDisk
         statistics.update {
             $0.spool.callsSpooled += written
@@ -106,11 +111,16 @@ extension ProducerCore {
         spool?.writer.markDone(sequences)
     }
 
-    /// At shutdown: the calls waiting for room are refused (SHUTTING_DOWN); returns the
-    /// writer to stop once the partitions are drained.
-    func spoolShutdownBegan() -> SpoolWriter? {
+    /// At shutdown: the calls waiting for room are refused (SHUTTING_DOWN), and the calls
+    /// handed to the writer are committed and in their partitions when this returns (so
+    /// the drain covers them). Returns the writer, to stop once the partitions are drained.
+    func spoolShutdownBegan() async -> SpoolWriter? {
         wakeSpoolWaiters()
-        return spool?.writer
+        guard let spool else { return nil }
+        if !spool.appending.isEmpty {
+            await withCheckedContinuation { spool.idleWaiters.append($0) }
+        }
+        return spool.writer
     }
 
     // MARK: replay
