@@ -117,25 +117,25 @@ public final class SpoolLog {
     public func append(_ call: SpoolCall) throws(SpoolError) -> UInt64 {
         if let broken { throw broken }
         let sequence = nextSequence
-        var frame = ByteBufferAllocator().buffer(capacity: 64 + call.records.count * 32)
-        try SpoolFrame.encodeCall(call, sequence: sequence, into: &frame)
-        guard bytesOnDisk + pendingBytes + frame.readableBytes <= options.maxBytes else {
+        // Sized first (no scratch buffer): the frame is encoded straight into the chunk
+        // its segment gets written from.
+        let size = SpoolCall.frameSize(topic: call.topic, records: call.records)
+        guard bytesOnDisk + pendingBytes + size <= options.maxBytes else {
             throw SpoolError(
-                .full, "the spool holds \(bytesOnDisk + pendingBytes) bytes; a call of \(frame.readableBytes) more passes max_bytes (\(options.maxBytes))")
+                .full, "the spool holds \(bytesOnDisk + pendingBytes) bytes; a call of \(size) more passes max_bytes (\(options.maxBytes))")
         }
         var active = segments[segments.count - 1]
         let activeSize = active.size + (chunks.last.map { $0.segment === active ? $0.bytes.readableBytes : 0 } ?? 0)
-        if activeSize > 0 && activeSize + frame.readableBytes > options.segmentBytes {
+        if activeSize > 0 && activeSize + size > options.segmentBytes {
             active = Segment(firstSequence: sequence, path: Self.path(options.directory, sequence), size: 0)
             segments.append(active)
-            chunks.append(Chunk(segment: active, bytes: frame, sequences: [sequence]))
-        } else if chunks.last?.segment === active {
-            chunks[chunks.count - 1].bytes.writeImmutableBuffer(frame)
-            chunks[chunks.count - 1].sequences.append(sequence)
-        } else {
-            chunks.append(Chunk(segment: active, bytes: frame, sequences: [sequence]))
         }
-        pendingBytes += frame.readableBytes
+        if chunks.last?.segment !== active {
+            chunks.append(Chunk(segment: active, bytes: ByteBufferAllocator().buffer(capacity: max(size, 64 * 1024))))
+        }
+        try SpoolFrame.encodeCall(call, sequence: sequence, into: &chunks[chunks.count - 1].bytes)
+        chunks[chunks.count - 1].sequences.append(sequence)
+        pendingBytes += size
         nextSequence += 1
         active.live.insert(Int(sequence - active.firstSequence))
         return sequence
