@@ -158,6 +158,68 @@ struct GatewaySpoolCrashTests {
         Self.check(on)
     }
 
+    @Test("a restart while no broker answers: the replay waits for the cluster, then produces every buffered call")
+    func restartDuringOutage() async throws {
+        // Tansu advertises the relay's port: every connection of sluiced goes through the
+        // relay, and stopping the relay is the outage.
+        let relayPort = try IdempotenceTests.freePort()
+        let tansu = try await TansuBroker.start(advertisedPort: relayPort)
+        defer { tansu.stop() }
+        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        defer { relay.stop() }
+        try await tansu.createTopic("outage", partitions: 2)
+        let dir = "/tmp/sluice-spool-it-\(getpid())-\(S.counter.next())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = S.socketPath("outage")
+        let args = [
+            "--brokers", relay.listen, "--socket", socket, "--log-level", "notice", "--set", "listener.systemd=false",
+            "--set", "spool.enabled=true", "--set", "spool.dir=\(dir)",
+        ]
+        let first = try SluicedProcess(arguments: args, socket: socket)
+        defer { first.stop() }
+        try await first.waitUntilListening()
+        let client = try await SluiceTestClient.connect(path: socket)
+        let calls = 2000
+        try await client.send((0..<calls).map { j in S.produce(UInt64(j + 1), topic: "outage", partition: Int32(j % 2), records: [S.record("o-\(j)")]) })
+        try await waitUntil(timeout: 60, "calls buffered") {
+            client.replies.filter { if case .buffered = $0.kind { return true } else { return false } }.count >= calls / 2
+        }
+        // The outage begins, then sluiced dies.
+        try await relay.server.stopAndWait()
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit(timeout: 20)
+        let buffered = client.replies.compactMap { r -> String? in
+            if case .buffered = r.kind { return "o-\(r.ref - 1)" } else { return nil }
+        }
+        await client.close()
+
+        let second = try SluicedProcess(arguments: args, socket: socket)
+        defer { second.stop() }
+        try await second.waitUntilListening()
+        try await waitUntil(timeout: 30, "the replay to wait for the cluster") {
+            Harness.tail(of: second.logFile).contains("spool replay waits for the cluster")
+        }
+        #expect(!Harness.tail(of: second.logFile).contains("spool replayed"))
+        // The outage ends.
+        relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        try await waitUntil(timeout: 30, "the replay") { Harness.tail(of: second.logFile).contains("spool replayed") }
+        let late = try await SluiceTestClient.connect(path: socket)
+        try await late.send([S.produce(1, topic: "outage", partition: 0, records: [S.record("new-0")])])
+        try await late.waitForReplies(2, timeout: 60)
+        await late.close()
+
+        let consumed = try await Consumer.readAll(bootstrap: tansu.bootstrap, topic: "outage", idleMs: 4000, timeoutS: 60)
+        let values = Set(consumed.compactMap(\.valueString))
+        let lost = buffered.filter { !values.contains($0) }
+        print("restart during an outage: \(buffered.count) buffered before kill -9, \(lost.count) lost, \(consumed.count) records read")
+        #expect(buffered.count >= calls / 2)
+        #expect(lost.isEmpty, "lost: \(lost.prefix(5))")
+        let p0 = consumed.filter { $0.partition == 0 }.sorted { $0.offset < $1.offset }
+        #expect(p0.last?.valueString == "new-0", "the new call comes after the replayed ones")
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: 60) == 0)
+    }
+
     /// Nothing buffered is lost; the restart replays what the spool held; per partition
     /// each connection's calls are in call order, and the new calls come after them.
     static func check(_ on: Run, sourceLocation: SourceLocation = #_sourceLocation) {
