@@ -101,6 +101,38 @@ enum SpoolFiles {
         return buffer
     }
 
+    /// The frame at `offset` (its header's length says how much), nil if it does not fit
+    /// below `limit`.
+    static func readFrame(_ fd: Int32, at offset: Int, limit: Int, path: String) throws(SpoolError) -> ByteBuffer? {
+        guard let header = try readAt(fd, offset, SpoolFrame.headerSize, path: path),
+            let length = header.getInteger(at: header.readerIndex + 4, as: UInt32.self).map(Int.init),
+            length <= SpoolFrame.maxPayload, offset + SpoolFrame.headerSize + length <= limit
+        else { return nil }
+        return try readAt(fd, offset, SpoolFrame.headerSize + length, path: path)
+    }
+
+    /// `count` bytes at `offset` (pread), nil at a short read.
+    static func readAt(_ fd: Int32, _ offset: Int, _ count: Int, path: String) throws(SpoolError) -> ByteBuffer? {
+        var buffer = ByteBufferAllocator().buffer(capacity: count)
+        var failure: Int32 = 0
+        let got = buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: count) { bytes -> Int in
+            var done = 0
+            while done < count {
+                let n = pread(fd, bytes.baseAddress! + done, count - done, off_t(offset + done))
+                if n < 0 {
+                    if errno == EINTR { continue }
+                    failure = errno
+                    return done
+                }
+                if n == 0 { break }
+                done += n
+            }
+            return done
+        }
+        if failure != 0 { throw error("pread", path, errno: failure) }
+        return got == count ? buffer : nil
+    }
+
     /// Writes all of `buffer` (a short write is continued).
     static func writeAll(_ fd: Int32, _ buffer: ByteBuffer, path: String) throws(SpoolError) {
         var failure: Int32 = 0

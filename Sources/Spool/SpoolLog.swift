@@ -50,6 +50,15 @@ public final class SpoolLog {
         var size: Int
         /// Calls without an outcome, by sequence - firstSequence.
         var live = SpoolBitSet()
+        /// Where each call's frame begins in the file, by sequence - firstSequence (-1:
+        /// none), for `read`.
+        var offsets: [Int] = []
+
+        func setOffset(_ offset: Int, of sequence: UInt64) {
+            let i = Int(sequence - firstSequence)
+            if i >= offsets.count { offsets.append(contentsOf: repeatElement(-1, count: i + 1 - offsets.count)) }
+            offsets[i] = offset
+        }
         /// Open for appending (the last segment only).
         var descriptor: Int32 = -1
 
@@ -133,6 +142,7 @@ public final class SpoolLog {
         if chunks.last?.segment !== active {
             chunks.append(Chunk(segment: active, bytes: ByteBufferAllocator().buffer(capacity: max(size, 64 * 1024))))
         }
+        active.setOffset(active.size + chunks[chunks.count - 1].bytes.readableBytes, of: sequence)
         try SpoolFrame.encodeCall(call, sequence: sequence, into: &chunks[chunks.count - 1].bytes)
         chunks[chunks.count - 1].sequences.append(sequence)
         pendingBytes += size
@@ -242,6 +252,50 @@ public final class SpoolLog {
         broken = broken ?? SpoolError(.closed, "the spool is closed")
     }
 
+    /// Reads committed calls back by sequence number (the engine keeps only the numbers
+    /// of calls its partition buffers have no room for). Nil for a number that is not a
+    /// committed call without an outcome, or whose frame no longer checks.
+    public func read(_ sequences: [UInt64]) throws(SpoolError) -> [SpooledCall?] {
+        var out: [SpooledCall?] = []
+        out.reserveCapacity(sequences.count)
+        var open: (segment: Segment, fd: Int32)?
+        defer { if let open { SpoolFiles.closeDescriptor(open.fd) } }
+        for sequence in sequences {
+            guard let segment = segment(of: sequence), segment.live.contains(Int(sequence - segment.firstSequence)) else {
+                out.append(nil)
+                continue
+            }
+            let i = Int(sequence - segment.firstSequence)
+            guard i < segment.offsets.count, segment.offsets[i] >= 0, segment.offsets[i] < segment.size else {
+                out.append(nil)
+                continue
+            }
+            if open?.segment !== segment {
+                if let open { SpoolFiles.closeDescriptor(open.fd) }
+                open = nil
+                open = (segment, try SpoolFiles.openFile(segment.path, flags: O_RDONLY))
+            }
+            let bytes = try SpoolFiles.readFrame(open!.fd, at: segment.offsets[i], limit: segment.size, path: segment.path)
+            if let bytes, case .call(let c)? = SpoolFrame.scan(bytes).entries.first?.entry, c.sequence == sequence {
+                out.append(c)
+            } else {
+                out.append(nil)
+            }
+        }
+        return out
+    }
+
+    private func segment(of sequence: UInt64) -> Segment? {
+        var low = 0
+        var high = segments.count - 1
+        guard high >= 0, sequence >= segments[0].firstSequence else { return nil }
+        while low < high {
+            let mid = (low + high + 1) / 2
+            if segments[mid].firstSequence <= sequence { low = mid } else { high = mid - 1 }
+        }
+        return segments[low]
+    }
+
     /// Calls without an outcome, over all segments.
     public var pendingCalls: Int { segments.reduce(0) { $0 + $1.live.count } }
 
@@ -251,15 +305,7 @@ public final class SpoolLog {
     // MARK: segments
 
     private func clearLive(_ sequence: UInt64) {
-        // Binary search for the last segment whose first sequence is <= sequence.
-        var low = 0
-        var high = segments.count - 1
-        guard high >= 0, sequence >= segments[0].firstSequence else { return }
-        while low < high {
-            let mid = (low + high + 1) / 2
-            if segments[mid].firstSequence <= sequence { low = mid } else { high = mid - 1 }
-        }
-        let s = segments[low]
+        guard let s = segment(of: sequence) else { return }
         s.live.remove(Int(sequence - s.firstSequence))
     }
 
@@ -304,7 +350,7 @@ public final class SpoolLog {
             return (n, name)
         }.sorted { $0.0 < $1.0 }
         var segments: [Segment] = []
-        var calls: [(segment: Segment, call: SpooledCall)] = []
+        var calls: [(segment: Segment, offset: Int, call: SpooledCall)] = []
         var done: [ClosedRange<UInt64>] = []
         var highest: UInt64?
         for (index, (first, name)) in names.enumerated() {
@@ -326,7 +372,7 @@ public final class SpoolLog {
             }
             let segment = Segment(firstSequence: first, path: path, size: size)
             segments.append(segment)
-            for (_, entry) in scan.entries {
+            for (offset, entry) in scan.entries {
                 switch entry {
                 case .call(let c):
                     // A valid frame cannot be numbered before its segment; guard anyway.
@@ -334,7 +380,7 @@ public final class SpoolLog {
                         report.corruptEntries += 1
                         continue
                     }
-                    calls.append((segment, c))
+                    calls.append((segment, offset, c))
                     highest = max(highest ?? 0, c.sequence)
                 case .done(let ranges):
                     done.append(contentsOf: ranges)
@@ -348,7 +394,7 @@ public final class SpoolLog {
         done.sort { $0.lowerBound < $1.lowerBound }
         var pending: [SpooledCall] = []
         var d = 0
-        for (segment, c) in calls.sorted(by: { $0.call.sequence < $1.call.sequence }) {
+        for (segment, offset, c) in calls.sorted(by: { $0.call.sequence < $1.call.sequence }) {
             while d < done.count && done[d].upperBound < c.sequence { d += 1 }
             var isDone = false
             var k = d
@@ -361,6 +407,7 @@ public final class SpoolLog {
             }
             if isDone { continue }
             segment.live.insert(Int(c.sequence - segment.firstSequence))
+            segment.setOffset(offset, of: c.sequence)
             pending.append(c)
             report.pendingRecords += c.call.records.count
             report.pendingByPartition["\(c.call.topic)/\(c.call.partition)", default: 0] += 1

@@ -26,6 +26,7 @@ public final class SpoolWriter: Sendable {
     private struct Queue {
         var appends: [SpoolCall] = []
         var done: [UInt64] = []
+        var reads: [(sequences: [UInt64], completion: @Sendable ([SpooledCall?]) -> Void)] = []
         var running = false
         var stopped = false
         var stopWaiters: [@Sendable () -> Void] = []
@@ -68,6 +69,13 @@ public final class SpoolWriter: Sendable {
         enqueue { $0.done.append(contentsOf: sequences) }
     }
 
+    /// Reads committed calls back (`SpoolLog.read`) on the writer's thread; `completion`
+    /// gets one entry per sequence number there (nil: not readable), or nils for all on
+    /// an I/O error.
+    public func read(_ sequences: [UInt64], completion: @escaping @Sendable ([SpooledCall?]) -> Void) {
+        enqueue { $0.reads.append((sequences, completion)) }
+    }
+
     private func enqueue(_ add: (inout Queue) -> Void) {
         let start = queue.withLockedValue { q -> Bool in
             guard !q.stopped else { return false }
@@ -81,17 +89,23 @@ public final class SpoolWriter: Sendable {
     /// Commits until the queue is empty, then lets the next enqueue start another drain.
     private func drain() {
         while true {
-            let (appends, done) = queue.withLockedValue { q -> ([SpoolCall], [UInt64]) in
+            let (appends, done, reads) = queue.withLockedValue { q in
                 defer {
                     q.appends.removeAll(keepingCapacity: true)
                     q.done.removeAll(keepingCapacity: true)
+                    q.reads.removeAll(keepingCapacity: true)
                 }
-                return (q.appends, q.done)
+                return (q.appends, q.done, q.reads)
+            }
+            for r in reads {
+                let calls = (try? box.log.read(r.sequences)) ?? Array(repeating: nil, count: r.sequences.count)
+                r.completion(calls)
             }
             if appends.isEmpty && done.isEmpty {
+                if !reads.isEmpty { continue }
                 let waiters = queue.withLockedValue { q -> [@Sendable () -> Void]? in
                     // Something may have been queued after the take above.
-                    guard q.appends.isEmpty && q.done.isEmpty else { return nil }
+                    guard q.appends.isEmpty && q.done.isEmpty && q.reads.isEmpty else { return nil }
                     q.running = false
                     defer { q.stopWaiters = [] }
                     return q.stopped ? q.stopWaiters : []

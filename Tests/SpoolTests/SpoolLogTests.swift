@@ -285,3 +285,30 @@ struct SpoolLogSpaceTests {
         log.close()
     }
 }
+
+@Suite("SpoolLog.read")
+struct SpoolLogReadTests {
+    @Test("committed calls read back by sequence number, across segments and after a reopen; done or unknown ones are nil")
+    func readBack() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        do {
+            let log = try SpoolLog.open(SpoolOptions(directory: dir.path, segmentBytes: 700))
+            for i in 0..<12 { _ = try log.append(call(i, partition: Int32(i % 2))) }
+            try log.commit()
+            #expect(log.segmentCount > 2)
+            log.markDone([3])
+            try log.commit()
+            let got = try log.read([0, 5, 11, 3, 99])
+            #expect(got.map { $0?.call } == [call(0), call(5, partition: 1), call(11, partition: 1), nil, nil])
+            log.close()
+        }
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path, segmentBytes: 700))
+        _ = log.takeRecovered()
+        #expect(try log.read([11, 1, 3]).map { $0?.sequence } == [11, 1, nil])
+        _ = try log.append(call(12))
+        try log.commit()
+        #expect(try log.read([12]).first??.call == call(12))
+        log.close()
+    }
+}
