@@ -8,6 +8,8 @@ import Metrics
 ///   of those `acked` and `failed` (a failed replayed call has no caller left: lost)
 /// - `sluice_spool_bytes`, `sluice_spool_pending_calls` (gauges): the spool's files and
 ///   the calls in it without an outcome
+/// - `sluice_spool_waiting_calls` (gauge): spooled calls no partition buffer holds yet
+///   (their records are on disk only)
 /// - `sluice_spool_corrupt_entries`, `sluice_spool_torn_bytes` (gauges): damage skipped
 ///   and truncated at the last start
 struct SpoolMetrics: Sendable {
@@ -18,6 +20,7 @@ struct SpoolMetrics: Sendable {
     let replayedFailed: Counter
     let bytes: Gauge
     let pending: Gauge
+    let waiting: Gauge
     let corrupt: Gauge
     let torn: Gauge
 
@@ -29,6 +32,7 @@ struct SpoolMetrics: Sendable {
         replayedFailed = Counter(label: "sluice_spool_replayed_total", dimensions: [("result", "failed")], factory: factory)
         bytes = Gauge(label: "sluice_spool_bytes", factory: factory)
         pending = Gauge(label: "sluice_spool_pending_calls", factory: factory)
+        waiting = Gauge(label: "sluice_spool_waiting_calls", factory: factory)
         corrupt = Gauge(label: "sluice_spool_corrupt_entries", factory: factory)
         torn = Gauge(label: "sluice_spool_torn_bytes", factory: factory)
     }
@@ -43,6 +47,7 @@ struct SpoolMetrics: Sendable {
         add(replayedFailed, now.replayedFailed, b.replayedFailed)
         bytes.record(now.bytes)
         pending.record(now.pendingCalls)
+        waiting.record(now.waitingCalls)
         corrupt.record(now.corruptEntries)
         torn.record(now.tornBytes)
     }

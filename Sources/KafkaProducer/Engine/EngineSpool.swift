@@ -37,6 +37,12 @@ final class EngineSpool {
     /// (`waiting`) so that none reaches a partition before its replayed calls.
     var replayPending: Bool
     /// Sequence numbers of calls done during this tick, handed to the writer at its end.
+    /// Per partition producer, the spooled calls its buffer had no room for, in order,
+    /// without their records (read back from the spool as room frees).
+    var overflow: [ObjectIdentifier: Overflow] = [:]
+    /// Calls in `overflow`, all partitions.
+    var overflowCount = 0
+
     /// Waiting for `appending` to empty (shutdown: every call handed to the writer gets
     /// its `buffered` or refusal, and its partition, before the partitions drain).
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
@@ -51,6 +57,18 @@ final class EngineSpool {
     /// Whether a call of `frameBytes` may go to the writer now.
     func hasRoom(for frameBytes: Int) -> Bool {
         !replayPending && bytesOnDisk + bytesInFlight + frameBytes <= maxBytes
+    }
+}
+
+/// One partition's calls waiting in the spool (`EngineSpool.overflow`).
+final class Overflow {
+    let producer: PartitionProducer
+    var calls = CircularBuffer<ProduceCall>()
+    /// A read-back of the first calls is under way.
+    var reading = false
+
+    init(producer: PartitionProducer) {
+        self.producer = producer
     }
 }
 
@@ -71,6 +89,9 @@ public struct SpoolStatistics: Sendable, Equatable {
     /// Bytes of the spool's files and calls in it without an outcome, at the last commit.
     public var bytes = 0
     public var pendingCalls = 0
+    /// Calls in the spool that no partition buffer holds yet (their records are on disk
+    /// only), at the last change.
+    public var waitingCalls = 0
 
     public init() {}
 }

@@ -110,6 +110,9 @@ actor PartitionProducer {
         }
     }
 
+    /// Calls held for room (not yet in the buffer).
+    var pendingCount: Int { buffer.pendingCount }
+
     /// Calls pending, buffered and on the wire, for metrics.
     var depth: (pending: Int, buffered: Int, onWire: Int) {
         (buffer.pendingCount, buffer.bufferedCount, buffer.onWireCount)
@@ -124,13 +127,19 @@ actor PartitionProducer {
         // once this partition is done performing (re-entering it midway could send a
         // later batch before an earlier one).
         var released: [ProduceCall] = []
-        // Spooled calls that got their final outcome here.
+        // Spooled calls that got their final outcome here; whether a held spooled call
+        // entered the buffer (room for calls waiting in the spool).
         var spoolDone: [UInt64] = []
+        var spoolRoom = false
         for action in actions {
             switch action {
             case .buffered(let call):
-                if !held.isEmpty { held.remove(call.id) }
-                if call.spoolSequence == nil { outbox.emit(.buffered(ref: call.ref, partition: partition), to: call.sink) }
+                let wasHeld = !held.isEmpty && held.remove(call.id) != nil
+                if call.spoolSequence == nil {
+                    outbox.emit(.buffered(ref: call.ref, partition: partition), to: call.sink)
+                } else if wasHeld {
+                    spoolRoom = true
+                }
                 if call.sink.engine.value.holder == call.ref { released.append(call) }
             case .send(let batch):
                 send(batch)
@@ -189,6 +198,9 @@ actor PartitionProducer {
             core.assumeIsolated { core in
                 for call in released { core.released(call.sink, ref: call.ref) }
             }
+        }
+        if spoolRoom {
+            core.assumeIsolated { $0.spoolRoom(in: self) }
         }
         if isEmpty && !drainWaiters.isEmpty {
             let waiters = drainWaiters

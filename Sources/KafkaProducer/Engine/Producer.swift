@@ -175,7 +175,17 @@ public final class Producer: Sendable {
         let spoolWriter = await core.spoolShutdownBegan()
         // Calls the spool was writing are in their partitions now.
         if spoolWriter != nil { producers = await core.partitionProducers }
-        let drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
+        var drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
+        if spoolWriter != nil {
+            // Calls waiting in the spool enter their partitions as room frees: drain them
+            // too, within the same timeout; those left get SHUTTING_DOWN (and stay spooled).
+            let end = NIODeadline.now() + drainTimeout
+            while await core.spoolWaitingCount > 0 && NIODeadline.now() < end {
+                try? await Task.sleep(nanoseconds: 20_000_000)
+                drained = await Self.waitUntilEmpty(producers, timeout: end - .now())
+            }
+            await core.spoolFailWaiting()
+        }
         if !drained {
             logger.warning("drain timeout passed; failing unsent calls")
             for p in producers { await p.failUnsent("the producer shut down before the call was sent") }

@@ -65,10 +65,7 @@ extension ProducerCore {
                 var call = a.call
                 call.spoolSequence = sequence
                 outbox.emit(.buffered(ref: call.ref, partition: a.producer.partition), to: sink)
-                let bufferedNow = a.producer.assumeIsolated { $0.enqueue(call) }
-                // Buffered for its client already; a full partition buffer still holds the
-                // client's later calls (they queue behind this one in the engine).
-                if !bufferedNow && sink.engine.value.holder == nil { sink.engine.value.holder = call.ref }
+                spoolEnqueue(call, in: a.producer, spool: spool)
             case .failure(let error):
                 refused += 1
                 outbox.emit(.refused(ref: a.call.ref, ProduceError(.spoolFailed, "spool: \(error)", partition: a.producer.partition)), to: sink)
@@ -87,6 +84,114 @@ extension ProducerCore {
             $0.spool.pendingCalls = commit.pendingCalls
         }
         wakeSpoolWaiters()
+    }
+
+    // MARK: calls waiting in the spool (the partition buffer is full)
+
+    /// Most calls a partition holds in memory beyond its buffer (pending), and so the
+    /// most read back at once: the rest of a partition's spooled calls wait on disk.
+    static let spoolReadBatch = 64
+
+    /// A spooled call goes to its partition, or, while the partition has calls pending
+    /// (its buffer is full) or waiting in the spool, joins the partition's waiting calls
+    /// without its records. So the client is not held by a full partition buffer (only
+    /// by `max_bytes`), and memory holds at most the buffer and `spoolReadBatch` calls
+    /// of each partition with their records.
+    func spoolEnqueue(_ call: ProduceCall, in producer: PartitionProducer, spool: EngineSpool) {
+        let key = ObjectIdentifier(producer)
+        if let o = spool.overflow[key], o.reading || !o.calls.isEmpty {
+            wait(call, in: o, spool: spool)
+            return
+        }
+        if producer.assumeIsolated({ $0.pendingCount }) >= Self.spoolReadBatch {
+            let o = spool.overflow[key] ?? Overflow(producer: producer)
+            spool.overflow[key] = o
+            wait(call, in: o, spool: spool)
+            return
+        }
+        _ = producer.assumeIsolated { $0.enqueue(call) }
+    }
+
+    private func wait(_ call: ProduceCall, in o: Overflow, spool: EngineSpool) {
+        o.calls.append(
+            ProduceCall(id: call.id, ref: call.ref, records: [], byteSize: call.byteSize, sink: call.sink, spoolSequence: call.spoolSequence))
+        spool.overflowCount += 1
+        let waiting = spool.overflowCount
+        statistics.update { $0.spool.waitingCalls = waiting }
+    }
+
+    /// A held spooled call of `producer` entered its buffer: read back the next waiting
+    /// calls once few are pending.
+    func spoolRoom(in producer: PartitionProducer) {
+        guard let spool, let o = spool.overflow[ObjectIdentifier(producer)], !o.reading, !o.calls.isEmpty else { return }
+        let pending = producer.assumeIsolated { $0.pendingCount }
+        guard pending < Self.spoolReadBatch / 2 else { return }
+        let n = min(o.calls.count, Self.spoolReadBatch - pending)
+        var sequences: [UInt64] = []
+        sequences.reserveCapacity(n)
+        for i in 0..<n { sequences.append(o.calls[o.calls.index(o.calls.startIndex, offsetBy: i)].spoolSequence ?? 0) }
+        o.reading = true
+        let loop = eventLoop
+        spool.writer.read(sequences) { calls in
+            loop.execute { self.assumeIsolated { $0.spoolReadBack(producer, calls) } }
+        }
+    }
+
+    private func spoolReadBack(_ producer: PartitionProducer, _ calls: [SpooledCall?]) {
+        guard let spool, let o = spool.overflow[ObjectIdentifier(producer)] else { return }
+        o.reading = false
+        var unreadable: [UInt64] = []
+        for read in calls {
+            guard let waiting = o.calls.popFirst() else { break }
+            spool.overflowCount -= 1
+            let sequence = waiting.spoolSequence ?? 0
+            guard let read, read.sequence == sequence else {
+                // Never produced as garbage: the caller is told (it got `buffered`).
+                unreadable.append(sequence)
+                statistics.update { $0.callsFailed += 1 }
+                outbox.emit(
+                    .outcome(
+                        ref: waiting.ref,
+                        .failure(ProduceError(.spoolFailed, "spool: call \(sequence) cannot be read back", partition: producer.partition))),
+                    to: waiting.sink)
+                continue
+            }
+            let call = ProduceCall(
+                id: waiting.id, ref: waiting.ref, records: read.call.records, byteSize: waiting.byteSize, sink: waiting.sink,
+                spoolSequence: sequence)
+            _ = producer.assumeIsolated { $0.enqueue(call) }
+        }
+        if !unreadable.isEmpty { spoolDone(unreadable) }
+        let waiting = spool.overflowCount
+        statistics.update { $0.spool.waitingCalls = waiting }
+        if o.calls.isEmpty {
+            spool.overflow[ObjectIdentifier(producer)] = nil
+        } else {
+            spoolRoom(in: producer)
+        }
+    }
+
+    /// Calls waiting in the spool, all partitions (shutdown waits for them to drain).
+    var spoolWaitingCount: Int { spool?.overflowCount ?? 0 }
+
+    /// Shutdown after the drain: the calls still waiting in the spool get SHUTTING_DOWN
+    /// (they stay in the spool; the next start produces them).
+    func spoolFailWaiting() {
+        guard let spool else { return }
+        for (_, o) in spool.overflow {
+            while let c = o.calls.popFirst() {
+                outbox.emit(
+                    .outcome(
+                        ref: c.ref,
+                        .failure(
+                            ProduceError(
+                                .shuttingDown, "\(o.producer.topic)/\(o.producer.partition): the gateway shut down before the call was sent; it stays in the spool",
+                                partition: o.producer.partition))),
+                    to: c.sink)
+            }
+        }
+        spool.overflow = [:]
+        spool.overflowCount = 0
     }
 
     /// Re-admits the calls that waited for room (or for the replay), in order; those that
@@ -164,7 +269,7 @@ extension ProducerCore {
                 id: id, ref: spooled.sequence, records: c.records, byteSize: RecordBatchEncoder.uncompressedSize(of: c.records), sink: sink,
                 spoolSequence: spooled.sequence)
             let p = producer(route(c.topic), topic: c.topic, partition: c.partition, idempotent: idempotent)
-            _ = p.assumeIsolated { $0.enqueue(call) }
+            if let spool { spoolEnqueue(call, in: p, spool: spool) }
         }
         if !unplaceable.isEmpty {
             logger.error("spooled calls cannot be produced (idempotence = on needs required_acks = -1); dropped", metadata: ["calls": "\(unplaceable.count)"])

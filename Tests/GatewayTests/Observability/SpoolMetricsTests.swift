@@ -26,6 +26,7 @@ struct SpoolMetricsTests {
         later.callsRefused = 2
         later.bytes = 1024
         later.pendingCalls = 1
+        later.waitingCalls = 7
         metrics.sample(later, since: s)
         #expect(try test.expectCounter("sluice_spool_calls_total").totalValue == 25)
         #expect(try test.expectCounter("sluice_spool_refused_total").totalValue == 2)
@@ -34,6 +35,7 @@ struct SpoolMetricsTests {
         #expect(try test.expectCounter("sluice_spool_replayed_total", [("result", "failed")]).totalValue == 1)
         #expect(try test.expectGauge("sluice_spool_bytes").lastValue == 1024)
         #expect(try test.expectGauge("sluice_spool_pending_calls").lastValue == 1)
+        #expect(try test.expectGauge("sluice_spool_waiting_calls").lastValue == 7)
         #expect(try test.expectGauge("sluice_spool_corrupt_entries").lastValue == 2)
         #expect(try test.expectGauge("sluice_spool_torn_bytes").lastValue == 17)
     }
