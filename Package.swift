@@ -7,6 +7,8 @@ import PackageDescription
 /// - `KafkaRecords`: the record value types (`ProducerRecord`, `RecordHeader`) that the
 ///   engine and the socket protocol share; on NIOCore only. KafkaWire re-exports it.
 /// - `KafkaWire`: Kafka protocol codecs over `ByteBuffer`, record batches, compression. No I/O.
+/// - `Spool`: the durable local spool, an append-only segmented log of produce calls on
+///   disk (docs/spool.md); plain blocking file I/O, run on a thread of its own.
 /// - `KafkaProducer`: broker connections and the producer engine.
 /// - `SluiceProtocol`: the socket protocol (docs/protocol.md) over the protobuf-c code
 ///   generated from Proto/ into `CSluiceProto`. Not on KafkaWire: it links no compression
@@ -69,9 +71,18 @@ let package = Package(
             ]
         ),
         .target(
+            name: "Spool",
+            dependencies: [
+                "KafkaRecords", "KafkaWire",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
+        .target(
             name: "KafkaProducer",
             dependencies: [
-                "KafkaWire",
+                "KafkaWire", "Spool",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -104,7 +115,7 @@ let package = Package(
         .target(
             name: "Gateway",
             dependencies: [
-                "KafkaWire", "KafkaProducer", "SluiceProtocol",
+                "KafkaWire", "KafkaProducer", "SluiceProtocol", "Spool",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
@@ -120,7 +131,7 @@ let package = Package(
         .executableTarget(
             name: "sluiced",
             dependencies: [
-                "Gateway",
+                "Gateway", "Spool",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Logging", package: "swift-log"),
             ]
@@ -146,6 +157,16 @@ let package = Package(
         // Unit tests: no I/O beyond memory.
         // Fixtures/ holds the Python scripts that regenerate reference bytes.
         .testTarget(name: "KafkaWireTests", dependencies: ["KafkaWire"], exclude: ["Fixtures"]),
+        // The spool's log in a temporary directory (the one unit suite that touches files).
+        .testTarget(
+            name: "SpoolTests",
+            dependencies: [
+                "Spool", "KafkaRecords",
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
+            ]
+        ),
         .testTarget(
             name: "KafkaProducerTests",
             dependencies: ["KafkaProducer", "KafkaWire"]
@@ -183,7 +204,7 @@ let package = Package(
         .testTarget(
             name: "IntegrationTests",
             dependencies: [
-                "KafkaProducer", "KafkaWire", "Gateway", "SluiceProtocol", "SluiceClient",
+                "KafkaProducer", "KafkaWire", "Gateway", "SluiceProtocol", "SluiceClient", "Spool",
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOConcurrencyHelpers", package: "swift-nio"),
                 .product(name: "Logging", package: "swift-log"),

@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import Gateway
 import Logging
+import Spool
 
 /// `sluiced`: the Sluice gateway daemon.
 @main
@@ -45,6 +46,9 @@ struct Sluiced: AsyncParsableCommand {
     @Option(name: .customLong("set"), help: ArgumentHelp("Set any key, e.g. --set limits.recent_outcomes=100 (repeatable).", valueName: "KEY=VALUE"))
     var assignments: [String] = []
 
+    @Option(name: .long, help: ArgumentHelp("Report what the spool in DIR holds (pending calls by partition, damage) without changing it, and exit.", valueName: "DIR"))
+    var checkSpool: String?
+
     @Flag(name: .long, help: "Print every configuration key with its environment variable and exit.")
     var listKeys = false
 
@@ -53,6 +57,15 @@ struct Sluiced: AsyncParsableCommand {
             for key in ConfigKeys.all { print("\(key)\t\(ConfigKeys.environmentName(of: key))") }
             print("security.topic_rules\t(file only: [[security.topic_rules]] topics/uids/gids)")
             print("producer.topics.\"NAME\".KEY\t(file only: per-topic producer overrides)")
+            return
+        }
+        if let checkSpool {
+            do {
+                print(Self.describe(try SpoolLog.inspect(directory: checkSpool), directory: checkSpool), terminator: "")
+            } catch {
+                FileHandle.standardError.write(Data("sluiced: cannot read spool \(checkSpool): \(error)\n".utf8))
+                throw ExitCode(1)
+            }
             return
         }
         var environment = ProcessInfo.processInfo.environment
@@ -99,6 +112,19 @@ struct Sluiced: AsyncParsableCommand {
             logger.critical("stopped on error", metadata: ["error": "\(error)"])
             throw ExitCode(1)
         }
+    }
+
+    /// `--check-spool`'s report: one `key: value` line each, then the pending calls of
+    /// each partition.
+    static func describe(_ r: SpoolReport, directory: String) -> String {
+        var out = "spool: \(directory)\n"
+        out += "segments: \(r.segments)\nbytes: \(r.bytes)\ncalls: \(r.calls)\n"
+        out += "pending_calls: \(r.pendingCalls)\npending_records: \(r.pendingRecords)\n"
+        out += "corrupt_entries: \(r.corruptEntries)\ntorn_tail_bytes: \(r.tornBytes)\nnext_sequence: \(r.nextSequence)\n"
+        for (partition, n) in r.pendingByPartition.sorted(by: { $0.key < $1.key }) {
+            out += "pending \(partition): \(n)\n"
+        }
+        return out
     }
 
     /// SLUICE_* variables of the project's tools, not options of the daemon.

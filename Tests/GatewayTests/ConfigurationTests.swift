@@ -285,6 +285,46 @@ struct ConfigurationTests {
     }
 }
 
+@Suite("Configuration: [spool]", .timeLimit(.minutes(1)))
+struct SpoolConfigurationTests {
+    static let brokers = "[kafka]\nbrokers = [\"h:1\"]\n"
+
+    @Test("off by default; every key is read; the engine gets the spool's options")
+    func keys() throws {
+        let d = try ConfigurationTests.load(Self.brokers)
+        #expect(!d.spool.enabled)
+        #expect(d.spool.fsync == .batch)
+        #expect(d.producerConfiguration().spool == nil)
+        let c = try ConfigurationTests.load(
+            Self.brokers + "[spool]\nenabled = true\ndir = \"/var/tmp/s\"\nmax_bytes = 67108864\nsegment_bytes = 1048576\nfsync = \"none\"\n")
+        #expect(c.spool.enabled && c.spool.dir == "/var/tmp/s" && c.spool.maxBytes == 64 << 20 && c.spool.segmentBytes == 1 << 20)
+        #expect(c.spool.fsync == .none)
+        let o = try #require(c.producerConfiguration().spool)
+        #expect(o.directory == "/var/tmp/s" && o.maxBytes == 64 << 20 && o.segmentBytes == 1 << 20 && !o.sync)
+        let e = try ConfigurationTests.load(Self.brokers, env: ["SLUICE_SPOOL_ENABLED": "true", "SLUICE_SPOOL_FSYNC": "batch"])
+        #expect(e.spool.enabled && e.producerConfiguration().spool?.sync == true)
+        // The printed settings load back.
+        let again = try ConfigurationTests.load(ConfigKeys.render(c))
+        #expect(again.spool == c.spool)
+    }
+
+    @Test("bad spool settings name the key")
+    func errors() {
+        ConfigurationTests().expectError(Self.brokers + "[spool]\nfsync = \"always\"\n", code: .invalidValue, key: "spool.fsync")
+        ConfigurationTests().expectError(Self.brokers + "[spool]\nmax_bytes = 10\n", code: .invalidValue, key: "spool.max_bytes")
+        ConfigurationTests().expectError(Self.brokers + "[spool]\nenabled = \"yes\"\n", code: .wrongType, key: "spool.enabled")
+        ConfigurationTests().expectError(Self.brokers + "[spool]\nenabled = true\ndir = \"\"\n", code: .missing, key: "spool.dir")
+        ConfigurationTests().expectError(
+            Self.brokers + "[spool]\nenabled = true\nmax_bytes = 1048576\nsegment_bytes = 2097152\n", code: .invalidValue,
+            key: "spool.segment_bytes")
+        // The largest call (8 MiB by default) must fit.
+        ConfigurationTests().expectError(
+            Self.brokers + "[spool]\nenabled = true\nmax_bytes = 4194304\nsegment_bytes = 1048576\n", code: .invalidValue,
+            key: "spool.max_bytes")
+        ConfigurationTests().expectError(Self.brokers + "[spool]\nsegmnt_bytes = 1\n", code: .unknownKey, key: "spool.segmnt_bytes")
+    }
+}
+
 @Suite("Authorization", .timeLimit(.minutes(1)))
 struct AuthorizationTests {
     @Test("glob patterns: * matches any run, nothing else is special")

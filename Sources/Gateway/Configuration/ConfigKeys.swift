@@ -301,6 +301,19 @@ public enum ConfigKeys {
                 }, { quote($0.producer.idempotence.rawValue) }),
             intKey("producer.max_call_bytes", "largest call in record bytes; larger = RECORD_TOO_LARGE", 1...(1 << 30), \.producer.maxCallBytes),
             intKey("shutdown.drain_timeout_ms", "after SIGTERM, time for buffered calls before unsent ones fail", 0...3_600_000, \.shutdown.drainTimeoutMs),
+            boolKey("spool.enabled", "durable local spool: buffered = written to disk, replayed after a restart", \.spool.enabled),
+            stringKey("spool.dir", "spool directory (created; its parent must exist)", \.spool.dir),
+            intKey("spool.max_bytes", "most bytes the spool holds; calls beyond wait for acks", 4096...(1 << 50), \.spool.maxBytes),
+            intKey("spool.segment_bytes", "segment file size; a segment is deleted once all its calls are done", 4096...(1 << 32), \.spool.segmentBytes),
+            key(
+                "spool.fsync", "batch (one fdatasync per group of calls, before buffered) or none (page cache only)",
+                { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
+                    let s = try v.string(k).lowercased()
+                    guard let f = GatewayConfiguration.Spool.Fsync(rawValue: s) else {
+                        throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not one of batch, none")
+                    }
+                    c.spool.fsync = f
+                }, { quote($0.spool.fsync.rawValue) }),
             key(
                 "log.level", "trace, debug, info, notice, warning, error, critical",
                 { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in

@@ -2,6 +2,7 @@ import KafkaProducer
 import KafkaWire
 import Logging
 import NIOCore
+import Spool
 
 /// Everything `sluiced` can be told. Defaults in brackets; the TOML key of each option is
 /// given as `section.key` (see `ConfigKeys` and docs/sluiced.md, "Configuration").
@@ -196,6 +197,35 @@ public struct GatewayConfiguration: Sendable {
         public init() {}
     }
 
+    /// `[spool]`: the durable local spool (docs/spool.md). Off by default.
+    public struct Spool: Sendable, Equatable {
+        /// `spool.fsync`: when a spooled call counts as on disk.
+        public enum Fsync: String, Sendable, CaseIterable {
+            /// Group commit: one `fdatasync` covers every call that arrived meanwhile,
+            /// before their `buffered` (survives a crash of the host).
+            case batch
+            /// The page cache only: survives a crash of `sluiced`, not a power loss or
+            /// a kernel crash.
+            case none
+        }
+
+        /// `spool.enabled`: `buffered` means written to the spool; un-acked calls are
+        /// produced again after a restart [false].
+        public var enabled = false
+        /// `spool.dir`: the spool directory, created if missing (its parent must exist)
+        /// [/var/lib/sluice/spool].
+        public var dir = "/var/lib/sluice/spool"
+        /// `spool.max_bytes`: most bytes the spool's files may hold; calls beyond wait
+        /// (back-pressure) until acks free a segment [1 GiB].
+        public var maxBytes = 1 << 30
+        /// `spool.segment_bytes`: size at which a segment file is closed and a new one
+        /// begun; a segment is deleted once all its calls have their outcome [64 MiB].
+        public var segmentBytes = 64 << 20
+        /// `spool.fsync`: batch or none [batch].
+        public var fsync: Fsync = .batch
+        public init() {}
+    }
+
     /// `[log]`.
     public struct Log: Sendable, Equatable {
         public enum Format: String, Sendable, CaseIterable { case text, json }
@@ -233,6 +263,7 @@ public struct GatewayConfiguration: Sendable {
     public var kafka = Kafka()
     public var producer = Producer()
     public var shutdown = Shutdown()
+    public var spool = Spool()
     public var log = Log()
     public var metrics = Metrics()
 
@@ -259,6 +290,9 @@ public struct GatewayConfiguration: Sendable {
         c.defaults = producer.defaults
         c.idempotence = producer.idempotence
         c.maxCallBytes = producer.maxCallBytes
+        if spool.enabled {
+            c.spool = SpoolOptions(directory: spool.dir, maxBytes: spool.maxBytes, segmentBytes: spool.segmentBytes, sync: spool.fsync == .batch)
+        }
         for topic in producer.topicOverrides.keys {
             c.topicOverrides[topic] = producer.settings(for: topic)
         }
@@ -307,6 +341,20 @@ public struct GatewayConfiguration: Sendable {
         if kafka.tls.certFile.isEmpty != kafka.tls.keyFile.isEmpty {
             throw ConfigError(.missing, key: kafka.tls.certFile.isEmpty ? "kafka.tls.cert_file" : "kafka.tls.key_file",
                 "a client certificate needs both kafka.tls.cert_file and kafka.tls.key_file")
+        }
+        if spool.enabled {
+            guard !spool.dir.isEmpty else { throw ConfigError(.missing, key: "spool.dir", "spool.enabled needs a directory") }
+            guard spool.segmentBytes <= spool.maxBytes else {
+                throw ConfigError(.invalidValue, key: "spool.segment_bytes", "\(spool.segmentBytes) exceeds spool.max_bytes (\(spool.maxBytes))")
+            }
+            // The largest call must fit or it could never be spooled. (Its framing adds
+            // some bytes a record; a call that still does not fit is refused
+            // RECORD_TOO_LARGE when it comes.)
+            guard producer.maxCallBytes <= spool.maxBytes else {
+                throw ConfigError(
+                    .invalidValue, key: "spool.max_bytes",
+                    "\(spool.maxBytes) cannot hold one call of producer.max_call_bytes (\(producer.maxCallBytes))")
+            }
         }
         if !kafka.sasl.mechanism.isEmpty && kafka.sasl.username.isEmpty {
             throw ConfigError(.missing, key: "kafka.sasl.username", "SASL \(kafka.sasl.mechanism) needs a user name")

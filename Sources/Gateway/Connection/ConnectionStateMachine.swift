@@ -671,6 +671,9 @@ public struct ConnectionStateMachine {
         case .noLeader: return (.retriesExhausted, kafka)
         case .unsupported: return (.kafkaError, kafka)
         case .deliveryTimeout: return (.deliveryTimeout, kafka)
+        // The protocol has no spool code yet (a v1 enum value to add): KAFKA_ERROR with
+        // kafka_error 0, the message saying what the spool hit.
+        case .spoolFailed: return (.kafkaError, kafka)
         }
     }
 

@@ -77,6 +77,8 @@ public final class GatewayApp: Sendable {
     /// Starts the engine, the socket server and the metrics listener; returns once the
     /// socket accepts connections.
     public func start() async throws {
+        // The spool first: its replayed calls go before any new call (docs/spool.md).
+        try await producer.openSpool()
         await producer.start()
         try await server.start()
         try await metricsService?.start()
@@ -130,6 +132,7 @@ public final class GatewayApp: Sendable {
         // client or a supervisor sees it) must drain, not kill the process by default.
         let signals = await UnixSignalsSequence(trapping: .sigterm, .sigint)
         // Bind before serving so that start-up errors surface as errors, not as a log line.
+        try await producer.openSpool()
         await producer.start()
         try await server.start()
         try await metricsService?.start()

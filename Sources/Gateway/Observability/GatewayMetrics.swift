@@ -29,7 +29,7 @@ typealias Gauge = CoreMetrics.Gauge
 /// - engine, sampled at each scrape: `sluice_buffer_depth{state=pending|buffered}`,
 ///   `sluice_onwire_requests`, `sluice_produce_requests_total`, `sluice_produce_batches_total`
 ///   (partition batches those requests carried), `sluice_produce_records_sent_total`, `sluice_retries_total`,
-///   `sluice_partition_producers`
+///   `sluice_partition_producers`; the spool's (`SpoolMetrics`)
 public final class GatewayMetrics: Sendable {
     private let factory: any MetricsFactory
     private let perTopic = NIOLockedValueBox([String: TopicMetrics]())
@@ -53,6 +53,7 @@ public final class GatewayMetrics: Sendable {
     private let produceBatches: Counter
     private let produceRecords: Counter
     private let retries: Counter
+    private let spool: SpoolMetrics
     private let lastStatistics = NIOLockedValueBox<ProducerStatistics.Snapshot?>(nil)
     private let openCount = NIOLockedValueBox(0)
 
@@ -107,6 +108,7 @@ public final class GatewayMetrics: Sendable {
         produceBatches = Counter(label: "sluice_produce_batches_total", factory: factory)
         produceRecords = Counter(label: "sluice_produce_records_sent_total", factory: factory)
         retries = Counter(label: "sluice_retries_total", factory: factory)
+        spool = SpoolMetrics(factory: factory)
     }
 
     /// Metrics that go nowhere (tests, tools).
@@ -216,5 +218,6 @@ public final class GatewayMetrics: Sendable {
         if now.batchesSent > (before?.batchesSent ?? 0) { produceBatches.increment(by: Int64(now.batchesSent - (before?.batchesSent ?? 0))) }
         if now.recordsSent > (before?.recordsSent ?? 0) { produceRecords.increment(by: Int64(now.recordsSent - (before?.recordsSent ?? 0))) }
         if now.retries > retriesBefore { retries.increment(by: Int64(now.retries - retriesBefore)) }
+        spool.sample(now.spool, since: before?.spool)
     }
 }

@@ -11,6 +11,10 @@ struct ProduceCall: PartitionCall, Sendable {
     let byteSize: Int
     var recordCount: Int { records.count }
     let sink: CallSink
+    /// Its number in the spool, when the spool is on: it was `buffered` when written
+    /// there (the partition's own `buffered` is not sent again), and its final outcome
+    /// marks it done in the spool.
+    var spoolSequence: UInt64? = nil
 }
 
 /// The producer of one topic-partition: performs what its `PartitionBuffer` decides.
@@ -109,6 +113,9 @@ actor PartitionProducer {
         }
     }
 
+    /// Calls held for room (not yet in the buffer).
+    var pendingCount: Int { buffer.pendingCount }
+
     /// Calls pending, buffered and on the wire, for metrics.
     var depth: (pending: Int, buffered: Int, onWire: Int) {
         (buffer.pendingCount, buffer.bufferedCount, buffer.onWireCount)
@@ -123,11 +130,19 @@ actor PartitionProducer {
         // once this partition is done performing (re-entering it midway could send a
         // later batch before an earlier one).
         var released: [ProduceCall] = []
+        // Spooled calls that got their final outcome here; whether a held spooled call
+        // entered the buffer (room for calls waiting in the spool).
+        var spoolDone: [UInt64] = []
+        var spoolRoom = false
         for action in actions {
             switch action {
             case .buffered(let call):
-                if !held.isEmpty { held.remove(call.id) }
-                outbox.emit(.buffered(ref: call.ref, partition: partition), to: call.sink)
+                let wasHeld = !held.isEmpty && held.remove(call.id) != nil
+                if call.spoolSequence == nil {
+                    outbox.emit(.buffered(ref: call.ref, partition: partition), to: call.sink)
+                } else if wasHeld {
+                    spoolRoom = true
+                }
                 if call.sink.engine.value.holder == call.ref { released.append(call) }
             case .send(let batch):
                 send(batch)
@@ -137,7 +152,10 @@ actor PartitionProducer {
                     if aheadOfRetry { $0.callsAckedAheadOfRetry += acks.count }
                     $0.recordsAcked += acks.reduce(0) { $0 + $1.call.recordCount }
                 }
-                for (call, offset) in acks { outbox.emit(.outcome(ref: call.ref, .success(offset), timing: answerTiming), to: call.sink) }
+                for (call, offset) in acks {
+                    outbox.emit(.outcome(ref: call.ref, .success(offset), timing: answerTiming), to: call.sink)
+                    if let s = call.spoolSequence { spoolDone.append(s) }
+                }
             case .failed(let calls, let failure):
                 let error = produceError(failure)
                 statistics.update {
@@ -145,14 +163,18 @@ actor PartitionProducer {
                     if failure.reason == .deliveryTimeout { $0.callsExpired += calls.count }
                 }
                 for call in calls {
-                    if !held.isEmpty, held.remove(call.id) != nil {
+                    let wasHeld = !held.isEmpty && held.remove(call.id) != nil
+                    if wasHeld && call.spoolSequence == nil {
                         // Never buffered (shutdown while it was held): refused, and what
                         // waited behind it goes on.
                         outbox.emit(.refused(ref: call.ref, error), to: call.sink)
-                        if call.sink.engine.value.holder == call.ref { released.append(call) }
                     } else {
                         outbox.emit(.outcome(ref: call.ref, .failure(error)), to: call.sink)
                     }
+                    if wasHeld && call.sink.engine.value.holder == call.ref { released.append(call) }
+                    // A spooled call failed by shutdown stays in the spool: the next start
+                    // produces it again.
+                    if let s = call.spoolSequence, failure.reason != .shutdown { spoolDone.append(s) }
                 }
             case .wakeUp(let at):
                 wakeUp?.cancel()
@@ -172,10 +194,16 @@ actor PartitionProducer {
                 renewIdentity()
             }
         }
+        if !spoolDone.isEmpty {
+            core.assumeIsolated { $0.spoolDone(spoolDone) }
+        }
         if !released.isEmpty {
             core.assumeIsolated { core in
                 for call in released { core.released(call.sink, ref: call.ref) }
             }
+        }
+        if spoolRoom {
+            core.assumeIsolated { $0.spoolRoom(in: self) }
         }
         if isEmpty && !drainWaiters.isEmpty {
             let waiters = drainWaiters

@@ -13,7 +13,7 @@ public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible 
         /// so the compiler still finds each one that a new code must reach.
         package enum Base: String, Hashable, Sendable, CaseIterable {
             case unknownTopic, unknownPartition, recordTooLarge, retriesExhausted, kafkaError
-            case shuttingDown, invalidArgument, noLeader, unsupported, deliveryTimeout
+            case shuttingDown, invalidArgument, noLeader, unsupported, deliveryTimeout, spoolFailed
         }
 
         package let base: Base
@@ -52,6 +52,10 @@ public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible 
 
         /// No final answer within `deliveryTimeoutMs` after the call was buffered.
         public static let deliveryTimeout = Code(.deliveryTimeout)
+
+        /// The durable spool could not take the call (a write or sync failed, the disk
+        /// is full below `max_bytes`): it was never buffered.
+        public static let spoolFailed = Code(.spoolFailed)
     }
 
     /// Whether a failed call's records may nonetheless be in Kafka, as librdkafka's

@@ -2,6 +2,7 @@ import KafkaWire
 import Logging
 import NIOConcurrencyHelpers
 import NIOCore
+import Spool
 
 /// Where a call goes: a given partition, or one picked by a partitioner.
 public enum PartitionChoice: Sendable, Equatable {
@@ -67,6 +68,32 @@ public final class Producer: Sendable {
     /// Starts the periodic metadata refresh.
     public func start() async {
         await cluster.start()
+    }
+
+    /// Opens the durable spool of `configuration.spool` (nothing when it is nil): repairs
+    /// a torn tail, starts the writer's thread, and replays the calls without an outcome
+    /// (new calls wait until the replayed ones are in their partitions). Call it once,
+    /// before any call; it reads the spool's files, so run it at start, not on a loop.
+    /// Returns what the spool held.
+    @discardableResult
+    public func openSpool() async throws(SpoolError) -> SpoolReport? {
+        guard let options = configuration.spool else { return nil }
+        let log = try SpoolLog.open(options)
+        let report = log.report
+        let recovered = log.takeRecovered()
+        let core = self.core
+        let loop = eventLoop
+        let writer = SpoolWriter(log: log) { commit in
+            loop.execute { core.assumeIsolated { $0.spoolCommitted(commit) } }
+        }
+        if report.corruptEntries > 0 || report.tornBytes > 0 {
+            logger.error(
+                "spool damage skipped", metadata: ["corrupt_entries": "\(report.corruptEntries)", "torn_tail_bytes": "\(report.tornBytes)"])
+        }
+        logger.info("spool open", metadata: ["dir": "\(options.directory)", "pending_calls": "\(report.pendingCalls)", "bytes": "\(report.bytes)"])
+        let logger = self.logger
+        await core.installSpool(writer: writer, options: options, report: report, replay: recovered, logger: logger)
+        return report
     }
 
     /// Hands calls to the engine, in order; their events (`CallEvent`) go to `sink`.
@@ -144,8 +171,21 @@ public final class Producer: Sendable {
     /// outcome, fails what was never sent, waits for what is on the wire, and closes the
     /// connections.
     public func shutdown(drainTimeout: TimeAmount = .seconds(30)) async {
-        let producers = await core.beginShutdown()
-        let drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
+        var producers = await core.beginShutdown()
+        let spoolWriter = await core.spoolShutdownBegan()
+        // Calls the spool was writing are in their partitions now.
+        if spoolWriter != nil { producers = await core.partitionProducers }
+        var drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
+        if spoolWriter != nil {
+            // Calls waiting in the spool enter their partitions as room frees: drain them
+            // too, within the same timeout; those left get SHUTTING_DOWN (and stay spooled).
+            let end = NIODeadline.now() + drainTimeout
+            while await core.spoolWaitingCount > 0 && NIODeadline.now() < end {
+                try? await Task.sleep(nanoseconds: 20_000_000)
+                drained = await Self.waitUntilEmpty(producers, timeout: end - .now())
+            }
+            await core.spoolFailWaiting()
+        }
         if !drained {
             logger.warning("drain timeout passed; failing unsent calls")
             for p in producers { await p.failUnsent("the producer shut down before the call was sent") }
@@ -154,6 +194,8 @@ public final class Producer: Sendable {
             if !onWire { logger.warning("requests still on the wire at shutdown") }
         }
         await cluster.shutdown()
+        // Done marks of the drained calls are written; the calls left are replayed next time.
+        await spoolWriter?.shutdown()
     }
 
     /// Waits until every producer is empty or `timeout` passes, whichever comes first

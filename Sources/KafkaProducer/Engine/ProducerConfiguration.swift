@@ -1,5 +1,6 @@
 import KafkaWire
 import NIOCore
+import Spool
 
 /// Everything a `Producer` needs. Defaults in brackets.
 public struct ProducerConfiguration: Sendable {
@@ -24,6 +25,10 @@ public struct ProducerConfiguration: Sendable {
     /// Largest call accepted, in record bytes; larger ones fail with `.recordTooLarge`
     /// at once [8 MiB].
     public var maxCallBytes: Int = 8 * 1024 * 1024
+    /// The durable local spool; nil = off [nil]. With it, a call is `buffered` once it
+    /// is in the spool (per `SpoolOptions.sync`), and calls without an outcome are
+    /// produced again when the producer starts (docs/spool.md).
+    public var spool: SpoolOptions?
     /// Margin added to `ackTimeoutMs` for a produce request's client-side timeout [5 s].
     public var requestTimeoutMargin: TimeAmount = ProducerConfiguration.defaultRequestTimeoutMargin
     /// The default of `requestTimeoutMargin`.

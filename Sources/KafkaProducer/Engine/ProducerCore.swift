@@ -34,16 +34,18 @@ actor ProducerCore {
     private var lastRoute: (topic: String, route: TopicRoute)?
     /// The cluster's metadata generation, read once per hand-over.
     private var generation: UInt64 = 0
-    private var nextCallId: UInt64 = 1
+    var nextCallId: UInt64 = 1
     private(set) var shuttingDown = false
     /// `auto` idempotence, once decided.
-    private var idempotence: Bool?
+    var idempotence: Bool?
     /// Sinks whose holder waits for its topic's metadata, by topic.
     private var parkedByTopic: [String: [CallSink]] = [:]
     /// Produce requests being assembled this tick, by broker connection.
     private var outgoing: [ObjectIdentifier: (connection: BrokerConnection, queue: BrokerRequestQueue<QueuedBatch>)] = [:]
     private var outgoingOrder: [ObjectIdentifier] = []
     private var sendScheduled = false
+    /// The durable spool, when on (ProducerCore+Spool.swift).
+    var spool: EngineSpool?
 
     /// Most record bytes one Produce request carries (Kafka's default
     /// `socket.request.max.bytes` is 100 MiB; 16 MiB keeps one request's encoding and
@@ -84,11 +86,11 @@ actor ProducerCore {
 
     /// Reads the cluster's metadata generation at the start of each entry into admission
     /// (and after a lookup that may have changed it).
-    private func readGeneration() {
+    func readGeneration() {
         generation = cluster.assumeIsolated { $0.metadataGeneration }
     }
 
-    private func drainQueue(of sink: CallSink) {
+    func drainQueue(of sink: CallSink) {
         while sink.engine.value.holder == nil, let next = sink.engine.value.queue.popFirst() {
             admitOne(next, from: sink, resolved: nil)
         }
@@ -96,7 +98,7 @@ actor ProducerCore {
 
     /// Admits one call: refused, parked for metadata, buffered, or held by its full
     /// partition buffer. `resolved`: the answer of the metadata lookup it was parked for.
-    private func admitOne(_ request: CallRequest, from sink: CallSink, resolved: Result<Int, ProduceError>?) {
+    func admitOne(_ request: CallRequest, from sink: CallSink, resolved: Result<Int, ProduceError>?) {
         let ref = request.ref
         switch place(request, resolved: resolved) {
         case .refuse(let error):
@@ -110,6 +112,10 @@ actor ProducerCore {
             let id = nextCallId
             nextCallId += 1
             let call = ProduceCall(id: id, ref: ref, records: request.records, byteSize: byteSize, sink: sink)
+            if let spool {
+                spoolAppend(call, request: request, to: producer, sticky: sticky, spool: spool)
+                return
+            }
             let bufferedNow = producer.assumeIsolated { $0.enqueue(call) }
             if sticky { keylessAppended(topic: request.topic, bytes: byteSize, held: !bufferedNow) }
             if !bufferedNow {
@@ -192,14 +198,14 @@ actor ProducerCore {
         return nil
     }
 
-    private func settings(for topic: String) -> ProducerSettings {
+    func settings(for topic: String) -> ProducerSettings {
         if let s = settingsByTopic[topic] { return s }
         let s = configuration.settings(for: topic)
         settingsByTopic[topic] = s
         return s
     }
 
-    private func route(_ topic: String) -> TopicRoute {
+    func route(_ topic: String) -> TopicRoute {
         // Most connections produce to one topic: compare before hashing.
         if let lastRoute, lastRoute.topic == topic { return lastRoute.route }
         let route: TopicRoute
@@ -213,7 +219,7 @@ actor ProducerCore {
         return route
     }
 
-    private func producer(_ route: TopicRoute, topic: String, partition: Int32, idempotent: Bool) -> PartitionProducer {
+    func producer(_ route: TopicRoute, topic: String, partition: Int32, idempotent: Bool) -> PartitionProducer {
         let index = Int(partition)
         if index < route.producers.count, let p = route.producers[index] { return p }
         let settings = route.settings
@@ -231,7 +237,7 @@ actor ProducerCore {
 
     // MARK: metadata misses and the idempotence decision
 
-    private enum IdempotenceDecision {
+    enum IdempotenceDecision {
         case decided(Bool)
         case unknown
         case invalid(ProduceError)
@@ -239,7 +245,7 @@ actor ProducerCore {
 
     /// Idempotence needs acks from all in-sync replicas and a producer id from the
     /// cluster; `auto` turns it on when both hold (decided once, asynchronously).
-    private func idempotenceDecision(_ settings: ProducerSettings) -> IdempotenceDecision {
+    func idempotenceDecision(_ settings: ProducerSettings) -> IdempotenceDecision {
         switch configuration.idempotence {
         case .off:
             return .decided(false)
@@ -376,7 +382,7 @@ actor ProducerCore {
 /// What the engine's admission keeps of one topic: its settings, its partition
 /// producers by partition, and the partition count last read from the cluster's cache
 /// (valid while the cache's generation is the same). Used only on the engine's loop.
-private final class TopicRoute {
+final class TopicRoute {
     let settings: ProducerSettings
     var producers: [PartitionProducer?] = []
     var partitionCount = 0

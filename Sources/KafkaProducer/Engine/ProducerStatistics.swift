@@ -30,6 +30,8 @@ public final class ProducerStatistics: Sendable {
         /// went into the log ahead of it. A broker that checks idempotent sequence
         /// numbers (Kafka) refuses such a batch instead; one that does not can reorder.
         public var callsAckedAheadOfRetry = 0
+        /// The durable spool's counters (all zero with the spool off).
+        public var spool = SpoolStatistics()
     }
 
     private let box = NIOLockedValueBox(Snapshot())

@@ -11,6 +11,7 @@ struct ProduceErrorCodeTests {
             (.recordTooLarge, "recordTooLarge"), (.retriesExhausted, "retriesExhausted"),
             (.kafkaError, "kafkaError"), (.shuttingDown, "shuttingDown"), (.invalidArgument, "invalidArgument"),
             (.noLeader, "noLeader"), (.unsupported, "unsupported"), (.deliveryTimeout, "deliveryTimeout"),
+            (.spoolFailed, "spoolFailed"),
         ]
         for (code, name) in named { #expect(code.description == name) }
         #expect(Set(named.map(\.0)).count == ProduceError.Code.Base.allCases.count)

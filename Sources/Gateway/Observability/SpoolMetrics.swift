@@ -1,0 +1,54 @@
+import KafkaProducer
+import Metrics
+
+/// The durable spool's metrics, sampled from the engine's statistics at each scrape:
+/// - `sluice_spool_calls_total`: calls written to the spool (`buffered` sent for them)
+/// - `sluice_spool_refused_total`: calls the spool could not take (a write failed)
+/// - `sluice_spool_replayed_total{result}`: calls replayed after a start (`placed`), and
+///   of those `acked` and `failed` (a failed replayed call has no caller left: lost)
+/// - `sluice_spool_bytes`, `sluice_spool_pending_calls` (gauges): the spool's files and
+///   the calls in it without an outcome
+/// - `sluice_spool_waiting_calls` (gauge): spooled calls no partition buffer holds yet
+///   (their records are on disk only)
+/// - `sluice_spool_corrupt_entries`, `sluice_spool_torn_bytes` (gauges): damage skipped
+///   and truncated at the last start
+struct SpoolMetrics: Sendable {
+    let spooled: Counter
+    let refused: Counter
+    let replayed: Counter
+    let replayedAcked: Counter
+    let replayedFailed: Counter
+    let bytes: Gauge
+    let pending: Gauge
+    let waiting: Gauge
+    let corrupt: Gauge
+    let torn: Gauge
+
+    init(factory: any MetricsFactory) {
+        spooled = Counter(label: "sluice_spool_calls_total", factory: factory)
+        refused = Counter(label: "sluice_spool_refused_total", factory: factory)
+        replayed = Counter(label: "sluice_spool_replayed_total", dimensions: [("result", "placed")], factory: factory)
+        replayedAcked = Counter(label: "sluice_spool_replayed_total", dimensions: [("result", "acked")], factory: factory)
+        replayedFailed = Counter(label: "sluice_spool_replayed_total", dimensions: [("result", "failed")], factory: factory)
+        bytes = Gauge(label: "sluice_spool_bytes", factory: factory)
+        pending = Gauge(label: "sluice_spool_pending_calls", factory: factory)
+        waiting = Gauge(label: "sluice_spool_waiting_calls", factory: factory)
+        corrupt = Gauge(label: "sluice_spool_corrupt_entries", factory: factory)
+        torn = Gauge(label: "sluice_spool_torn_bytes", factory: factory)
+    }
+
+    func sample(_ now: SpoolStatistics, since before: SpoolStatistics?) {
+        let b = before ?? SpoolStatistics()
+        func add(_ c: Counter, _ n: Int, _ m: Int) { if n > m { c.increment(by: Int64(n - m)) } }
+        add(spooled, now.callsSpooled, b.callsSpooled)
+        add(refused, now.callsRefused, b.callsRefused)
+        add(replayed, now.callsReplayed, b.callsReplayed)
+        add(replayedAcked, now.replayedAcked, b.replayedAcked)
+        add(replayedFailed, now.replayedFailed, b.replayedFailed)
+        bytes.record(now.bytes)
+        pending.record(now.pendingCalls)
+        waiting.record(now.waitingCalls)
+        corrupt.record(now.corruptEntries)
+        torn.record(now.tornBytes)
+    }
+}

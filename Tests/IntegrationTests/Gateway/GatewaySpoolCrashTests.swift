@@ -1,0 +1,260 @@
+import Foundation
+import Gateway
+import KafkaProducer
+import NIOCore
+import NIOPosix
+import SluiceProtocol
+import Spool
+import Testing
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The durable spool end to end: `sluiced` killed with SIGKILL while 8 connections
+/// pipeline calls, restarted on the same spool; what got `buffered` is read back from
+/// Tansu with the consumer. The same load with the spool off shows what a crash loses.
+@Suite("sluiced spool: kill -9 and restart", .serialized, .timeLimit(.minutes(4)))
+struct GatewaySpoolCrashTests {
+    typealias S = GatewayTestSupport
+
+    static let connections = 8
+    static let callsPerConnection = 1500
+    static let partitions: Int32 = 4
+
+    struct Run {
+        var buffered = 0
+        var acked = 0
+        /// `buffered` calls whose record is not in Kafka after the restart.
+        var lost = 0
+        var duplicates = 0
+        var consumed: [ConsumedRecord] = []
+        /// `pending_calls` of `--check-spool` between the kill and the restart.
+        var pendingAfterCrash: Int?
+        var secondLog = ""
+    }
+
+    /// Loads `sluiced` (spool on or off), kills it with SIGKILL once `killAfter` calls are
+    /// buffered, restarts it on the same spool, produces a few new calls per partition,
+    /// and reads the topic back.
+    static func crashAndRestart(spool: Bool, fsync: String = "batch", topic: String, tansu: TansuBroker) async throws -> Run {
+        let dir = "/tmp/sluice-spool-it-\(getpid())-\(S.counter.next())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = S.socketPath("spool")
+        var args = [
+            "--brokers", tansu.bootstrap, "--socket", socket, "--log-level", "notice", "--set", "listener.systemd=false",
+        ]
+        if spool { args += ["--set", "spool.enabled=true", "--set", "spool.dir=\(dir)", "--set", "spool.fsync=\(fsync)"] }
+        let first = try SluicedProcess(arguments: args, socket: socket)
+        defer { first.stop() }
+        try await first.waitUntilListening()
+
+        let group = MultiThreadedEventLoopGroup.singleton
+        var clients: [SluiceTestClient] = []
+        for _ in 0..<connections { clients.append(try await SluiceTestClient.connect(path: socket, group: group)) }
+        // Each connection pipelines its calls in writes of 50; the kill comes once a third
+        // of all calls got `buffered`, while the rest are still being written or in flight.
+        let killAfter = connections * callsPerConnection / 3
+        let writing = clients
+        let writers = Task {
+            try await withThrowingTaskGroup(of: Void.self) { tasks in
+                for (i, client) in writing.enumerated() {
+                    tasks.addTask {
+                        for chunk in stride(from: 0, to: callsPerConnection, by: 50) {
+                            let reqs = (chunk..<min(chunk + 50, callsPerConnection)).map { j in
+                                S.produce(
+                                    UInt64(j + 1), topic: topic, partition: Int32((i + j) % Int(partitions)),
+                                    records: [S.record("c\(i)-\(j)")])
+                            }
+                            try await client.send(reqs)
+                        }
+                    }
+                }
+                try await tasks.waitForAll()
+            }
+        }
+        try await waitUntil(timeout: 60, "\(killAfter) calls buffered") {
+            clients.reduce(0) { n, c in n + c.replies.filter { if case .buffered = $0.kind { return true } else { return false } }.count } >= killAfter
+        }
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit(timeout: 20)
+        _ = await writers.result
+        try await Task.sleep(nanoseconds: 200_000_000)
+
+        var run = Run()
+        if spool {
+            // What the spool holds after the crash, as `sluiced --check-spool` reports it.
+            let check = Process()
+            check.executableURL = URL(fileURLWithPath: GatewayTestSupport.sluicedPath)
+            check.arguments = ["--check-spool", dir]
+            let report = try await runProcess(check, name: "sluiced --check-spool", timeout: 30)
+            #expect(report.status == 0)
+            let text = String(decoding: report.stdout, as: UTF8.self)
+            run.pendingAfterCrash = text.split(separator: "\n").first { $0.hasPrefix("pending_calls: ") }
+                .flatMap { Int($0.dropFirst("pending_calls: ".count)) }
+        }
+        var bufferedValues: [String] = []
+        for (i, client) in clients.enumerated() {
+            for r in client.replies {
+                let j = Int(r.ref) - 1
+                switch r.kind {
+                case .buffered:
+                    run.buffered += 1
+                    bufferedValues.append("c\(i)-\(j)")
+                case .acked: run.acked += 1
+                default: break
+                }
+            }
+            await client.close()
+        }
+
+        // The restart: the spool's un-acked calls go first; then new calls per partition.
+        let second = try SluicedProcess(arguments: args, socket: socket)
+        defer { second.stop() }
+        try await second.waitUntilListening()
+        let late = try await SluiceTestClient.connect(path: socket, group: group)
+        let newCalls = (0..<Int(partitions)).map { p in
+            S.produce(UInt64(p + 1), topic: topic, partition: Int32(p), records: [S.record("new-\(p)")])
+        }
+        try await late.send(newCalls)
+        try await late.waitForReplies(2 * newCalls.count, timeout: 60)
+        #expect(late.replies.filter { if case .acked = $0.kind { return true } else { return false } }.count == newCalls.count)
+        await late.close()
+
+        run.consumed = try await Consumer.readAll(bootstrap: tansu.bootstrap, topic: topic, idleMs: 5000, timeoutS: 90)
+        var count: [String: Int] = [:]
+        for r in run.consumed { if let v = r.valueString { count[v, default: 0] += 1 } }
+        run.lost = bufferedValues.filter { count[$0] == nil }.count
+        run.duplicates = count.values.reduce(0) { $0 + max(0, $1 - 1) }
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: 60) == 0)
+        run.secondLog = Harness.tail(of: second.logFile, maxBytes: 100_000)
+        return run
+    }
+
+    @Test("spool on: every buffered call is in Kafka after kill -9 and a restart, in call order per partition, before new calls")
+    func killAndReplay() async throws {
+        let tansu = try await TansuBroker.start()
+        defer { tansu.stop() }
+        try await tansu.createTopic("spool-on", partitions: Int(Self.partitions))
+        try await tansu.createTopic("spool-off", partitions: Int(Self.partitions))
+
+        let on = try await Self.crashAndRestart(spool: true, topic: "spool-on", tansu: tansu)
+        let off = try await Self.crashAndRestart(spool: false, topic: "spool-off", tansu: tansu)
+        print(
+            "spool on: \(on.buffered) buffered, \(on.acked) acked before kill -9, \(on.pendingAfterCrash ?? -1) in the spool without an outcome, \(on.lost) lost, \(on.duplicates) duplicates after the restart; "
+                + "spool off: \(off.buffered) buffered, \(off.acked) acked, \(off.lost) lost")
+
+        Self.check(on)
+    }
+
+    @Test("fsync = none: a crash of sluiced (not of the host) loses nothing either")
+    func killAndReplayWithoutFsync() async throws {
+        let tansu = try await TansuBroker.start()
+        defer { tansu.stop() }
+        try await tansu.createTopic("spool-none", partitions: Int(Self.partitions))
+        let on = try await Self.crashAndRestart(spool: true, fsync: "none", topic: "spool-none", tansu: tansu)
+        print("spool on, fsync = none: \(on.buffered) buffered, \(on.acked) acked before kill -9, \(on.lost) lost, \(on.duplicates) duplicates")
+        Self.check(on)
+    }
+
+    @Test("a restart while no broker answers: the replay waits for the cluster, then produces every buffered call")
+    func restartDuringOutage() async throws {
+        // Tansu advertises the relay's port: every connection of sluiced goes through the
+        // relay, and stopping the relay is the outage.
+        let relayPort = try IdempotenceTests.freePort()
+        let tansu = try await TansuBroker.start(advertisedPort: relayPort)
+        defer { tansu.stop() }
+        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        defer { relay.stop() }
+        try await tansu.createTopic("outage", partitions: 2)
+        let dir = "/tmp/sluice-spool-it-\(getpid())-\(S.counter.next())"
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = S.socketPath("outage")
+        let args = [
+            "--brokers", relay.listen, "--socket", socket, "--log-level", "notice", "--set", "listener.systemd=false",
+            "--set", "spool.enabled=true", "--set", "spool.dir=\(dir)",
+        ]
+        let first = try SluicedProcess(arguments: args, socket: socket)
+        defer { first.stop() }
+        try await first.waitUntilListening()
+        let client = try await SluiceTestClient.connect(path: socket)
+        let calls = 2000
+        try await client.send((0..<calls).map { j in S.produce(UInt64(j + 1), topic: "outage", partition: Int32(j % 2), records: [S.record("o-\(j)")]) })
+        try await waitUntil(timeout: 60, "calls buffered") {
+            client.replies.filter { if case .buffered = $0.kind { return true } else { return false } }.count >= calls / 2
+        }
+        // The outage begins, then sluiced dies.
+        try await relay.server.stopAndWait()
+        first.signal(SIGKILL)
+        _ = try await first.waitForExit(timeout: 20)
+        let buffered = client.replies.compactMap { r -> String? in
+            if case .buffered = r.kind { return "o-\(r.ref - 1)" } else { return nil }
+        }
+        await client.close()
+
+        let second = try SluicedProcess(arguments: args, socket: socket)
+        defer { second.stop() }
+        try await second.waitUntilListening()
+        try await waitUntil(timeout: 30, "the replay to wait for the cluster") {
+            Harness.tail(of: second.logFile).contains("spool replay waits for the cluster")
+        }
+        #expect(!Harness.tail(of: second.logFile).contains("spool replayed"))
+        // The outage ends.
+        relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        try await waitUntil(timeout: 30, "the replay") { Harness.tail(of: second.logFile).contains("spool replayed") }
+        let late = try await SluiceTestClient.connect(path: socket)
+        try await late.send([S.produce(1, topic: "outage", partition: 0, records: [S.record("new-0")])])
+        try await late.waitForReplies(2, timeout: 60)
+        await late.close()
+
+        let consumed = try await Consumer.readAll(bootstrap: tansu.bootstrap, topic: "outage", idleMs: 4000, timeoutS: 60)
+        let values = Set(consumed.compactMap(\.valueString))
+        let lost = buffered.filter { !values.contains($0) }
+        print("restart during an outage: \(buffered.count) buffered before kill -9, \(lost.count) lost, \(consumed.count) records read")
+        #expect(buffered.count >= calls / 2)
+        #expect(lost.isEmpty, "lost: \(lost.prefix(5))")
+        let p0 = consumed.filter { $0.partition == 0 }.sorted { $0.offset < $1.offset }
+        #expect(p0.last?.valueString == "new-0", "the new call comes after the replayed ones")
+        second.signal(SIGTERM)
+        #expect(try await second.waitForExit(timeout: 60) == 0)
+    }
+
+    /// Nothing buffered is lost; the restart replays what the spool held; per partition
+    /// each connection's calls are in call order, and the new calls come after them.
+    static func check(_ on: Run, sourceLocation: SourceLocation = #_sourceLocation) {
+        #expect(on.buffered >= Self.connections * Self.callsPerConnection / 3)
+        #expect(on.lost == 0, "buffered calls missing from Kafka with the spool on")
+        // The restart replays exactly what the spool held (and says so in its log).
+        guard let pending = on.pendingAfterCrash else {
+            Issue.record("no pending_calls from --check-spool", sourceLocation: sourceLocation)
+            return
+        }
+        #expect(pending > 0)
+        #expect(on.secondLog.contains("spool replayed calls=\(pending)"), "\(on.secondLog.suffix(2000))")
+        // Per partition, each connection's calls appear (first occurrence) in call order,
+        // and the new calls after the restart come after every replayed one.
+        var byPartition: [Int32: [ConsumedRecord]] = [:]
+        for r in on.consumed { byPartition[r.partition, default: []].append(r) }
+        for (p, records) in byPartition {
+            var last: [String: Int] = [:]
+            var seen = Set<String>()
+            var newAt: Int64?
+            var lastOld: Int64 = -1
+            for r in records.sorted(by: { $0.offset < $1.offset }) {
+                guard let v = r.valueString else { continue }
+                if v.hasPrefix("new-") {
+                    newAt = newAt ?? r.offset
+                    continue
+                }
+                lastOld = max(lastOld, r.offset)
+                guard seen.insert(v).inserted else { continue }
+                let parts = v.dropFirst().split(separator: "-")
+                let (connection, j) = (String(parts[0]), Int(parts[1])!)
+                if let before = last[connection] { #expect(j > before, "partition \(p): connection \(connection) call \(j) after \(before)") }
+                last[connection] = j
+            }
+            #expect(newAt != nil && newAt! > lastOld, "partition \(p): a new call before a replayed one")
+        }
+    }
+}
