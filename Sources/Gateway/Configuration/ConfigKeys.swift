@@ -9,7 +9,7 @@ import Logging
 /// `[listener]`), plus two kinds of table that hold more than one value:
 /// `[[security.topic_rules]]` (an array of rules) and `[producer.topics."NAME"]` (per-topic
 /// producer overrides, with the keys of `[producer]`).
-public enum ConfigKeys {
+package enum ConfigKeys {
     struct Key: Sendable {
         let path: String
         let doc: String
@@ -19,17 +19,17 @@ public enum ConfigKeys {
 
     /// The environment variable of a key: `SLUICE_` and the key in capitals, dots as
     /// underscores (`listener.max_frame_bytes` -> `SLUICE_LISTENER_MAX_FRAME_BYTES`).
-    public static func environmentName(of key: String) -> String {
+    package static func environmentName(of key: String) -> String {
         "SLUICE_" + key.uppercased().replacingDots()
     }
 
     /// Every key that the environment and `--set` can set, in file order.
-    public static var all: [String] { keys.map(\.path) }
+    package static var all: [String] { keys.map(\.path) }
 
     // MARK: applying
 
     /// Applies a whole TOML document (as a `ConfigValue.table`).
-    public static func applyFile(_ root: ConfigValue, to c: inout GatewayConfiguration) throws(ConfigError) {
+    package static func applyFile(_ root: ConfigValue, to c: inout GatewayConfiguration) throws(ConfigError) {
         for (section, value) in try root.table("") {
             switch section {
             case "security":
@@ -74,7 +74,7 @@ public enum ConfigKeys {
     }
 
     /// Sets one key (dotted) from a value.
-    public static func apply(_ key: String, _ value: ConfigValue, to c: inout GatewayConfiguration) throws(ConfigError) {
+    package static func apply(_ key: String, _ value: ConfigValue, to c: inout GatewayConfiguration) throws(ConfigError) {
         if key == "security.topic_rules" {
             c.security.topicRules = try topicRules(value, key: key)
             return
@@ -88,7 +88,7 @@ public enum ConfigKeys {
     /// Applies the `SLUICE_*` variables that name a key. Returns the other `SLUICE_*`
     /// variables (for a warning: a misspelt variable should not pass unnoticed).
     @discardableResult
-    public static func applyEnvironment(_ environment: [String: String], to c: inout GatewayConfiguration) throws(ConfigError) -> [String] {
+    package static func applyEnvironment(_ environment: [String: String], to c: inout GatewayConfiguration) throws(ConfigError) -> [String] {
         let byName = Dictionary(uniqueKeysWithValues: keys.map { (environmentName(of: $0.path), $0) })
         var unknown: [String] = []
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SLUICE_") {
@@ -102,7 +102,7 @@ public enum ConfigKeys {
     }
 
     /// Applies `KEY=VALUE` (a `--set` flag).
-    public static func applyAssignment(_ assignment: String, to c: inout GatewayConfiguration) throws(ConfigError) {
+    package static func applyAssignment(_ assignment: String, to c: inout GatewayConfiguration) throws(ConfigError) {
         guard let eq = assignment.firstIndex(of: "=") else {
             throw ConfigError(.invalidValue, key: assignment, "expected KEY=VALUE")
         }
@@ -114,7 +114,7 @@ public enum ConfigKeys {
 
     /// The effective settings as a TOML document that loads back to the same settings
     /// (the password is masked).
-    public static func render(_ c: GatewayConfiguration) -> String {
+    package static func render(_ c: GatewayConfiguration) -> String {
         var out = "# sluiced effective configuration\n"
         var section = ""
         for k in keys {

@@ -3,7 +3,7 @@ import TOMLKit
 /// A configuration value, from a TOML file or from text (an environment variable or a
 /// `--set KEY=VALUE` flag). Text is converted to the type each option wants, so
 /// `SLUICE_LIMITS_RECENT_OUTCOMES=100` works like `recent_outcomes = 100`.
-public indirect enum ConfigValue: Sendable, Equatable {
+package indirect enum ConfigValue: Sendable, Equatable {
     case string(String)
     case int(Int)
     case double(Double)
@@ -13,7 +13,7 @@ public indirect enum ConfigValue: Sendable, Equatable {
     /// Text from the environment or a flag: converted on use.
     case text(String)
 
-    public static func == (a: ConfigValue, b: ConfigValue) -> Bool {
+    package static func == (a: ConfigValue, b: ConfigValue) -> Bool {
         switch (a, b) {
         case (.string(let x), .string(let y)), (.text(let x), .text(let y)): return x == y
         case (.int(let x), .int(let y)): return x == y

@@ -152,7 +152,7 @@ public struct GatewayConfiguration: Sendable {
         /// RECORD_TOO_LARGE at once [8 MiB].
         public var maxCallBytes = 8 * 1024 * 1024
         /// Per-topic overrides, keys as in `[producer]`, validated when loaded.
-        public var topicOverrides: [String: [(String, ConfigValue)]] = [:]
+        package var topicOverrides: [String: [(String, ConfigValue)]] = [:]
 
         public init() {}
 

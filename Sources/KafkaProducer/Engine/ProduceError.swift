@@ -85,7 +85,7 @@ public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     /// The engine's error for a failed cluster lookup, code for code.
-    public init(_ error: KafkaClusterError) {
+    package init(_ error: KafkaClusterError) {
         let code: Code
         switch error.code.base {
         case .unknownTopic: code = .unknownTopic

@@ -46,7 +46,7 @@ public struct ProduceReceipt: Sendable {
 /// ```
 public final class Producer: Sendable {
     public let configuration: ProducerConfiguration
-    public let cluster: KafkaCluster
+    package let cluster: KafkaCluster
     public let eventLoop: any EventLoop
     /// Counters of requests, retries, acks and failures.
     public let statistics = ProducerStatistics()
@@ -185,7 +185,7 @@ public final class Producer: Sendable {
 
     /// Calls pending (held by back-pressure), buffered, and produce requests on the wire,
     /// summed over every partition, for metrics.
-    public func depth() async -> (pending: Int, buffered: Int, onWire: Int) {
+    package func depth() async -> (pending: Int, buffered: Int, onWire: Int) {
         var total = (pending: 0, buffered: 0, onWire: 0)
         for p in await core.partitionProducers {
             let d = await p.depth
@@ -197,7 +197,7 @@ public final class Producer: Sendable {
     }
 
     /// Number of partition producers, for metrics and tests.
-    public var partitionProducerCount: Int {
+    package var partitionProducerCount: Int {
         get async { await core.partitionProducerCount }
     }
 

@@ -13,8 +13,11 @@ public struct ProducerConfiguration: Sendable {
         case off
     }
 
-    /// Cluster settings: bootstrap brokers, metadata refresh, connections.
-    public var cluster: KafkaCluster.Settings
+    /// Cluster settings: bootstrap brokers, metadata refresh, connections. The engine's
+    /// own shape (the settings of `KafkaCluster`, its pool and metadata cache); a library
+    /// user sets them through the properties below, which keep those types out of the
+    /// public API.
+    package var cluster: KafkaCluster.Settings
     /// Settings of every partition producer unless a topic overrides them.
     public var defaults = ProducerSettings()
     /// Per-topic settings, replacing `defaults` for that topic.
@@ -31,6 +34,50 @@ public struct ProducerConfiguration: Sendable {
 
     public init(bootstrap: [BrokerAddress]) {
         self.cluster = KafkaCluster.Settings(bootstrap: bootstrap)
+    }
+
+    /// Brokers asked for metadata first.
+    public var bootstrap: [BrokerAddress] {
+        get { cluster.bootstrap }
+        set { cluster.bootstrap = newValue }
+    }
+    /// Settings of every broker connection: client id, timeouts, TLS, SASL.
+    public var connection: ConnectionConfiguration {
+        get { cluster.pool.connection }
+        set { cluster.pool.connection = newValue }
+    }
+    /// How often all metadata is refreshed [5 minutes].
+    public var metadataRefreshInterval: Duration {
+        get { Duration(cluster.metadata.refreshInterval) }
+        set { cluster.metadata.refreshInterval = TimeAmount(newValue) }
+    }
+    /// Least time between two refreshes caused by errors (a leader move, a partition
+    /// beyond the known count) [100 ms].
+    public var minMetadataRefreshInterval: Duration {
+        get { Duration(cluster.metadata.minRefreshInterval) }
+        set { cluster.metadata.minRefreshInterval = TimeAmount(newValue) }
+    }
+    /// How long a topic the cluster does not have is remembered as unknown, so that calls
+    /// naming it fail without a metadata request each [5 s].
+    public var unknownTopicTTL: Duration {
+        get { Duration(cluster.metadata.unknownTopicTTL) }
+        set { cluster.metadata.unknownTopicTTL = TimeAmount(newValue) }
+    }
+    /// Timeout of one Metadata request [10 s].
+    public var metadataTimeout: Duration {
+        get { Duration(cluster.metadataTimeout) }
+        set { cluster.metadataTimeout = TimeAmount(newValue) }
+    }
+    /// First pause before reconnecting to a broker after a failed connect; it doubles
+    /// with each failure up to `maxReconnectBackoff` [100 ms].
+    public var reconnectBackoff: Duration {
+        get { Duration(cluster.pool.reconnectBackoff) }
+        set { cluster.pool.reconnectBackoff = TimeAmount(newValue) }
+    }
+    /// Longest pause before reconnecting [10 s].
+    public var maxReconnectBackoff: Duration {
+        get { Duration(cluster.pool.maxReconnectBackoff) }
+        set { cluster.pool.maxReconnectBackoff = TimeAmount(newValue) }
     }
 
     /// The settings for a topic.

@@ -45,7 +45,7 @@ public struct ProducerSettings: Sendable, Equatable {
     /// call must have time to linger and then wait for one request's answer (the
     /// client-side request timeout is `ackTimeoutMs + requestTimeoutMargin`), and, when
     /// retries are allowed, for the backoff before the first retry.
-    public func deliveryTimeoutProblem(requestTimeoutMargin: TimeAmount) -> String? {
+    package func deliveryTimeoutProblem(requestTimeoutMargin: TimeAmount) -> String? {
         let marginMs = Int(requestTimeoutMargin.nanoseconds / 1_000_000)
         let requestMs = Int(ackTimeoutMs) + marginMs
         let needed = maxLingerMs + requestMs
