@@ -353,19 +353,36 @@ package enum ConfigKeys {
         let doc: String
         let apply: @Sendable (inout ProducerSettings, ConfigValue, String) throws(ConfigError) -> Void
         let render: @Sendable (ProducerSettings) -> String
+        /// Copies this key's field from one settings value to another (a per-topic
+        /// table's parsed values onto the defaults).
+        let copy: @Sendable (ProducerSettings, inout ProducerSettings) -> Void
+
+        init<Value>(
+            name: String, doc: String, field: WritableKeyPath<ProducerSettings, Value> & Sendable,
+            apply: @escaping @Sendable (inout ProducerSettings, ConfigValue, String) throws(ConfigError) -> Void,
+            render: @escaping @Sendable (ProducerSettings) -> String
+        ) {
+            self.name = name
+            self.doc = doc
+            self.apply = apply
+            self.render = render
+            self.copy = { from, to in to[keyPath: field] = from[keyPath: field] }
+        }
     }
 
     private static func pInt(
         _ name: String, _ doc: String, _ range: ClosedRange<Int>, _ kp: WritableKeyPath<ProducerSettings, Int> & Sendable
     ) -> ProducerKey {
         ProducerKey(
-            name: name, doc: doc, apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in s[keyPath: kp] = try v.int(k, in: range) },
+            name: name, doc: doc, field: kp,
+            apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in s[keyPath: kp] = try v.int(k, in: range) },
             render: { "\($0[keyPath: kp])" })
     }
 
     static let producerKeys: [ProducerKey] = [
         ProducerKey(
             name: "required_acks", doc: "-1 all in-sync replicas, 1 leader, 0 none",
+            field: \.requiredAcks,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 let a = try v.int(k)
                 guard [-1, 0, 1].contains(a) else { throw ConfigError(.invalidValue, key: k, "\(a) is not one of -1, 0, 1") }
@@ -373,6 +390,7 @@ package enum ConfigKeys {
             }, render: { "\($0.requiredAcks)" }),
         ProducerKey(
             name: "ack_timeout_ms", doc: "how long the broker may wait for replicas",
+            field: \.ackTimeoutMs,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 s.ackTimeoutMs = Int32(try v.int(k, in: 1...maxInt32))
             }, render: { "\($0.ackTimeoutMs)" }),
@@ -389,6 +407,7 @@ package enum ConfigKeys {
             1...Int(Int32.max), \.deliveryTimeoutMs),
         ProducerKey(
             name: "compression", doc: "none, gzip, snappy, lz4, zstd",
+            field: \.compression.codec,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 let name = try v.string(k)
                 guard let codec = CompressionCodec(name: name) else {
@@ -398,12 +417,14 @@ package enum ConfigKeys {
             }, render: { quote($0.compression.codec.name) }),
         ProducerKey(
             name: "compression_level", doc: "codec level; -1000 = the codec's default",
+            field: \.compression.level,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 let l = try v.int(k, in: -1000...22)
                 s.compression.level = l == -1000 ? nil : Int32(l)
             }, render: { "\($0.compression.level.map { Int($0) } ?? -1000)" }),
         ProducerKey(
             name: "produce_api_version", doc: "force the Produce API version; -1 = negotiated",
+            field: \.produceApiVersion,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 let n = try v.int(k, in: -1...12)
                 s.produceApiVersion = n < 0 ? nil : Int16(n)
@@ -412,24 +433,26 @@ package enum ConfigKeys {
 
     private static let producerKeyIndex: [String: ProducerKey] = Dictionary(uniqueKeysWithValues: producerKeys.map { ($0.name, $0) })
 
-    static func applyProducerKey(_ name: String, _ value: ConfigValue, to s: inout ProducerSettings, path: String) throws(ConfigError) {
-        guard let k = producerKeyIndex[name] else {
-            throw ConfigError(.unknownKey, key: path, "no such producer option (per-topic tables take: \(producerKeys.map(\.name).joined(separator: ", ")))")
-        }
-        try k.apply(&s, value, path)
-    }
-
-    private static func topicOverrides(_ value: ConfigValue, key: String) throws(ConfigError) -> [String: [(String, ConfigValue)]] {
-        var out: [String: [(String, ConfigValue)]] = [:]
+    /// Parses the `[producer.topics."NAME"]` tables into typed overrides; an unknown key,
+    /// a value of the wrong type or out of range is an error naming the key in full
+    /// (`producer.topics."orders".max_retries`).
+    private static func topicOverrides(_ value: ConfigValue, key: String) throws(ConfigError) -> [String: GatewayConfiguration.TopicOverride] {
+        var out: [String: GatewayConfiguration.TopicOverride] = [:]
         for (topic, table) in try value.table(key) {
             let tkey = "\(key).\(quote(topic))"
             guard !topic.isEmpty else { throw ConfigError(.invalidValue, key: tkey, "empty topic name") }
-            var scratch = ProducerSettings()
-            let entries = try table.table(tkey)
-            for (name, v) in entries {
-                try applyProducerKey(name, v, to: &scratch, path: "\(tkey).\(name)")
+            var override = GatewayConfiguration.TopicOverride()
+            for (name, v) in try table.table(tkey) {
+                let path = "\(tkey).\(name)"
+                guard let k = producerKeyIndex[name] else {
+                    throw ConfigError(
+                        .unknownKey, key: path, "no such producer option (per-topic tables take: \(producerKeys.map(\.name).joined(separator: ", ")))")
+                }
+                try k.apply(&override.values, v, path)
+                override.fields.removeAll { $0.key == name }
+                override.fields.append(.init(key: name, copy: k.copy))
             }
-            out[topic] = entries
+            out[topic] = override
         }
         return out
     }

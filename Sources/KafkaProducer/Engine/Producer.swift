@@ -143,7 +143,7 @@ public final class Producer: Sendable {
     /// Stops taking calls, waits up to `drainTimeout` for every buffered call to get its
     /// outcome, fails what was never sent, waits for what is on the wire, and closes the
     /// connections.
-    public func shutdown(drainTimeout: TimeAmount = .seconds(30)) async {
+    public func shutdown(drainTimeout: TimeAmount = Producer.defaultDrainTimeout) async {
         let producers = await core.beginShutdown()
         let drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
         if !drained {
@@ -155,6 +155,9 @@ public final class Producer: Sendable {
         }
         await cluster.shutdown()
     }
+
+    /// The default of `shutdown(drainTimeout:)` [30 s].
+    public static let defaultDrainTimeout: TimeAmount = .seconds(30)
 
     /// Waits until every producer is empty or `timeout` passes, whichever comes first
     /// (true: empty). Not a task group: a group would also wait for its slower child,

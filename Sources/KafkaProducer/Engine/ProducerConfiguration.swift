@@ -26,7 +26,9 @@ public struct ProducerConfiguration: Sendable {
     public var idempotence: Idempotence = .auto
     /// Largest call accepted, in record bytes; larger ones fail with `.recordTooLarge`
     /// at once [8 MiB].
-    public var maxCallBytes: Int = 8 * 1024 * 1024
+    public var maxCallBytes: Int = ProducerConfiguration.defaultMaxCallBytes
+    /// The default of `maxCallBytes`.
+    public static let defaultMaxCallBytes = 8 * 1024 * 1024
     /// Margin added to `ackTimeoutMs` for a produce request's client-side timeout [5 s].
     public var requestTimeoutMargin: TimeAmount = ProducerConfiguration.defaultRequestTimeoutMargin
     /// The default of `requestTimeoutMargin`.
