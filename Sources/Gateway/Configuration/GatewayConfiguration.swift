@@ -326,3 +326,5 @@ public struct GatewayConfiguration: Sendable {
 
 /// Whole milliseconds of an engine default, for the `*_ms` keys that mirror it.
 private func milliseconds(_ t: TimeAmount) -> Int { Int(t.nanoseconds / 1_000_000) }
+
+private func milliseconds(_ d: Duration) -> Int { d.wholeMilliseconds }

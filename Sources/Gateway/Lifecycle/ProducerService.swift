@@ -12,10 +12,10 @@ import ServiceLifecycle
 /// its connections; `drain()` runs once whoever asks first.
 package final class ProducerService: Service, Sendable {
     package let producer: Producer
-    package let drainTimeout: TimeAmount
+    package let drainTimeout: Duration
     private let drainTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    package init(producer: Producer, drainTimeout: TimeAmount) {
+    package init(producer: Producer, drainTimeout: Duration) {
         self.producer = producer
         self.drainTimeout = drainTimeout
     }

@@ -51,7 +51,7 @@ package final class BrokerConnection: Sendable {
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
-                .connectTimeout(configuration.connectTimeout)
+                .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -61,7 +61,7 @@ package final class BrokerConnection: Sendable {
                                 NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
                             try channel.pipeline.syncOperations.addHandler(
                                 BrokerTLSHandler(
-                                    broker: broker, serverName: tls.serverName, timeout: tls.settings.handshakeTimeout, handshake: handshake))
+                                    broker: broker, serverName: tls.serverName, timeout: TimeAmount(tls.settings.handshakeTimeout), handshake: handshake))
                         }
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(LengthPrefixedFrameDecoder(maxFrameBytes: configuration.maxResponseBytes)))
@@ -121,7 +121,7 @@ package final class BrokerConnection: Sendable {
     package func sendNowWithoutResponse<R: KafkaRequest>(_ request: R, version: Int16) -> EventLoopFuture<Void> {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
         Self.write(
-            Self.outbound(request, version: version, expectsResponse: false, timeout: configuration.requestTimeout, clientId: configuration.clientId, promise: promise),
+            Self.outbound(request, version: version, expectsResponse: false, timeout: TimeAmount(configuration.requestTimeout), clientId: configuration.clientId, promise: promise),
             on: channel, broker: broker, promise: promise)
         return promise.futureResult.flatMapErrorThrowing { throw Self.clientError($0) }.map { _ in () }
     }
@@ -225,7 +225,7 @@ package final class BrokerConnection: Sendable {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
         write(
             outbound(
-                request, version: version, expectsResponse: true, timeout: timeout ?? configuration.requestTimeout,
+                request, version: version, expectsResponse: true, timeout: timeout ?? TimeAmount(configuration.requestTimeout),
                 clientId: configuration.clientId, promise: promise),
             on: channel, broker: broker, promise: promise)
         return promise.futureResult.flatMapErrorThrowing { error in

@@ -143,9 +143,9 @@ public final class Producer: Sendable {
     /// Stops taking calls, waits up to `drainTimeout` for every buffered call to get its
     /// outcome, fails what was never sent, waits for what is on the wire, and closes the
     /// connections.
-    public func shutdown(drainTimeout: TimeAmount = Producer.defaultDrainTimeout) async {
+    public func shutdown(drainTimeout: Duration = Producer.defaultDrainTimeout) async {
         let producers = await core.beginShutdown()
-        let drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
+        let drained = await Self.waitUntilEmpty(producers, timeout: TimeAmount(drainTimeout))
         if !drained {
             logger.warning("drain timeout passed; failing unsent calls")
             for p in producers { await p.failUnsent("the producer shut down before the call was sent") }
@@ -157,7 +157,7 @@ public final class Producer: Sendable {
     }
 
     /// The default of `shutdown(drainTimeout:)` [30 s].
-    public static let defaultDrainTimeout: TimeAmount = .seconds(30)
+    public static let defaultDrainTimeout: Duration = .seconds(30)
 
     /// Waits until every producer is empty or `timeout` passes, whichever comes first
     /// (true: empty). Not a task group: a group would also wait for its slower child,

@@ -29,10 +29,11 @@ public struct ProducerConfiguration: Sendable {
     public var maxCallBytes: Int = ProducerConfiguration.defaultMaxCallBytes
     /// The default of `maxCallBytes`.
     public static let defaultMaxCallBytes = 8 * 1024 * 1024
-    /// Margin added to `ackTimeoutMs` for a produce request's client-side timeout [5 s].
-    public var requestTimeoutMargin: TimeAmount = ProducerConfiguration.defaultRequestTimeoutMargin
+    /// Margin added to `ProducerSettings.ackTimeout` for a produce request's client-side
+    /// timeout [5 s].
+    public var requestTimeoutMargin: Duration = ProducerConfiguration.defaultRequestTimeoutMargin
     /// The default of `requestTimeoutMargin`.
-    public static let defaultRequestTimeoutMargin: TimeAmount = .seconds(5)
+    public static let defaultRequestTimeoutMargin: Duration = .seconds(5)
 
     public init(bootstrap: [BrokerAddress]) {
         self.cluster = KafkaCluster.Settings(bootstrap: bootstrap)
