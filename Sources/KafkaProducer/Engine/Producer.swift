@@ -53,9 +53,14 @@ public final class Producer: Sendable {
     private let logger: Logger
     let core: ProducerCore
 
-    /// - Parameter eventLoop: the loop the whole engine runs on (partition producers,
-    ///   connections, metadata). One loop keeps every hop away; the engine's CPU work is
-    ///   small next to the kernel's.
+    /// Creates the engine; nothing connects until the first call (or `start()`).
+    ///
+    /// - Parameters:
+    ///   - configuration: brokers, per-topic settings, idempotence, connections.
+    ///   - eventLoop: the loop the whole engine runs on (partition producers,
+    ///     connections, metadata). One loop keeps every hop away; the engine's CPU work
+    ///     is small next to the kernel's.
+    ///   - logger: where the engine logs connection trouble, retries and shutdown.
     public init(configuration: ProducerConfiguration, eventLoop: any EventLoop, logger: Logger = Logger(label: "sluice.producer")) {
         self.configuration = configuration
         self.eventLoop = eventLoop
