@@ -145,24 +145,7 @@ package enum ConfigKeys {
 
     static func join(_ a: String, _ b: String) -> String { a.isEmpty ? b : "\(a).\(b)" }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if ch.value < 0x20 || ch.value == 0x7f {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(ch.value, radix: 16).count) + String(ch.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(ch)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { s.tomlQuoted }
 
     private static func renderStrings(_ a: [String]) -> String { "[" + a.map(quote).joined(separator: ", ") + "]" }
     private static func renderInts<I: BinaryInteger>(_ a: [I]) -> String { "[" + a.map { "\($0)" }.joined(separator: ", ") + "]" }

@@ -146,6 +146,27 @@ package indirect enum ConfigValue: Sendable, Equatable {
 }
 
 extension String {
+    /// The string as a TOML basic string, quotes and escapes included (how keys of
+    /// per-topic tables are written: `producer.topics."orders.eu"`).
+    var tomlQuoted: String {
+        var out = "\""
+        for ch in unicodeScalars {
+            switch ch {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default:
+                if ch.value < 0x20 || ch.value == 0x7f {
+                    out += "\\u" + String(repeating: "0", count: 4 - String(ch.value, radix: 16).count) + String(ch.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(ch)
+                }
+            }
+        }
+        return out + "\""
+    }
+
     func trimmingWhitespace() -> String {
         var s = Substring(self)
         while let f = s.first, f.isWhitespace { s.removeFirst() }

@@ -301,7 +301,7 @@ public struct GatewayConfiguration: Sendable {
         for topic in [nil] + producer.topicOverrides.keys.sorted().map(Optional.some) {
             let s = topic.map { producer.settings(for: $0) } ?? producer.defaults
             if let problem = s.deliveryTimeoutProblem(requestTimeoutMargin: margin) {
-                let key = topic.map { "producer.topics.\(ConfigKeys.quote($0)).delivery_timeout_ms" } ?? "producer.delivery_timeout_ms"
+                let key = topic.map { "producer.topics.\($0.tomlQuoted).delivery_timeout_ms" } ?? "producer.delivery_timeout_ms"
                 throw ConfigError(.invalidValue, key: key, problem)
             }
         }
@@ -309,7 +309,7 @@ public struct GatewayConfiguration: Sendable {
             for topic in [nil] + producer.topicOverrides.keys.sorted().map(Optional.some) {
                 let s = topic.map { producer.settings(for: $0) } ?? producer.defaults
                 if s.requiredAcks != -1 {
-                    let key = topic.map { "producer.topics.\(ConfigKeys.quote($0)).required_acks" } ?? "producer.required_acks"
+                    let key = topic.map { "producer.topics.\($0.tomlQuoted).required_acks" } ?? "producer.required_acks"
                     throw ConfigError(.invalidValue, key: key, "producer.idempotence = \"on\" needs required_acks = -1 (have \(s.requiredAcks))")
                 }
             }
