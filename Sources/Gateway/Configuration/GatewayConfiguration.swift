@@ -138,7 +138,9 @@ public struct GatewayConfiguration: Sendable {
         public var metadataRefreshMs = milliseconds(MetadataCache.Settings().refreshInterval)
         /// `kafka.unknown_topic_ttl_ms`: how long an unknown topic stays unknown [5000].
         public var unknownTopicTTLMs = milliseconds(MetadataCache.Settings().unknownTopicTTL)
+        /// `[kafka.tls]`.
         public var tls = TLS()
+        /// `[kafka.sasl]`.
         public var sasl = SASL()
         public init() {}
     }
@@ -237,15 +239,24 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
+    /// `[listener]`.
     public var listener = Listener()
+    /// `[limits]`.
     public var limits = Limits()
+    /// `[security]`.
     public var security = Security()
+    /// `[kafka]`.
     public var kafka = Kafka()
+    /// `[producer]`.
     public var producer = Producer()
+    /// `[shutdown]`.
     public var shutdown = Shutdown()
+    /// `[log]`.
     public var log = Log()
+    /// `[metrics]`.
     public var metrics = Metrics()
 
+    /// Every option at its default (`kafka.brokers` must still be given).
     public init() {}
 
     /// The engine's configuration.

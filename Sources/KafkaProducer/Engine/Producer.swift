@@ -45,8 +45,10 @@ public struct ProduceReceipt: Sendable {
 /// let offset = try await receipt.acknowledgement()
 /// ```
 public final class Producer: Sendable {
+    /// The configuration the producer was made with.
     public let configuration: ProducerConfiguration
     package let cluster: KafkaCluster
+    /// The event loop the whole engine runs on.
     public let eventLoop: any EventLoop
     /// Counters of requests, retries, acks and failures.
     public let statistics = ProducerStatistics()

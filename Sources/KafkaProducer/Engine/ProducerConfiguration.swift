@@ -35,6 +35,7 @@ public struct ProducerConfiguration: Sendable {
     /// The default of `requestTimeoutMargin`.
     public static let defaultRequestTimeoutMargin: Duration = .seconds(5)
 
+    /// The defaults, with these bootstrap brokers.
     public init(bootstrap: [BrokerAddress]) {
         self.cluster = KafkaCluster.Settings(bootstrap: bootstrap)
     }
