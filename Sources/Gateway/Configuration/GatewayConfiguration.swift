@@ -210,6 +210,7 @@ public struct GatewayConfiguration: Sendable {
 
     /// `[log]`.
     public struct Log: Sendable, Equatable {
+        /// `text`: one line of text per event; `json`: one JSON object per line.
         public enum Format: String, Sendable, CaseIterable { case text, json }
         /// `log.level`: trace, debug, info, notice, warning, error, critical [info].
         public var level: Logger.Level = .info
