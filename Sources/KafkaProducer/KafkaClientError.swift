@@ -1,11 +1,11 @@
 import KafkaWire
 
 /// Every error the Kafka client side of Sluice reports: one struct with a code.
-public struct KafkaClientError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct KafkaClientError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, as one of the static members (`.connectFailed`, ...). The set is
     /// extensible: a later version may add codes without breaking a library user's
     /// `switch`, which therefore needs a `default:`.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         /// The codes of this version as a closed enum: the package's own switches use it,
         /// so the compiler still finds each one that a new code must reach.
         package enum Base: String, Hashable, Sendable, CaseIterable {
@@ -18,57 +18,57 @@ public struct KafkaClientError: Error, Hashable, Sendable, CustomStringConvertib
         package init(_ base: Base) { self.base = base }
 
         /// The code's name (`connectFailed`); stable across versions, for logs and metric labels.
-        public var description: String { base.rawValue }
+        package var description: String { base.rawValue }
 
         /// The broker could not be reached (refused, unresolvable, connect timeout).
-        public static let connectFailed = Code(.connectFailed)
+        package static let connectFailed = Code(.connectFailed)
 
         /// The connection closed or failed while the request was pending or being sent.
-        public static let connectionClosed = Code(.connectionClosed)
+        package static let connectionClosed = Code(.connectionClosed)
 
         /// No response arrived within the request timeout.
-        public static let requestTimedOut = Code(.requestTimedOut)
+        package static let requestTimedOut = Code(.requestTimedOut)
 
         /// The broker and Sluice share no version of an API (or an override is outside both).
-        public static let unsupportedVersion = Code(.unsupportedVersion)
+        package static let unsupportedVersion = Code(.unsupportedVersion)
 
         /// The broker's bytes could not be decoded.
-        public static let protocolError = Code(.protocolError)
+        package static let protocolError = Code(.protocolError)
 
         /// The broker answered with a Kafka error code (see `kafkaError`).
-        public static let kafkaError = Code(.kafkaError)
+        package static let kafkaError = Code(.kafkaError)
 
         /// TLS handshake or certificate verification failed.
-        public static let tls = Code(.tls)
+        package static let tls = Code(.tls)
 
         /// SASL authentication failed.
-        public static let authentication = Code(.authentication)
+        package static let authentication = Code(.authentication)
 
         /// The client was shut down.
-        public static let shutdown = Code(.shutdown)
+        package static let shutdown = Code(.shutdown)
 
         /// Invalid configuration or argument.
-        public static let invalidArgument = Code(.invalidArgument)
+        package static let invalidArgument = Code(.invalidArgument)
     }
 
-    public var code: Code
-    public var message: String
+    package var code: Code
+    package var message: String
     /// Kafka's error code when `code == .kafkaError`.
-    public var kafkaError: KafkaErrorCode?
+    package var kafkaError: KafkaErrorCode?
 
-    public init(_ code: Code, _ message: String, kafkaError: KafkaErrorCode? = nil) {
+    package init(_ code: Code, _ message: String, kafkaError: KafkaErrorCode? = nil) {
         self.code = code
         self.message = message
         self.kafkaError = kafkaError
     }
 
-    public var description: String {
+    package var description: String {
         if let kafkaError { return "\(code) \(kafkaError): \(message)" }
         return "\(code): \(message)"
     }
 
     /// Whether retrying the same request (possibly elsewhere) may succeed.
-    public var isRetriable: Bool {
+    package var isRetriable: Bool {
         switch code.base {
         case .connectFailed, .connectionClosed, .requestTimedOut: true
         case .kafkaError: kafkaError?.isRetriable ?? false

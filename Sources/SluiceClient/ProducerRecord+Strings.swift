@@ -6,6 +6,8 @@ extension ProducerRecord {
     ///
     /// - Parameters:
     ///   - key: nil for a null key (the protocol also sends an empty key as null).
+    ///   - value: the record's value.
+    ///   - headers: the record's headers, in order (keys may repeat).
     ///   - timestamp: CreateTime in milliseconds since the Unix epoch; 0 lets the gateway
     ///     stamp the call's arrival time.
     public init(key: String? = nil, value: String, headers: [RecordHeader] = [], timestamp: Int64 = 0) {

@@ -36,7 +36,7 @@ public final class SluiceClient: Sendable {
     public struct Configuration: Sendable {
         /// Bounds connecting and the handshake `Ping`, at `connect` and at every
         /// reconnect. 5 s.
-        public var connectTimeout: TimeAmount = .seconds(5)
+        public var connectTimeout: Duration = .seconds(5)
         /// The largest request frame the client sends; set it to the gateway's
         /// `max_frame_bytes` (16 MiB by default). A larger call is refused locally with
         /// `.invalidArgument` instead of the gateway closing the connection. Also the
@@ -344,7 +344,7 @@ public final class SluiceClient: Sendable {
         let handler = ReplyHandler(replies: continuation, eventLoop: eventLoop)
         let connectFailed: @Sendable (String) -> SluiceClientError = { message in SluiceClientError(.connectFailed, "\(path): \(message)") }
         return ClientBootstrap(group: eventLoop)
-            .connectTimeout(configuration.connectTimeout)
+            .connectTimeout(TimeAmount(configuration.connectTimeout))
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     try channel.pipeline.syncOperations.addHandler(
@@ -363,7 +363,7 @@ public final class SluiceClient: Sendable {
                 var buffer = channel.allocator.buffer(capacity: 16)
                 try? SluiceCodec.encodeRequest(SluiceRequest(ref: ref, kind: .ping), into: &buffer)
                 channel.writeAndFlush(buffer, promise: nil)
-                let timeout = channel.eventLoop.scheduleTask(in: configuration.connectTimeout) {
+                let timeout = channel.eventLoop.scheduleTask(in: TimeAmount(configuration.connectTimeout)) {
                     pong.fail(connectFailed("no answer to the handshake Ping in \(configuration.connectTimeout)"))
                     channel.close(promise: nil)
                 }

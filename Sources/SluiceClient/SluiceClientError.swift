@@ -34,7 +34,7 @@ public struct SluiceClientError: Error, Sendable, Hashable, CustomStringConverti
 
         public var description: String {
             switch base {
-            case .gateway(let n): SluiceReply.ErrorCode(rawValue: n)?.protoName ?? "ERROR_\(n)"
+            case .gateway(let n): SluiceReply.ErrorCode(rawValue: n).protoName
             case .client(let name): name
             }
         }

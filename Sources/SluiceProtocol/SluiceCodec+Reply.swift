@@ -125,8 +125,8 @@ extension SluiceCodec {
 
     /// Decodes one frame's payload as a `Reply` (client side).
     ///
-    /// An error code this version does not define decodes as `.unspecified` (the reply
-    /// is still a failure). Unknown fields are skipped.
+    /// An error code this version does not define keeps its number (the reply is still
+    /// a failure); a persistence status it does not define decodes as `.unspecified`. Unknown fields are skipped.
     ///
     /// - Throws: `SluiceProtocolError` (`.malformed`, `.invalidString`).
     public static func decodeReply(_ frame: ByteBuffer) throws(SluiceProtocolError) -> SluiceReply {
@@ -183,7 +183,7 @@ extension SluiceCodec {
 
     private static func value(_ failed: Sluice__V1__Failed, ref: UInt64) throws(SluiceProtocolError) -> SluiceReply.Failed {
         SluiceReply.Failed(
-            code: SluiceReply.ErrorCode(rawValue: Int32(bitPattern: failed.code.rawValue)) ?? .unspecified,
+            code: SluiceReply.ErrorCode(rawValue: Int32(bitPattern: failed.code.rawValue)),
             message: try string(failed.message, "Failed.message", ref: ref),
             kafkaError: failed.kafka_error,
             partition: failed.partition,

@@ -70,28 +70,61 @@ public struct SluiceReply: Sendable, Hashable {
 
     /// `sluice.v1.Persistence`: whether a failed call's records may nonetheless be in
     /// Kafka, as librdkafka's `rd_kafka_msg_status_t`.
-    public enum Persistence: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-        /// `PERSISTENCE_UNSPECIFIED = 0`: not said (a reply not about records, a gateway
-        /// older than the field, or a number this version does not know). A client
-        /// deciding whether to retry treats it as `possiblyPersisted`.
-        case unspecified = 0
-        /// `NOT_PERSISTED = 1`: never sent, or every attempt was answered with an error:
-        /// retrying cannot duplicate.
-        case notPersisted = 1
-        /// `POSSIBLY_PERSISTED = 2`: an attempt was sent and got no answer (timeout, lost
-        /// connection): the records may be in Kafka.
-        case possiblyPersisted = 2
+    ///
+    /// An extensible set of values, not a closed enum: compare with the static members
+    /// (`== .notPersisted`) and give a `switch` a `default:`, since a later protocol
+    /// version may add a status. A number this version does not define decodes as
+    /// `.unspecified`, which a client deciding whether to retry treats as
+    /// `.possiblyPersisted`.
+    public struct Persistence: Sendable, Hashable, CustomStringConvertible {
+        /// The statuses of this version with the protocol's numbers: the package's own
+        /// switches use it, so the compiler finds each one a new status must reach.
+        package enum Base: Int32, Sendable, Hashable, CaseIterable {
+            case unspecified = 0
+            case notPersisted = 1
+            case possiblyPersisted = 2
 
-        /// The name in sluice.proto, e.g. `NOT_PERSISTED`.
-        public var protoName: String {
-            switch self {
-            case .unspecified: "PERSISTENCE_UNSPECIFIED"
-            case .notPersisted: "NOT_PERSISTED"
-            case .possiblyPersisted: "POSSIBLY_PERSISTED"
+            var protoName: String {
+                switch self {
+                case .unspecified: "PERSISTENCE_UNSPECIFIED"
+                case .notPersisted: "NOT_PERSISTED"
+                case .possiblyPersisted: "POSSIBLY_PERSISTED"
+                }
             }
         }
 
+        package let base: Base
+
+        package init(_ base: Base) { self.base = base }
+
+        /// The status with this protocol number; nil for a number this version does not
+        /// define.
+        public init?(rawValue: Int32) {
+            guard let base = Base(rawValue: rawValue) else { return nil }
+            self.base = base
+        }
+
+        /// The protocol's number (`NOT_PERSISTED = 1`).
+        public var rawValue: Int32 { base.rawValue }
+
+        /// The name in sluice.proto, e.g. `NOT_PERSISTED`.
+        public var protoName: String { base.protoName }
+
         public var description: String { protoName }
+
+        /// Every status this version defines, in protocol order (for the package's tests).
+        package static var allCases: [Persistence] { Base.allCases.map(Persistence.init) }
+
+        /// `PERSISTENCE_UNSPECIFIED = 0`: not said (a reply not about records, a gateway
+        /// older than the field, or a number this version does not know). A client
+        /// deciding whether to retry treats it as `possiblyPersisted`.
+        public static let unspecified = Persistence(.unspecified)
+        /// `NOT_PERSISTED = 1`: never sent, or every attempt was answered with an error:
+        /// retrying cannot duplicate.
+        public static let notPersisted = Persistence(.notPersisted)
+        /// `POSSIBLY_PERSISTED = 2`: an attempt was sent and got no answer (timeout, lost
+        /// connection): the records may be in Kafka.
+        public static let possiblyPersisted = Persistence(.possiblyPersisted)
     }
 
     /// The `outcome` oneof of `sluice.v1.SyncResult`.
@@ -105,59 +138,100 @@ public struct SluiceReply: Sendable, Hashable {
     }
 
     /// `sluice.v1.ErrorCode`, with the protocol's numbers.
-    public enum ErrorCode: Int32, Sendable, Hashable, CaseIterable, CustomStringConvertible {
-        /// `ERROR_UNSPECIFIED = 0`. Also what `decodeReply` gives for a number this
-        /// version does not know (a newer gateway's code).
-        case unspecified = 0
-        /// `INVALID_REQUEST = 1`: undecodable frame, no kind, empty topic, no records,
-        /// ref 0 on produce.
-        case invalidRequest = 1
-        /// `FRAME_TOO_LARGE = 2`: the connection is closed after this reply.
-        case frameTooLarge = 2
-        /// `DUPLICATE_REF = 3`: ref already names an unfinished call on this connection.
-        case duplicateRef = 3
-        /// `UNKNOWN_REF = 4`: SyncWait for a ref this connection never used, or forgotten.
-        case unknownRef = 4
-        /// `UNKNOWN_TOPIC = 5`.
-        case unknownTopic = 5
-        /// `UNKNOWN_PARTITION = 6`.
-        case unknownPartition = 6
-        /// `RECORD_TOO_LARGE = 7`: the call cannot fit in one produce request / broker limit.
-        case recordTooLarge = 7
-        /// `NOT_AUTHORIZED = 8`: this peer may not produce to this topic (or connect at all).
-        case notAuthorized = 8
-        /// `RETRIES_EXHAUSTED = 9`: retriable errors outlasted max_retries.
-        case retriesExhausted = 9
-        /// `KAFKA_ERROR = 10`: a non-retriable broker error; `kafkaError` holds its code.
-        case kafkaError = 10
-        /// `TIMEOUT = 11`: SyncWait's timeout passed; the call itself goes on.
-        case timeout = 11
-        /// `SHUTTING_DOWN = 12`: the gateway is draining and takes no new calls.
-        case shuttingDown = 12
-        /// `DELIVERY_TIMEOUT = 13`: the call got no final answer within
-        /// `delivery_timeout_ms` after `buffered`.
-        case deliveryTimeout = 13
+    ///
+    /// An extensible set of values, not a closed enum (the shape of postgres-nio's
+    /// `PSQLError.Code`): compare with the static members (`code == .unknownTopic`) and
+    /// give a `switch` a `default:`, since a later protocol version may add codes. A
+    /// number this version does not define (a newer gateway's code) is kept as it came:
+    /// it equals none of the static members and is named `ERROR_<number>`.
+    public struct ErrorCode: Sendable, Hashable, CustomStringConvertible {
+        /// The codes of this version with the protocol's numbers: the package's own
+        /// switches use it, so the compiler finds each one a new code must reach.
+        package enum Base: Int32, Sendable, Hashable, CaseIterable {
+            case unspecified = 0
+            case invalidRequest = 1
+            case frameTooLarge = 2
+            case duplicateRef = 3
+            case unknownRef = 4
+            case unknownTopic = 5
+            case unknownPartition = 6
+            case recordTooLarge = 7
+            case notAuthorized = 8
+            case retriesExhausted = 9
+            case kafkaError = 10
+            case timeout = 11
+            case shuttingDown = 12
+            case deliveryTimeout = 13
 
-        /// The name in sluice.proto, e.g. `INVALID_REQUEST`.
-        public var protoName: String {
-            switch self {
-            case .unspecified: "ERROR_UNSPECIFIED"
-            case .invalidRequest: "INVALID_REQUEST"
-            case .frameTooLarge: "FRAME_TOO_LARGE"
-            case .duplicateRef: "DUPLICATE_REF"
-            case .unknownRef: "UNKNOWN_REF"
-            case .unknownTopic: "UNKNOWN_TOPIC"
-            case .unknownPartition: "UNKNOWN_PARTITION"
-            case .recordTooLarge: "RECORD_TOO_LARGE"
-            case .notAuthorized: "NOT_AUTHORIZED"
-            case .retriesExhausted: "RETRIES_EXHAUSTED"
-            case .kafkaError: "KAFKA_ERROR"
-            case .timeout: "TIMEOUT"
-            case .shuttingDown: "SHUTTING_DOWN"
-            case .deliveryTimeout: "DELIVERY_TIMEOUT"
+            var protoName: String {
+                switch self {
+                case .unspecified: "ERROR_UNSPECIFIED"
+                case .invalidRequest: "INVALID_REQUEST"
+                case .frameTooLarge: "FRAME_TOO_LARGE"
+                case .duplicateRef: "DUPLICATE_REF"
+                case .unknownRef: "UNKNOWN_REF"
+                case .unknownTopic: "UNKNOWN_TOPIC"
+                case .unknownPartition: "UNKNOWN_PARTITION"
+                case .recordTooLarge: "RECORD_TOO_LARGE"
+                case .notAuthorized: "NOT_AUTHORIZED"
+                case .retriesExhausted: "RETRIES_EXHAUSTED"
+                case .kafkaError: "KAFKA_ERROR"
+                case .timeout: "TIMEOUT"
+                case .shuttingDown: "SHUTTING_DOWN"
+                case .deliveryTimeout: "DELIVERY_TIMEOUT"
+                }
             }
         }
 
+        /// The protocol's number (`INVALID_REQUEST = 1`).
+        public let rawValue: Int32
+
+        package init(_ base: Base) { rawValue = base.rawValue }
+
+        /// The code with this protocol number, whether or not this version defines it.
+        public init(rawValue: Int32) { self.rawValue = rawValue }
+
+        /// The code as this version knows it; nil for a number it does not define.
+        package var base: Base? { Base(rawValue: rawValue) }
+
+        /// The name in sluice.proto, e.g. `INVALID_REQUEST`; `ERROR_<number>` for a
+        /// number this version does not define.
+        public var protoName: String { base?.protoName ?? "ERROR_\(rawValue)" }
+
         public var description: String { protoName }
+
+        /// Every code this version defines, in protocol order (for the package's tests).
+        package static var allCases: [ErrorCode] { Base.allCases.map(ErrorCode.init) }
+
+        /// `ERROR_UNSPECIFIED = 0`.
+        public static let unspecified = ErrorCode(.unspecified)
+        /// `INVALID_REQUEST = 1`: undecodable frame, no kind, empty topic, no records,
+        /// ref 0 on produce.
+        public static let invalidRequest = ErrorCode(.invalidRequest)
+        /// `FRAME_TOO_LARGE = 2`: the connection is closed after this reply.
+        public static let frameTooLarge = ErrorCode(.frameTooLarge)
+        /// `DUPLICATE_REF = 3`: ref already names an unfinished call on this connection.
+        public static let duplicateRef = ErrorCode(.duplicateRef)
+        /// `UNKNOWN_REF = 4`: SyncWait for a ref this connection never used, or forgotten.
+        public static let unknownRef = ErrorCode(.unknownRef)
+        /// `UNKNOWN_TOPIC = 5`.
+        public static let unknownTopic = ErrorCode(.unknownTopic)
+        /// `UNKNOWN_PARTITION = 6`.
+        public static let unknownPartition = ErrorCode(.unknownPartition)
+        /// `RECORD_TOO_LARGE = 7`: the call cannot fit in one produce request / broker limit.
+        public static let recordTooLarge = ErrorCode(.recordTooLarge)
+        /// `NOT_AUTHORIZED = 8`: this peer may not produce to this topic (or connect at all).
+        public static let notAuthorized = ErrorCode(.notAuthorized)
+        /// `RETRIES_EXHAUSTED = 9`: retriable errors outlasted max_retries.
+        public static let retriesExhausted = ErrorCode(.retriesExhausted)
+        /// `KAFKA_ERROR = 10`: a non-retriable broker error; `kafkaError` holds its code.
+        public static let kafkaError = ErrorCode(.kafkaError)
+        /// `TIMEOUT = 11`: SyncWait's timeout passed; the call itself goes on.
+        public static let timeout = ErrorCode(.timeout)
+        /// `SHUTTING_DOWN = 12`: the gateway is draining and takes no new calls.
+        public static let shuttingDown = ErrorCode(.shuttingDown)
+        /// `DELIVERY_TIMEOUT = 13`: the call got no final answer within
+        /// `delivery_timeout_ms` after `buffered`.
+        public static let deliveryTimeout = ErrorCode(.deliveryTimeout)
     }
 }

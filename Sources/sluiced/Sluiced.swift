@@ -92,7 +92,7 @@ struct Sluiced: AsyncParsableCommand {
             return
         }
 
-        GatewayLogHandler.bootstrap(format: c.log.format == .json ? .json : .text, level: c.log.level)
+        GatewayLogHandler.bootstrap(format: c.log.format, level: c.log.level)
         let logger = Logger(label: "sluiced")
         for name in loaded.unknownEnvironment where !Self.foreignVariables.contains(name) {
             logger.warning("environment variable names no option; ignored", metadata: ["variable": "\(name)"])

@@ -1,6 +1,7 @@
 import Gateway
 import KafkaProducer
 import KafkaWire
+import SluiceProtocol
 import Testing
 
 @Suite("Configuration", .timeLimit(.minutes(1)))
@@ -176,6 +177,25 @@ struct ConfigurationTests {
         #expect(c.producer.defaults.compression.codec == .none)
         #expect(c.producer.defaults.deliveryTimeoutMs == 120_000)
         #expect(throws: Never.self) { try c.producerConfiguration().validate() }
+    }
+
+    @Test("the daemon's defaults are the engine's and the state machine's, not copies of them")
+    func defaultsFromTheirOwners() {
+        let c = GatewayConfiguration()
+        #expect(ConnectionStateMachine.Limits(c.limits) == ConnectionStateMachine.Limits())
+        let engine = c.producerConfiguration()
+        let plain = ProducerConfiguration(bootstrap: [])
+        #expect(engine.connection.clientId == plain.connection.clientId)
+        #expect(engine.connection.connectTimeout == plain.connection.connectTimeout)
+        #expect(engine.connection.requestTimeout == plain.connection.requestTimeout)
+        #expect(engine.metadataRefreshInterval == plain.metadataRefreshInterval)
+        #expect(engine.unknownTopicTTL == plain.unknownTopicTTL)
+        #expect(engine.maxCallBytes == plain.maxCallBytes)
+        #expect(engine.idempotence == plain.idempotence)
+        #expect(engine.defaults == plain.defaults)
+        #expect(c.kafka.tls.handshakeTimeoutMs == 10_000)
+        #expect(c.shutdown.drainTimeoutMs == 30_000)
+        #expect(c.listener.maxFrameBytes == SluiceFraming.defaultMaxFrameBytes)
     }
 
     @Test("the delivery timeout must leave room for linger, one request and a retry's backoff")

@@ -207,11 +207,17 @@ struct WireFormatTests {
         }
         #expect(try SluiceCodec.decodeReply(metadata.buffer) == SluiceReply(ref: 9, kind: .metadata(topic: "orders", partitionCount: 24)))
 
-        // An error code from a newer gateway decodes as unspecified, not as an error.
+        // An error code from a newer gateway decodes with its number, not as an error
+        // and not as one of this version's codes.
         var newer = PBWriter()
         newer.uint(1, 1)
         newer.message(4) { $0.uint(1, 99) }
-        #expect(try SluiceCodec.decodeReply(newer.buffer) == SluiceReply(ref: 1, kind: .failed(.init(code: .unspecified, message: "", kafkaError: 0, partition: 0))))
+        let decoded = try SluiceCodec.decodeReply(newer.buffer)
+        #expect(decoded == SluiceReply(ref: 1, kind: .failed(.init(code: .init(rawValue: 99), message: "", kafkaError: 0, partition: 0))))
+        if case .failed(let f) = decoded.kind {
+            #expect(!SluiceReply.ErrorCode.allCases.contains(f.code))
+            #expect(f.code.protoName == "ERROR_99")
+        }
 
         // Persistence (field 5 of Failed) as a client reads it; a number from a newer
         // gateway is unspecified, and a gateway older than the field sends none.

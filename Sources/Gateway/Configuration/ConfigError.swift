@@ -38,11 +38,14 @@ public struct ConfigError: Error, Sendable, Equatable, CustomStringConvertible {
         public static let missing = Code(.missing)
     }
 
+    /// What kind of problem; see `Code`.
     public var code: Code
     /// The key, dotted; empty when the error concerns the whole file.
     public var key: String
+    /// What is wrong with the value, in the file's terms.
     public var message: String
 
+    /// An error about `key`.
     public init(_ code: Code, key: String, _ message: String) {
         self.code = code
         self.key = key

@@ -9,7 +9,7 @@ import Logging
 /// `[listener]`), plus two kinds of table that hold more than one value:
 /// `[[security.topic_rules]]` (an array of rules) and `[producer.topics."NAME"]` (per-topic
 /// producer overrides, with the keys of `[producer]`).
-public enum ConfigKeys {
+package enum ConfigKeys {
     struct Key: Sendable {
         let path: String
         let doc: String
@@ -19,17 +19,17 @@ public enum ConfigKeys {
 
     /// The environment variable of a key: `SLUICE_` and the key in capitals, dots as
     /// underscores (`listener.max_frame_bytes` -> `SLUICE_LISTENER_MAX_FRAME_BYTES`).
-    public static func environmentName(of key: String) -> String {
+    package static func environmentName(of key: String) -> String {
         "SLUICE_" + key.uppercased().replacingDots()
     }
 
     /// Every key that the environment and `--set` can set, in file order.
-    public static var all: [String] { keys.map(\.path) }
+    package static var all: [String] { keys.map(\.path) }
 
     // MARK: applying
 
     /// Applies a whole TOML document (as a `ConfigValue.table`).
-    public static func applyFile(_ root: ConfigValue, to c: inout GatewayConfiguration) throws(ConfigError) {
+    package static func applyFile(_ root: ConfigValue, to c: inout GatewayConfiguration) throws(ConfigError) {
         for (section, value) in try root.table("") {
             switch section {
             case "security":
@@ -74,7 +74,7 @@ public enum ConfigKeys {
     }
 
     /// Sets one key (dotted) from a value.
-    public static func apply(_ key: String, _ value: ConfigValue, to c: inout GatewayConfiguration) throws(ConfigError) {
+    package static func apply(_ key: String, _ value: ConfigValue, to c: inout GatewayConfiguration) throws(ConfigError) {
         if key == "security.topic_rules" {
             c.security.topicRules = try topicRules(value, key: key)
             return
@@ -88,7 +88,7 @@ public enum ConfigKeys {
     /// Applies the `SLUICE_*` variables that name a key. Returns the other `SLUICE_*`
     /// variables (for a warning: a misspelt variable should not pass unnoticed).
     @discardableResult
-    public static func applyEnvironment(_ environment: [String: String], to c: inout GatewayConfiguration) throws(ConfigError) -> [String] {
+    package static func applyEnvironment(_ environment: [String: String], to c: inout GatewayConfiguration) throws(ConfigError) -> [String] {
         let byName = Dictionary(uniqueKeysWithValues: keys.map { (environmentName(of: $0.path), $0) })
         var unknown: [String] = []
         for (name, value) in environment.sorted(by: { $0.key < $1.key }) where name.hasPrefix("SLUICE_") {
@@ -102,7 +102,7 @@ public enum ConfigKeys {
     }
 
     /// Applies `KEY=VALUE` (a `--set` flag).
-    public static func applyAssignment(_ assignment: String, to c: inout GatewayConfiguration) throws(ConfigError) {
+    package static func applyAssignment(_ assignment: String, to c: inout GatewayConfiguration) throws(ConfigError) {
         guard let eq = assignment.firstIndex(of: "=") else {
             throw ConfigError(.invalidValue, key: assignment, "expected KEY=VALUE")
         }
@@ -114,7 +114,7 @@ public enum ConfigKeys {
 
     /// The effective settings as a TOML document that loads back to the same settings
     /// (the password is masked).
-    public static func render(_ c: GatewayConfiguration) -> String {
+    package static func render(_ c: GatewayConfiguration) -> String {
         var out = "# sluiced effective configuration\n"
         var section = ""
         for k in keys {
@@ -145,24 +145,7 @@ public enum ConfigKeys {
 
     static func join(_ a: String, _ b: String) -> String { a.isEmpty ? b : "\(a).\(b)" }
 
-    static func quote(_ s: String) -> String {
-        var out = "\""
-        for ch in s.unicodeScalars {
-            switch ch {
-            case "\"": out += "\\\""
-            case "\\": out += "\\\\"
-            case "\n": out += "\\n"
-            case "\t": out += "\\t"
-            default:
-                if ch.value < 0x20 || ch.value == 0x7f {
-                    out += "\\u" + String(repeating: "0", count: 4 - String(ch.value, radix: 16).count) + String(ch.value, radix: 16)
-                } else {
-                    out.unicodeScalars.append(ch)
-                }
-            }
-        }
-        return out + "\""
-    }
+    static func quote(_ s: String) -> String { s.tomlQuoted }
 
     private static func renderStrings(_ a: [String]) -> String { "[" + a.map(quote).joined(separator: ", ") + "]" }
     private static func renderInts<I: BinaryInteger>(_ a: [I]) -> String { "[" + a.map { "\($0)" }.joined(separator: ", ") + "]" }
@@ -366,19 +349,36 @@ public enum ConfigKeys {
         let doc: String
         let apply: @Sendable (inout ProducerSettings, ConfigValue, String) throws(ConfigError) -> Void
         let render: @Sendable (ProducerSettings) -> String
+        /// Copies this key's field from one settings value to another (a per-topic
+        /// table's parsed values onto the defaults).
+        let copy: @Sendable (ProducerSettings, inout ProducerSettings) -> Void
+
+        init<Value>(
+            name: String, doc: String, field: WritableKeyPath<ProducerSettings, Value> & Sendable,
+            apply: @escaping @Sendable (inout ProducerSettings, ConfigValue, String) throws(ConfigError) -> Void,
+            render: @escaping @Sendable (ProducerSettings) -> String
+        ) {
+            self.name = name
+            self.doc = doc
+            self.apply = apply
+            self.render = render
+            self.copy = { from, to in to[keyPath: field] = from[keyPath: field] }
+        }
     }
 
     private static func pInt(
         _ name: String, _ doc: String, _ range: ClosedRange<Int>, _ kp: WritableKeyPath<ProducerSettings, Int> & Sendable
     ) -> ProducerKey {
         ProducerKey(
-            name: name, doc: doc, apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in s[keyPath: kp] = try v.int(k, in: range) },
+            name: name, doc: doc, field: kp,
+            apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in s[keyPath: kp] = try v.int(k, in: range) },
             render: { "\($0[keyPath: kp])" })
     }
 
     static let producerKeys: [ProducerKey] = [
         ProducerKey(
             name: "required_acks", doc: "-1 all in-sync replicas, 1 leader, 0 none",
+            field: \.requiredAcks,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 let a = try v.int(k)
                 guard [-1, 0, 1].contains(a) else { throw ConfigError(.invalidValue, key: k, "\(a) is not one of -1, 0, 1") }
@@ -386,6 +386,7 @@ public enum ConfigKeys {
             }, render: { "\($0.requiredAcks)" }),
         ProducerKey(
             name: "ack_timeout_ms", doc: "how long the broker may wait for replicas",
+            field: \.ackTimeoutMs,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 s.ackTimeoutMs = Int32(try v.int(k, in: 1...maxInt32))
             }, render: { "\($0.ackTimeoutMs)" }),
@@ -402,6 +403,7 @@ public enum ConfigKeys {
             1...Int(Int32.max), \.deliveryTimeoutMs),
         ProducerKey(
             name: "compression", doc: "none, gzip, snappy, lz4, zstd",
+            field: \.compression.codec,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 let name = try v.string(k)
                 guard let codec = CompressionCodec(name: name) else {
@@ -411,12 +413,14 @@ public enum ConfigKeys {
             }, render: { quote($0.compression.codec.name) }),
         ProducerKey(
             name: "compression_level", doc: "codec level; -1000 = the codec's default",
+            field: \.compression.level,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 let l = try v.int(k, in: -1000...22)
                 s.compression.level = l == -1000 ? nil : Int32(l)
             }, render: { "\($0.compression.level.map { Int($0) } ?? -1000)" }),
         ProducerKey(
             name: "produce_api_version", doc: "force the Produce API version; -1 = negotiated",
+            field: \.produceApiVersion,
             apply: { (s: inout ProducerSettings, v: ConfigValue, k: String) throws(ConfigError) in
                 let n = try v.int(k, in: -1...12)
                 s.produceApiVersion = n < 0 ? nil : Int16(n)
@@ -425,24 +429,26 @@ public enum ConfigKeys {
 
     private static let producerKeyIndex: [String: ProducerKey] = Dictionary(uniqueKeysWithValues: producerKeys.map { ($0.name, $0) })
 
-    static func applyProducerKey(_ name: String, _ value: ConfigValue, to s: inout ProducerSettings, path: String) throws(ConfigError) {
-        guard let k = producerKeyIndex[name] else {
-            throw ConfigError(.unknownKey, key: path, "no such producer option (per-topic tables take: \(producerKeys.map(\.name).joined(separator: ", ")))")
-        }
-        try k.apply(&s, value, path)
-    }
-
-    private static func topicOverrides(_ value: ConfigValue, key: String) throws(ConfigError) -> [String: [(String, ConfigValue)]] {
-        var out: [String: [(String, ConfigValue)]] = [:]
+    /// Parses the `[producer.topics."NAME"]` tables into typed overrides; an unknown key,
+    /// a value of the wrong type or out of range is an error naming the key in full
+    /// (`producer.topics."orders".max_retries`).
+    private static func topicOverrides(_ value: ConfigValue, key: String) throws(ConfigError) -> [String: GatewayConfiguration.TopicOverride] {
+        var out: [String: GatewayConfiguration.TopicOverride] = [:]
         for (topic, table) in try value.table(key) {
             let tkey = "\(key).\(quote(topic))"
             guard !topic.isEmpty else { throw ConfigError(.invalidValue, key: tkey, "empty topic name") }
-            var scratch = ProducerSettings()
-            let entries = try table.table(tkey)
-            for (name, v) in entries {
-                try applyProducerKey(name, v, to: &scratch, path: "\(tkey).\(name)")
+            var override = GatewayConfiguration.TopicOverride()
+            for (name, v) in try table.table(tkey) {
+                let path = "\(tkey).\(name)"
+                guard let k = producerKeyIndex[name] else {
+                    throw ConfigError(
+                        .unknownKey, key: path, "no such producer option (per-topic tables take: \(producerKeys.map(\.name).joined(separator: ", ")))")
+                }
+                try k.apply(&override.values, v, path)
+                override.fields.removeAll { $0.key == name }
+                override.fields.append(.init(key: name, copy: k.copy))
             }
-            out[topic] = entries
+            out[topic] = override
         }
         return out
     }

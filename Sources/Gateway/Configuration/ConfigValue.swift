@@ -3,7 +3,7 @@ import TOMLKit
 /// A configuration value, from a TOML file or from text (an environment variable or a
 /// `--set KEY=VALUE` flag). Text is converted to the type each option wants, so
 /// `SLUICE_LIMITS_RECENT_OUTCOMES=100` works like `recent_outcomes = 100`.
-public indirect enum ConfigValue: Sendable, Equatable {
+package indirect enum ConfigValue: Sendable, Equatable {
     case string(String)
     case int(Int)
     case double(Double)
@@ -13,7 +13,7 @@ public indirect enum ConfigValue: Sendable, Equatable {
     /// Text from the environment or a flag: converted on use.
     case text(String)
 
-    public static func == (a: ConfigValue, b: ConfigValue) -> Bool {
+    package static func == (a: ConfigValue, b: ConfigValue) -> Bool {
         switch (a, b) {
         case (.string(let x), .string(let y)), (.text(let x), .text(let y)): return x == y
         case (.int(let x), .int(let y)): return x == y
@@ -146,6 +146,27 @@ public indirect enum ConfigValue: Sendable, Equatable {
 }
 
 extension String {
+    /// The string as a TOML basic string, quotes and escapes included (how keys of
+    /// per-topic tables are written: `producer.topics."orders.eu"`).
+    var tomlQuoted: String {
+        var out = "\""
+        for ch in unicodeScalars {
+            switch ch {
+            case "\"": out += "\\\""
+            case "\\": out += "\\\\"
+            case "\n": out += "\\n"
+            case "\t": out += "\\t"
+            default:
+                if ch.value < 0x20 || ch.value == 0x7f {
+                    out += "\\u" + String(repeating: "0", count: 4 - String(ch.value, radix: 16).count) + String(ch.value, radix: 16)
+                } else {
+                    out.unicodeScalars.append(ch)
+                }
+            }
+        }
+        return out + "\""
+    }
+
     func trimmingWhitespace() -> String {
         var s = Substring(self)
         while let f = s.first, f.isWhitespace { s.removeFirst() }

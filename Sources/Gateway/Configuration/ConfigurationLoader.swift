@@ -13,7 +13,7 @@ public enum ConfigurationLoader {
     }
 
     /// Parses TOML text into a `ConfigValue` table; syntax errors name the line and column.
-    public static func parse(toml text: String, file: String = "configuration") throws(ConfigError) -> ConfigValue {
+    package static func parse(toml text: String, file: String = "configuration") throws(ConfigError) -> ConfigValue {
         let table: TOMLTable
         do {
             table = try TOMLTable(string: text)
@@ -27,7 +27,7 @@ public enum ConfigurationLoader {
     }
 
     /// Reads and parses a TOML file.
-    public static func read(file path: String) throws(ConfigError) -> ConfigValue {
+    package static func read(file path: String) throws(ConfigError) -> ConfigValue {
         let text: String
         do {
             text = try String(contentsOfFile: path, encoding: .utf8)

@@ -2,6 +2,7 @@ import KafkaProducer
 import KafkaWire
 import Logging
 import NIOCore
+import SluiceProtocol
 import Spool
 
 /// Everything `sluiced` can be told. Defaults in brackets; the TOML key of each option is
@@ -25,7 +26,7 @@ public struct GatewayConfiguration: Sendable {
         public var systemd: Bool = true
         /// `listener.max_frame_bytes`: largest request frame; a larger one is answered
         /// FRAME_TOO_LARGE and the connection closed [16 MiB].
-        public var maxFrameBytes: Int = 16 * 1024 * 1024
+        public var maxFrameBytes: Int = SluiceFraming.defaultMaxFrameBytes
         /// `listener.backlog`: listen(2) backlog [256].
         public var backlog: Int = 256
         /// `listener.threads`: event loop threads serving connections; 0 = half the
@@ -46,26 +47,27 @@ public struct GatewayConfiguration: Sendable {
     }
 
     /// Per-connection bounds: together they bound a connection's memory whatever its
-    /// client sends or fails to read.
+    /// client sends or fails to read. The defaults of the per-connection counts are the
+    /// connection state machine's (`ConnectionStateMachine.Limits`), which enforces them.
     public struct Limits: Sendable, Equatable {
         /// `limits.max_connections`: connections open at once; more are refused (closed at
         /// once) [1024].
         public var maxConnections: Int = 1024
         /// `limits.max_unfinished_calls`: produce calls (both kinds) of one connection
         /// without their outcome yet; reading pauses at this count [8192].
-        public var maxUnfinishedCalls: Int = 8192
+        public var maxUnfinishedCalls: Int = ConnectionStateMachine.Limits().maxUnfinishedCalls
         /// `limits.max_unfinished_no_ack`: ProduceNoAck calls of one connection without
         /// their outcome yet; reading pauses at this count [1024].
-        public var maxUnfinishedNoAck: Int = 1024
+        public var maxUnfinishedNoAck: Int = ConnectionStateMachine.Limits().maxUnfinishedNoAck
         /// `limits.recent_outcomes`: outcomes of finished calls a connection remembers for
         /// SyncWait; older ones are forgotten (UNKNOWN_REF) [4096].
-        public var recentOutcomes: Int = 4096
+        public var recentOutcomes: Int = ConnectionStateMachine.Limits().recentOutcomes
         /// `limits.max_sync_waits`: SyncWaits of one connection waiting at once; reading
         /// pauses at this count [1024].
-        public var maxSyncWaits: Int = 1024
+        public var maxSyncWaits: Int = ConnectionStateMachine.Limits().maxSyncWaits
         /// `limits.max_pending_metadata`: Metadata requests of one connection in progress;
         /// reading pauses at this count [64].
-        public var maxPendingMetadata: Int = 64
+        public var maxPendingMetadata: Int = ConnectionStateMachine.Limits().maxPendingMetadata
         /// `limits.write_buffer_low` / `write_buffer_high`: reply bytes queued for a
         /// connection above which reading pauses (high) and below which it resumes (low)
         /// [256 KiB / 1 MiB].
@@ -120,7 +122,7 @@ public struct GatewayConfiguration: Sendable {
         /// `kafka.tls.server_name`: name to verify instead of the broker's host [""].
         public var serverName = ""
         /// `kafka.tls.handshake_timeout_ms` [10000].
-        public var handshakeTimeoutMs = 10_000
+        public var handshakeTimeoutMs = milliseconds(ConnectionConfiguration.TLSSettings.defaultHandshakeTimeout)
         public init() {}
     }
 
@@ -139,16 +141,18 @@ public struct GatewayConfiguration: Sendable {
         /// `kafka.brokers`: bootstrap brokers, HOST:PORT (required; `--brokers`).
         public var brokers: [BrokerAddress] = []
         /// `kafka.client_id` ["sluice"].
-        public var clientId = "sluice"
+        public var clientId = ConnectionConfiguration().clientId
         /// `kafka.connect_timeout_ms` [5000].
-        public var connectTimeoutMs = 5000
+        public var connectTimeoutMs = milliseconds(ConnectionConfiguration().connectTimeout)
         /// `kafka.request_timeout_ms`: non-produce requests (metadata...) [30000].
-        public var requestTimeoutMs = 30_000
+        public var requestTimeoutMs = milliseconds(ConnectionConfiguration().requestTimeout)
         /// `kafka.metadata_refresh_ms`: periodic metadata refresh [300000].
-        public var metadataRefreshMs = 300_000
+        public var metadataRefreshMs = milliseconds(MetadataCache.Settings().refreshInterval)
         /// `kafka.unknown_topic_ttl_ms`: how long an unknown topic stays unknown [5000].
-        public var unknownTopicTTLMs = 5000
+        public var unknownTopicTTLMs = milliseconds(MetadataCache.Settings().unknownTopicTTL)
+        /// `[kafka.tls]`.
         public var tls = TLS()
+        /// `[kafka.sasl]`.
         public var sasl = SASL()
         public init() {}
     }
@@ -162,30 +166,49 @@ public struct GatewayConfiguration: Sendable {
         public var idempotence: ProducerConfiguration.Idempotence = .auto
         /// `producer.max_call_bytes`: largest call in record bytes; larger ones fail
         /// RECORD_TOO_LARGE at once [8 MiB].
-        public var maxCallBytes = 8 * 1024 * 1024
-        /// Per-topic overrides, keys as in `[producer]`, validated when loaded.
-        public var topicOverrides: [String: [(String, ConfigValue)]] = [:]
+        public var maxCallBytes = ProducerConfiguration.defaultMaxCallBytes
+        /// Per-topic overrides (`[producer.topics."NAME"]`), parsed and validated when
+        /// loaded; applied over `defaults` (as they are then) by `settings(for:)`.
+        package var topicOverrides: [String: TopicOverride] = [:]
 
         public init() {}
 
-        public static func == (a: Producer, b: Producer) -> Bool {
-            a.defaults == b.defaults && a.idempotence == b.idempotence && a.maxCallBytes == b.maxCallBytes
-                && a.topicOverrides.keys.sorted() == b.topicOverrides.keys.sorted()
-                && a.topicOverrides.allSatisfy { k, v in
-                    guard let w = b.topicOverrides[k], w.count == v.count else { return false }
-                    return zip(v, w).allSatisfy { $0.0 == $1.0 && $0.1 == $1.1 }
-                }
-        }
-
         /// The settings of one topic: the defaults with its overrides applied.
         public func settings(for topic: String) -> ProducerSettings {
+            topicOverrides[topic].map { $0.applied(to: defaults) } ?? defaults
+        }
+    }
+
+    /// The keys one `[producer.topics."NAME"]` table sets, as typed values: parsed once,
+    /// when the file is loaded (with errors naming the key), so that applying them cannot
+    /// fail. Only the fields of the keys given replace the defaults; the rest follow
+    /// `[producer]`, also when the environment or `--set` change it after the file.
+    package struct TopicOverride: Sendable, Equatable {
+        /// One key of the table: its name and how to copy its field from `values`.
+        package struct Field: Sendable {
+            package var key: String
+            package var copy: @Sendable (_ from: ProducerSettings, _ to: inout ProducerSettings) -> Void
+        }
+
+        /// The table's values; only the fields in `fields` are meant.
+        package var values = ProducerSettings()
+        /// The keys the table sets, in file order.
+        package var fields: [Field] = []
+
+        package init() {}
+
+        /// The `[producer]` keys the table sets.
+        package var keys: [String] { fields.map(\.key) }
+
+        /// `defaults` with the table's keys replaced.
+        package func applied(to defaults: ProducerSettings) -> ProducerSettings {
             var s = defaults
-            if let overrides = topicOverrides[topic] {
-                for (key, value) in overrides {
-                    try? ConfigKeys.applyProducerKey(key, value, to: &s, path: key)
-                }
-            }
+            for field in fields { field.copy(values, &s) }
             return s
+        }
+
+        package static func == (a: TopicOverride, b: TopicOverride) -> Bool {
+            a.keys == b.keys && a.applied(to: ProducerSettings()) == b.applied(to: ProducerSettings())
         }
     }
 
@@ -193,7 +216,7 @@ public struct GatewayConfiguration: Sendable {
     public struct Shutdown: Sendable, Equatable {
         /// `shutdown.drain_timeout_ms`: after SIGTERM, how long buffered calls may take to
         /// be produced before the unsent ones fail SHUTTING_DOWN [30000].
-        public var drainTimeoutMs = 30_000
+        public var drainTimeoutMs = milliseconds(KafkaProducer.Producer.defaultDrainTimeout)
         public init() {}
     }
 
@@ -228,6 +251,7 @@ public struct GatewayConfiguration: Sendable {
 
     /// `[log]`.
     public struct Log: Sendable, Equatable {
+        /// `text`: one line of text per event; `json`: one JSON object per line.
         public enum Format: String, Sendable, CaseIterable { case text, json }
         /// `log.level`: trace, debug, info, notice, warning, error, critical [info].
         public var level: Logger.Level = .info
@@ -257,16 +281,26 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 
+    /// `[listener]`.
     public var listener = Listener()
+    /// `[limits]`.
     public var limits = Limits()
+    /// `[security]`.
     public var security = Security()
+    /// `[kafka]`.
     public var kafka = Kafka()
+    /// `[producer]`.
     public var producer = Producer()
+    /// `[shutdown]`.
     public var shutdown = Shutdown()
+    /// `[spool]`.
     public var spool = Spool()
+    /// `[log]`.
     public var log = Log()
+    /// `[metrics]`.
     public var metrics = Metrics()
 
+    /// Every option at its default (`kafka.brokers` must still be given).
     public init() {}
 
     /// The engine's configuration.
@@ -325,7 +359,7 @@ public struct GatewayConfiguration: Sendable {
         for topic in [nil] + producer.topicOverrides.keys.sorted().map(Optional.some) {
             let s = topic.map { producer.settings(for: $0) } ?? producer.defaults
             if let problem = s.deliveryTimeoutProblem(requestTimeoutMargin: margin) {
-                let key = topic.map { "producer.topics.\(ConfigKeys.quote($0)).delivery_timeout_ms" } ?? "producer.delivery_timeout_ms"
+                let key = topic.map { "producer.topics.\($0.tomlQuoted).delivery_timeout_ms" } ?? "producer.delivery_timeout_ms"
                 throw ConfigError(.invalidValue, key: key, problem)
             }
         }
@@ -333,7 +367,7 @@ public struct GatewayConfiguration: Sendable {
             for topic in [nil] + producer.topicOverrides.keys.sorted().map(Optional.some) {
                 let s = topic.map { producer.settings(for: $0) } ?? producer.defaults
                 if s.requiredAcks != -1 {
-                    let key = topic.map { "producer.topics.\(ConfigKeys.quote($0)).required_acks" } ?? "producer.required_acks"
+                    let key = topic.map { "producer.topics.\($0.tomlQuoted).required_acks" } ?? "producer.required_acks"
                     throw ConfigError(.invalidValue, key: key, "producer.idempotence = \"on\" needs required_acks = -1 (have \(s.requiredAcks))")
                 }
             }
@@ -361,3 +395,8 @@ public struct GatewayConfiguration: Sendable {
         }
     }
 }
+
+/// Whole milliseconds of an engine default, for the `*_ms` keys that mirror it.
+private func milliseconds(_ t: TimeAmount) -> Int { Int(t.nanoseconds / 1_000_000) }
+
+private func milliseconds(_ d: Duration) -> Int { d.wholeMilliseconds }

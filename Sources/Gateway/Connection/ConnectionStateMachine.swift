@@ -26,16 +26,16 @@ import SluiceProtocol
 ///   waiting or `maxPendingMetadata` Metadata requests in progress.
 /// Together with the framing's `max_frame_bytes` this bounds a connection's memory,
 /// whatever its client sends or fails to read.
-public struct ConnectionStateMachine {
+package struct ConnectionStateMachine {
     /// Bounds of one connection (see `GatewayConfiguration.Limits`).
-    public struct Limits: Sendable, Equatable {
-        public var maxUnfinishedCalls: Int
-        public var maxUnfinishedNoAck: Int
-        public var recentOutcomes: Int
-        public var maxSyncWaits: Int
-        public var maxPendingMetadata: Int
+    package struct Limits: Sendable, Equatable {
+        package var maxUnfinishedCalls: Int
+        package var maxUnfinishedNoAck: Int
+        package var recentOutcomes: Int
+        package var maxSyncWaits: Int
+        package var maxPendingMetadata: Int
 
-        public init(
+        package init(
             maxUnfinishedCalls: Int = 8192, maxUnfinishedNoAck: Int = 1024, recentOutcomes: Int = 4096,
             maxSyncWaits: Int = 1024, maxPendingMetadata: Int = 64
         ) {
@@ -46,7 +46,7 @@ public struct ConnectionStateMachine {
             self.maxPendingMetadata = maxPendingMetadata
         }
 
-        public init(_ limits: GatewayConfiguration.Limits) {
+        package init(_ limits: GatewayConfiguration.Limits) {
             self.init(
                 maxUnfinishedCalls: limits.maxUnfinishedCalls, maxUnfinishedNoAck: limits.maxUnfinishedNoAck,
                 recentOutcomes: limits.recentOutcomes, maxSyncWaits: limits.maxSyncWaits,
@@ -57,16 +57,16 @@ public struct ConnectionStateMachine {
     /// A produce call to hand to the engine; answer with the engine's events
     /// (`engine(_:)`: held, buffered or refused, outcome), or one at a time with
     /// `submitted(ref:_:)` and `outcome(ref:_:)`.
-    public struct Submission: Sendable {
-        public var ref: UInt64
-        public var topic: String
-        public var partition: PartitionChoice
-        public var records: [ProducerRecord]
-        public var noAck: Bool
+    package struct Submission: Sendable {
+        package var ref: UInt64
+        package var topic: String
+        package var partition: PartitionChoice
+        package var records: [ProducerRecord]
+        package var noAck: Bool
     }
 
     /// Something for the metrics.
-    public enum Observation: Sendable, Equatable {
+    package enum Observation: Sendable, Equatable {
         /// A request was read (kind: produce, produce_no_ack, sync_wait, ping, metadata,
         /// unset, undecodable).
         case request(kind: String)
@@ -82,7 +82,7 @@ public struct ConnectionStateMachine {
         case failed(SluiceReply.ErrorCode)
     }
 
-    public enum Action: Sendable {
+    package enum Action: Sendable {
         /// Send this reply (the handler flushes once it performed all actions of an event).
         case write(SluiceReply)
         /// Hand this call to the engine (the handler hands the calls of one event over
@@ -139,10 +139,10 @@ public struct ConnectionStateMachine {
         case closed
     }
 
-    public let limits: Limits
-    public let permissions: TopicPermissions
-    public let version: String
-    public let maxFrameBytes: Int
+    package let limits: Limits
+    package let permissions: TopicPermissions
+    package let version: String
+    package let maxFrameBytes: Int
     private let clock: GatewayClock
     /// Who the peer is, for error messages.
     private let peerDescription: String
@@ -186,7 +186,7 @@ public struct ConnectionStateMachine {
     private var draining = false
     private var closeWhenIdle = false
 
-    public init(
+    package init(
         limits: Limits, permissions: TopicPermissions = .all, version: String, maxFrameBytes: Int,
         clock: GatewayClock = .system, peer: PeerCredentials? = nil
     ) {
@@ -202,24 +202,24 @@ public struct ConnectionStateMachine {
     // MARK: introspection (tests, metrics)
 
     /// Produce calls (both kinds) without an outcome.
-    public var unfinishedCalls: Int { calls.count }
-    public var unfinishedNoAckCalls: Int { unfinishedNoAck }
-    public var waitingSyncWaits: Int { waiters.count }
-    public var rememberedOutcomes: Int { recent.count }
+    package var unfinishedCalls: Int { calls.count }
+    package var unfinishedNoAckCalls: Int { unfinishedNoAck }
+    package var waitingSyncWaits: Int { waiters.count }
+    package var rememberedOutcomes: Int { recent.count }
     /// Requests waiting behind produce calls not yet admitted, plus those calls.
-    public var queuedSubmissions: Int { backlog.count + unadmitted }
+    package var queuedSubmissions: Int { backlog.count + unadmitted }
     /// Calls the engine holds (waiting for buffer room or metadata).
-    public var heldCalls: Int { heldCount }
-    public var isClosing: Bool { lifecycle != .open }
+    package var heldCalls: Int { heldCount }
+    package var isClosing: Bool { lifecycle != .open }
 
     /// Record bytes of calls handed to the engine without its word yet beyond which the
     /// connection is not read (one read's worth): what the engine may queue behind a
     /// held call of this connection before the connection learns of it. Small calls keep
     /// pipelining; large ones wait for the engine's answer read by read.
-    public static let readAheadBytes = 256 * 1024
+    package static let readAheadBytes = 256 * 1024
 
     /// Whether reading more input is allowed now (see the type's documentation).
-    public var mayRead: Bool {
+    package var mayRead: Bool {
         lifecycle == .open && !inputIsClosed && !closeWhenIdle && heldCount == 0 && unadmittedBytes < Self.readAheadBytes
             && backlog.isEmpty && writable
             && calls.count < limits.maxUnfinishedCalls && unfinishedNoAck < limits.maxUnfinishedNoAck
@@ -229,14 +229,14 @@ public struct ConnectionStateMachine {
     // MARK: events from the channel
 
     /// The connection is up: start reading.
-    public mutating func channelActive() -> [Action] {
+    package mutating func channelActive() -> [Action] {
         var actions: [Action] = []
         requestReadIfAllowed(&actions)
         return actions
     }
 
     /// The channel delivered what one read brought.
-    public mutating func readComplete() -> [Action] {
+    package mutating func readComplete() -> [Action] {
         readOutstanding = false
         var actions: [Action] = []
         requestReadIfAllowed(&actions)
@@ -244,7 +244,7 @@ public struct ConnectionStateMachine {
     }
 
     /// The channel's writability changed (outbound bytes crossed a watermark).
-    public mutating func writabilityChanged(isWritable: Bool) -> [Action] {
+    package mutating func writabilityChanged(isWritable: Bool) -> [Action] {
         writable = isWritable
         var actions: [Action] = []
         requestReadIfAllowed(&actions)
@@ -252,7 +252,7 @@ public struct ConnectionStateMachine {
     }
 
     /// The client closed its sending side: finish what it sent, then close.
-    public mutating func inputClosed() -> [Action] {
+    package mutating func inputClosed() -> [Action] {
         inputIsClosed = true
         var actions: [Action] = []
         closeIfIdle(&actions)
@@ -260,7 +260,7 @@ public struct ConnectionStateMachine {
     }
 
     /// The connection is gone. Calls in the engine go on; their outcomes are dropped.
-    public mutating func channelInactive() -> [Action] {
+    package mutating func channelInactive() -> [Action] {
         let wasClosed = lifecycle == .closed
         lifecycle = .closed
         guard !wasClosed else { return [] }
@@ -271,7 +271,7 @@ public struct ConnectionStateMachine {
     }
 
     /// A frame claimed more than `max_frame_bytes`: say so with ref 0 and close.
-    public mutating func frameTooLarge(claimed: UInt64) -> [Action] {
+    package mutating func frameTooLarge(claimed: UInt64) -> [Action] {
         guard lifecycle == .open else { return [] }
         var actions: [Action] = [.observe(.request(kind: "undecodable"))]
         fail(
@@ -283,17 +283,17 @@ public struct ConnectionStateMachine {
     }
 
     /// The client closed its side in the middle of a frame.
-    public mutating func truncatedFrame(bytes: Int) -> [Action] {
+    package mutating func truncatedFrame(bytes: Int) -> [Action] {
         input(.truncated(bytes: bytes))
     }
 
     /// A frame that does not decode as a `Request`.
-    public mutating func undecodable(_ error: SluiceProtocolError) -> [Action] {
+    package mutating func undecodable(_ error: SluiceProtocolError) -> [Action] {
         input(.undecodable(error))
     }
 
     /// A decoded request.
-    public mutating func received(_ request: SluiceRequest) -> [Action] {
+    package mutating func received(_ request: SluiceRequest) -> [Action] {
         input(.request(request))
     }
 
@@ -385,7 +385,7 @@ public struct ConnectionStateMachine {
     }
 
     /// The engine buffered the call (its partition) or refused it.
-    public mutating func submitted(ref: UInt64, _ result: Result<Int32, ProduceError>) -> [Action] {
+    package mutating func submitted(ref: UInt64, _ result: Result<Int32, ProduceError>) -> [Action] {
         switch result {
         case .success(let p): engine([.buffered(ref: ref, partition: p)])
         case .failure(let e): engine([.refused(ref: ref, e)])
@@ -393,7 +393,7 @@ public struct ConnectionStateMachine {
     }
 
     /// The call's outcome: the base offset, or why it failed.
-    public mutating func outcome(ref: UInt64, _ result: Result<Int64, ProduceError>, timing: BrokerTiming? = nil) -> [Action] {
+    package mutating func outcome(ref: UInt64, _ result: Result<Int64, ProduceError>, timing: BrokerTiming? = nil) -> [Action] {
         engine([.outcome(ref: ref, result, timing: timing)])
     }
 
@@ -439,7 +439,7 @@ public struct ConnectionStateMachine {
     }
 
     /// The answer to `fetchMetadata`.
-    public mutating func metadataResult(ref: UInt64, topic: String, _ result: Result<Int, ProduceError>) -> [Action] {
+    package mutating func metadataResult(ref: UInt64, topic: String, _ result: Result<Int, ProduceError>) -> [Action] {
         pendingMetadata = max(0, pendingMetadata - 1)
         guard lifecycle == .open else { return [] }
         var actions: [Action] = []
@@ -456,7 +456,7 @@ public struct ConnectionStateMachine {
     }
 
     /// A SyncWait's timeout passed.
-    public mutating func timerFired(id: UInt64) -> [Action] {
+    package mutating func timerFired(id: UInt64) -> [Action] {
         guard lifecycle == .open, let ref = waiters.removeValue(forKey: id) else { return [] }
         var actions: [Action] = []
         if var call = calls[ref] {
@@ -476,13 +476,13 @@ public struct ConnectionStateMachine {
     // MARK: shutdown
 
     /// The gateway is draining: new produce calls are answered SHUTTING_DOWN.
-    public mutating func shutdownStarted() -> [Action] {
+    package mutating func shutdownStarted() -> [Action] {
         draining = true
         return []
     }
 
     /// The drain is over: close once every call of this connection has its reply.
-    public mutating func closeWhenDone() -> [Action] {
+    package mutating func closeWhenDone() -> [Action] {
         closeWhenIdle = true
         var actions: [Action] = []
         closeIfIdle(&actions)
@@ -655,7 +655,7 @@ public struct ConnectionStateMachine {
     }
 
     /// The protocol's code (and Kafka's code) for an engine error.
-    public static func replyCode(_ error: ProduceError) -> (SluiceReply.ErrorCode, Int32) {
+    package static func replyCode(_ error: ProduceError) -> (SluiceReply.ErrorCode, Int32) {
         let kafka = Int32(error.kafkaError?.rawValue ?? 0)
         // Over the closed enum: a new engine code must be given its protocol code here.
         switch error.code.base {
@@ -678,7 +678,7 @@ public struct ConnectionStateMachine {
     }
 
     /// The protocol's persistence status for an engine error.
-    public static func replyPersistence(_ error: ProduceError) -> SluiceReply.Persistence {
+    package static func replyPersistence(_ error: ProduceError) -> SluiceReply.Persistence {
         switch error.persistence {
         case .notPersisted: .notPersisted
         case .possiblyPersisted: .possiblyPersisted

@@ -9,17 +9,17 @@ import NIOCore
 /// The clocks a connection reads: monotonic time for timeouts and latencies, and wall
 /// time (ms since the epoch) to stamp records sent with timestamp 0. Injected so that the
 /// connection state machine is tested without waiting.
-public struct GatewayClock: Sendable {
-    public var now: @Sendable () -> NIODeadline
-    public var wallMilliseconds: @Sendable () -> Int64
+package struct GatewayClock: Sendable {
+    package var now: @Sendable () -> NIODeadline
+    package var wallMilliseconds: @Sendable () -> Int64
 
-    public init(now: @escaping @Sendable () -> NIODeadline, wallMilliseconds: @escaping @Sendable () -> Int64) {
+    package init(now: @escaping @Sendable () -> NIODeadline, wallMilliseconds: @escaping @Sendable () -> Int64) {
         self.now = now
         self.wallMilliseconds = wallMilliseconds
     }
 
     /// The system's clocks.
-    public static let system = GatewayClock(
+    package static let system = GatewayClock(
         now: { .now() },
         wallMilliseconds: {
             var ts = timespec()
@@ -29,7 +29,7 @@ public struct GatewayClock: Sendable {
 }
 
 /// A clock that moves only when told to (tests).
-public final class ManualClock: Sendable {
+package final class ManualClock: Sendable {
     private struct State {
         var monotonic: NIODeadline
         var wall: Int64
@@ -37,21 +37,21 @@ public final class ManualClock: Sendable {
 
     private let state: NIOLockedValueBox<State>
 
-    public init(start: NIODeadline = .uptimeNanoseconds(1_000_000_000), wallMilliseconds: Int64 = 1_700_000_000_000) {
+    package init(start: NIODeadline = .uptimeNanoseconds(1_000_000_000), wallMilliseconds: Int64 = 1_700_000_000_000) {
         state = NIOLockedValueBox(State(monotonic: start, wall: wallMilliseconds))
     }
 
-    public func advance(by amount: TimeAmount) {
+    package func advance(by amount: TimeAmount) {
         state.withLockedValue {
             $0.monotonic = $0.monotonic + amount
             $0.wall += amount.nanoseconds / 1_000_000
         }
     }
 
-    public var now: NIODeadline { state.withLockedValue { $0.monotonic } }
-    public var wallMilliseconds: Int64 { state.withLockedValue { $0.wall } }
+    package var now: NIODeadline { state.withLockedValue { $0.monotonic } }
+    package var wallMilliseconds: Int64 { state.withLockedValue { $0.wall } }
 
-    public var clock: GatewayClock {
+    package var clock: GatewayClock {
         GatewayClock(now: { self.now }, wallMilliseconds: { self.wallMilliseconds })
     }
 }

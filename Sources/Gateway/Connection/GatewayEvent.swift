@@ -1,5 +1,5 @@
 /// Events the server sends down every connection's pipeline during shutdown.
-public enum GatewayEvent: Sendable {
+package enum GatewayEvent: Sendable {
     /// New produce calls are answered SHUTTING_DOWN.
     case shutdownStarted
     /// The engine drained: close once every call has its reply.

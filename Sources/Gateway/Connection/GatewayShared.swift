@@ -3,23 +3,23 @@ import Logging
 import NIOConcurrencyHelpers
 
 /// What every connection of a gateway shares: the engine, metrics, settings.
-public final class GatewayShared: Sendable {
-    public let producer: Producer
+package final class GatewayShared: Sendable {
+    package let producer: Producer
     /// Where connections hand their calls: `producer`, or a scripted engine in tests.
     let engine: any CallEngine
-    public let metrics: GatewayMetrics
-    public let logger: Logger
-    public let version: String
-    public let limits: ConnectionStateMachine.Limits
-    public let maxFrameBytes: Int
-    public let clock: GatewayClock
-    public let authorization: Authorization
+    package let metrics: GatewayMetrics
+    package let logger: Logger
+    package let version: String
+    package let limits: ConnectionStateMachine.Limits
+    package let maxFrameBytes: Int
+    package let clock: GatewayClock
+    package let authorization: Authorization
     /// Where the gateway's shutdown is; connections accepted late read it.
     let phase = NIOLockedValueBox(Phase.serving)
 
     enum Phase: Sendable { case serving, draining, closing }
 
-    public convenience init(
+    package convenience init(
         producer: Producer, metrics: GatewayMetrics, logger: Logger, version: String, limits: ConnectionStateMachine.Limits,
         maxFrameBytes: Int, clock: GatewayClock, authorization: Authorization
     ) {

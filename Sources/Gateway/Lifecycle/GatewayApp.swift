@@ -20,18 +20,27 @@ public final class GatewayApp: Sendable {
     public static let version = "sluiced 0.1.0 (protocol v1)"
 
     public let configuration: GatewayConfiguration
-    public let group: MultiThreadedEventLoopGroup
-    public let producer: Producer
-    public let registry: PrometheusCollectorRegistry
-    public let metrics: GatewayMetrics
-    public let server: GatewayServer
-    public let producerService: ProducerService
-    public let metricsService: MetricsService?
+    package let group: MultiThreadedEventLoopGroup
+    package let producer: Producer
+    package let registry: PrometheusCollectorRegistry
+    package let metrics: GatewayMetrics
+    package let server: GatewayServer
+    package let producerService: ProducerService
+    package let metricsService: MetricsService?
     private let logger: Logger
 
-    public init(
-        configuration: GatewayConfiguration, logger: Logger = Logger(label: "sluiced"), environment: [String: String] = [:],
-        clock: GatewayClock = .system
+    /// Assembles the daemon; nothing runs until `start()` or `run()`.
+    /// - Parameter environment: the process's environment, for systemd's `LISTEN_FDS`.
+    public convenience init(
+        configuration: GatewayConfiguration, logger: Logger = Logger(label: "sluiced"), environment: [String: String] = [:]
+    ) throws {
+        try self.init(configuration: configuration, logger: logger, environment: environment, clock: .system)
+    }
+
+    /// As the public initializer, with the clock the connections' timers read (tests
+    /// pass a `ManualClock`'s).
+    package init(
+        configuration: GatewayConfiguration, logger: Logger, environment: [String: String], clock: GatewayClock
     ) throws {
         self.configuration = configuration
         self.logger = logger

@@ -4,7 +4,7 @@ import NIOCore
 import ServiceLifecycle
 
 /// The optional metrics HTTP listener as a `Service`.
-public final class MetricsService: Service, Sendable {
+package final class MetricsService: Service, Sendable {
     private let host: String
     private let port: Int
     private let routes: MetricsServer.Routes
@@ -12,7 +12,7 @@ public final class MetricsService: Service, Sendable {
     private let logger: Logger
     private let server = NIOLockedValueBox<MetricsServer?>(nil)
 
-    public init(host: String, port: Int, routes: MetricsServer.Routes, group: any EventLoopGroup, logger: Logger) {
+    package init(host: String, port: Int, routes: MetricsServer.Routes, group: any EventLoopGroup, logger: Logger) {
         self.host = host
         self.port = port
         self.routes = routes
@@ -22,20 +22,20 @@ public final class MetricsService: Service, Sendable {
 
     /// Binds; idempotent. Returns the bound port.
     @discardableResult
-    public func start() async throws -> Int {
+    package func start() async throws -> Int {
         if let s = server.withLockedValue({ $0 }) { return s.localAddress?.port ?? port }
         let s = try await MetricsServer.start(host: host, port: port, routes: routes, group: group, logger: logger)
         server.withLockedValue { $0 = s }
         return s.localAddress?.port ?? port
     }
 
-    public func run() async throws {
+    package func run() async throws {
         try await start()
         try? await gracefulShutdown()
         await close()
     }
 
-    public func close() async {
+    package func close() async {
         await server.withLockedValue({ $0 })?.close()
     }
 }

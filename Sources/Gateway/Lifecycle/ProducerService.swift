@@ -10,17 +10,17 @@ import ServiceLifecycle
 ///
 /// The gateway server drains the engine itself, between refusing new calls and closing
 /// its connections; `drain()` runs once whoever asks first.
-public final class ProducerService: Service, Sendable {
-    public let producer: Producer
-    public let drainTimeout: TimeAmount
+package final class ProducerService: Service, Sendable {
+    package let producer: Producer
+    package let drainTimeout: Duration
     private let drainTask = NIOLockedValueBox<Task<Void, Never>?>(nil)
 
-    public init(producer: Producer, drainTimeout: TimeAmount) {
+    package init(producer: Producer, drainTimeout: Duration) {
         self.producer = producer
         self.drainTimeout = drainTimeout
     }
 
-    public func run() async throws {
+    package func run() async throws {
         await producer.start()
         do {
             try await gracefulShutdown()
@@ -32,7 +32,7 @@ public final class ProducerService: Service, Sendable {
     }
 
     /// Drains the engine once; concurrent and later callers wait for the same drain.
-    public func drain() async {
+    package func drain() async {
         let task = drainTask.withLockedValue { t -> Task<Void, Never> in
             if let t { return t }
             let producer = self.producer

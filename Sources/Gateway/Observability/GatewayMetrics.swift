@@ -30,7 +30,7 @@ typealias Gauge = CoreMetrics.Gauge
 ///   `sluice_onwire_requests`, `sluice_produce_requests_total`, `sluice_produce_batches_total`
 ///   (partition batches those requests carried), `sluice_produce_records_sent_total`, `sluice_retries_total`,
 ///   `sluice_partition_producers`; the spool's (`SpoolMetrics`)
-public final class GatewayMetrics: Sendable {
+package final class GatewayMetrics: Sendable {
     private let factory: any MetricsFactory
     private let perTopic = NIOLockedValueBox([String: TopicMetrics]())
     private let perCode = NIOLockedValueBox([String: Counter]())
@@ -72,14 +72,14 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// Buckets of the ack latency histograms, in seconds.
-    public static let latencyBuckets: [Duration] = [
+    package static let latencyBuckets: [Duration] = [
         .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(5), .milliseconds(10),
         .milliseconds(25), .milliseconds(50), .milliseconds(100), .milliseconds(250), .milliseconds(500),
         .seconds(1), .milliseconds(2500), .seconds(5), .seconds(10), .seconds(30),
     ]
 
     /// A Prometheus registry and the metrics factory over it, with the gateway's buckets.
-    public static func prometheus(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) -> PrometheusMetricsFactory {
+    package static func prometheus(registry: PrometheusCollectorRegistry = PrometheusCollectorRegistry()) -> PrometheusMetricsFactory {
         var factory = PrometheusMetricsFactory(registry: registry)
         // Value histograms of seconds, not duration histograms: recording compares the
         // value with every bucket, three histograms per ack, and `Double` comparisons are
@@ -93,7 +93,7 @@ public final class GatewayMetrics: Sendable {
 
     /// - Parameter peerLabelLimit: peer uids that get a label of their own
     ///   (`metrics.peer_label_limit`); the others are counted as `other`.
-    public init(factory: any MetricsFactory, peerLabelLimit: Int = GatewayConfiguration.Metrics().peerLabelLimit) {
+    package init(factory: any MetricsFactory, peerLabelLimit: Int = GatewayConfiguration.Metrics().peerLabelLimit) {
         self.factory = factory
         peers = PeerMetricsTable(limit: peerLabelLimit, factory: factory)
         connectionsOpen = Gauge(label: "sluice_connections", factory: factory)
@@ -112,7 +112,7 @@ public final class GatewayMetrics: Sendable {
     }
 
     /// Metrics that go nowhere (tests, tools).
-    public static let none = GatewayMetrics(factory: NOOPMetricsHandler.instance)
+    package static let none = GatewayMetrics(factory: NOOPMetricsHandler.instance)
 
     /// The handles of a topic's counters (looked up under a lock: connections cache them).
     func topic(_ name: String) -> TopicMetrics {
@@ -155,7 +155,7 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
-    public func failed(code: String) {
+    package func failed(code: String) {
         failureCounter(code: code).increment()
     }
 
@@ -169,7 +169,7 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
-    public func request(kind: String) {
+    package func request(kind: String) {
         requestCounter(kind: kind).increment()
     }
 
@@ -183,25 +183,25 @@ public final class GatewayMetrics: Sendable {
         }
     }
 
-    public func connectionOpened() {
+    package func connectionOpened() {
         connectionsTotal.increment()
         let n = openCount.withLockedValue { $0 += 1; return $0 }
         connectionsOpen.record(n)
     }
 
-    public func connectionClosed() {
+    package func connectionClosed() {
         let n = openCount.withLockedValue { $0 -= 1; return $0 }
         connectionsOpen.record(n)
     }
 
-    public var openConnections: Int { openCount.withLockedValue { $0 } }
+    package var openConnections: Int { openCount.withLockedValue { $0 } }
 
-    public func connectionRefused(notAuthorized: Bool) {
+    package func connectionRefused(notAuthorized: Bool) {
         (notAuthorized ? refusedUnauthorized : refusedLimit).increment()
     }
 
     /// Samples the engine: buffer depth, on-wire requests, and its counters.
-    public func sample(_ producer: Producer) async {
+    package func sample(_ producer: Producer) async {
         let depth = await producer.depth()
         bufferPending.record(depth.pending)
         bufferBuffered.record(depth.buffered)

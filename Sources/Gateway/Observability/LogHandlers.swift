@@ -8,16 +8,21 @@ import NIOConcurrencyHelpers
 
 /// Log lines on standard error, as text or as one JSON object a line.
 public struct GatewayLogHandler: LogHandler {
-    public enum Format: Sendable { case text, json }
+    /// Text lines or JSON objects: `log.format`'s values.
+    public typealias Format = GatewayConfiguration.Log.Format
 
+    /// Metadata every line of this handler carries (swift-log's `LogHandler`).
     public var metadata: Logger.Metadata = [:]
+    /// The least level logged.
     public var logLevel: Logger.Level
+    /// Metadata added at each line (swift-log's `LogHandler`).
     public var metadataProvider: Logger.MetadataProvider?
     private let label: String
     private let format: Format
 
     private static let lock = NIOLock()
 
+    /// A handler for the logger `label`.
     public init(label: String, format: Format, level: Logger.Level) {
         self.label = label
         self.format = format
@@ -29,11 +34,13 @@ public struct GatewayLogHandler: LogHandler {
         LoggingSystem.bootstrap { label in GatewayLogHandler(label: label, format: format, level: level) }
     }
 
+    /// One metadata value (swift-log's `LogHandler`).
     public subscript(metadataKey key: String) -> Logger.Metadata.Value? {
         get { metadata[key] }
         set { metadata[key] = newValue }
     }
 
+    /// Writes one line to standard error.
     public func log(event: LogEvent) {
         var all = metadata
         if let provided = metadataProvider?.get() { all.merge(provided) { _, new in new } }

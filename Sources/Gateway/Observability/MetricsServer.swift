@@ -6,31 +6,31 @@ import NIOPosix
 /// A small HTTP/1.1 listener for Prometheus and health checks:
 /// `GET /metrics` (text exposition format) and `GET /health` (200 "ok", or 503
 /// "draining" once shutdown began). Every response closes its connection.
-public final class MetricsServer: Sendable {
+package final class MetricsServer: Sendable {
     /// What the routes answer; closures so the server knows nothing of the gateway.
-    public struct Routes: Sendable {
+    package struct Routes: Sendable {
         /// The exposition text (sampling the engine first).
-        public var metrics: @Sendable () async -> [UInt8]
+        package var metrics: @Sendable () async -> [UInt8]
         /// Whether the gateway serves, and a word about it.
-        public var health: @Sendable () -> (healthy: Bool, status: String)
+        package var health: @Sendable () -> (healthy: Bool, status: String)
 
-        public init(metrics: @escaping @Sendable () async -> [UInt8], health: @escaping @Sendable () -> (healthy: Bool, status: String)) {
+        package init(metrics: @escaping @Sendable () async -> [UInt8], health: @escaping @Sendable () -> (healthy: Bool, status: String)) {
             self.metrics = metrics
             self.health = health
         }
     }
 
-    public let channel: any Channel
+    package let channel: any Channel
 
     /// The bound address (the port when 0 was asked).
-    public var localAddress: SocketAddress? { channel.localAddress }
+    package var localAddress: SocketAddress? { channel.localAddress }
 
     private init(channel: any Channel) {
         self.channel = channel
     }
 
     /// Binds `host:port` and serves until `close()`.
-    public static func start(host: String, port: Int, routes: Routes, group: any EventLoopGroup, logger: Logger) async throws -> MetricsServer {
+    package static func start(host: String, port: Int, routes: Routes, group: any EventLoopGroup, logger: Logger) async throws -> MetricsServer {
         let channel = try await ServerBootstrap(group: group)
             .serverChannelOption(ChannelOptions.socketOption(.so_reuseaddr), value: 1)
             .childChannelInitializer { channel in
@@ -44,7 +44,7 @@ public final class MetricsServer: Sendable {
         return MetricsServer(channel: channel)
     }
 
-    public func close() async {
+    package func close() async {
         try? await channel.close()
     }
 }

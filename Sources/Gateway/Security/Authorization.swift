@@ -6,38 +6,38 @@
 /// produce to a topic when some rule has a pattern matching the topic and lists the peer
 /// (by uid, or by gid or supplementary group; a rule listing neither uids nor gids lists
 /// everyone).
-public struct Authorization: Sendable, Equatable {
-    public var allowedUids: Set<UInt32>
-    public var allowedGids: Set<UInt32>
-    public var rules: [GatewayConfiguration.TopicRule]
+package struct Authorization: Sendable, Equatable {
+    package var allowedUids: Set<UInt32>
+    package var allowedGids: Set<UInt32>
+    package var rules: [GatewayConfiguration.TopicRule]
 
-    public init(allowedUids: Set<UInt32> = [], allowedGids: Set<UInt32> = [], rules: [GatewayConfiguration.TopicRule] = []) {
+    package init(allowedUids: Set<UInt32> = [], allowedGids: Set<UInt32> = [], rules: [GatewayConfiguration.TopicRule] = []) {
         self.allowedUids = allowedUids
         self.allowedGids = allowedGids
         self.rules = rules
     }
 
-    public init(_ security: GatewayConfiguration.Security) {
+    package init(_ security: GatewayConfiguration.Security) {
         self.init(allowedUids: Set(security.allowedUids), allowedGids: Set(security.allowedGids), rules: security.topicRules)
     }
 
     /// Everyone may do everything.
-    public static let open = Authorization()
+    package static let open = Authorization()
 
     /// Whether the peer may connect at all.
-    public func mayConnect(_ peer: PeerCredentials) -> Bool {
+    package func mayConnect(_ peer: PeerCredentials) -> Bool {
         if allowedUids.isEmpty && allowedGids.isEmpty { return true }
         return allowedUids.contains(peer.uid) || peer.isInAnyGroup(allowedGids)
     }
 
     /// Whether any decision depends on groups: only then are a peer's supplementary
     /// groups looked up when it connects.
-    public var usesGroups: Bool {
+    package var usesGroups: Bool {
         !allowedGids.isEmpty || rules.contains { !$0.gids.isEmpty }
     }
 
     /// The topic permissions of one connected peer, for its connection's state machine.
-    public func permissions(for peer: PeerCredentials?) -> TopicPermissions {
+    package func permissions(for peer: PeerCredentials?) -> TopicPermissions {
         guard !rules.isEmpty else { return .all }
         guard let peer else { return .none }
         let mine = rules.filter { rule in
@@ -49,24 +49,24 @@ public struct Authorization: Sendable, Equatable {
 
 /// The topics one peer may produce to: a list of glob patterns (`*` matches any run of
 /// characters, everything else matches itself), or everything.
-public struct TopicPermissions: Sendable, Equatable {
+package struct TopicPermissions: Sendable, Equatable {
     /// nil: every topic.
-    public var patterns: [String]?
+    package var patterns: [String]?
 
-    public init(patterns: [String]?) {
+    package init(patterns: [String]?) {
         self.patterns = patterns
     }
 
-    public static let all = TopicPermissions(patterns: nil)
-    public static let none = TopicPermissions(patterns: [])
+    package static let all = TopicPermissions(patterns: nil)
+    package static let none = TopicPermissions(patterns: [])
 
-    public func allows(_ topic: String) -> Bool {
+    package func allows(_ topic: String) -> Bool {
         guard let patterns else { return true }
         return patterns.contains { Self.glob($0, matches: topic) }
     }
 
     /// `*` matches any run of characters (including none); no other character is special.
-    public static func glob(_ pattern: String, matches text: String) -> Bool {
+    package static func glob(_ pattern: String, matches text: String) -> Bool {
         let p = Array(pattern.utf8)
         let t = Array(text.utf8)
         var pi = 0

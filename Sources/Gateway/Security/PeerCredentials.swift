@@ -8,15 +8,15 @@ import NIOCore
 /// Who is at the other end of a Unix socket connection, as the kernel says (SO_PEERCRED):
 /// the process id, user id and group id at the time it connected; and the supplementary
 /// groups of that uid, when they were looked up (`PeerGroups`).
-public struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
-    public var pid: Int32
-    public var uid: UInt32
-    public var gid: UInt32
+package struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
+    package var pid: Int32
+    package var uid: UInt32
+    package var gid: UInt32
     /// The uid's supplementary groups from the group database, looked up at connect
     /// time when authorization uses gids; empty when not looked up or not found.
-    public var groups: Set<UInt32>
+    package var groups: Set<UInt32>
 
-    public init(pid: Int32, uid: UInt32, gid: UInt32, groups: Set<UInt32> = []) {
+    package init(pid: Int32, uid: UInt32, gid: UInt32, groups: Set<UInt32> = []) {
         self.pid = pid
         self.uid = uid
         self.gid = gid
@@ -24,11 +24,11 @@ public struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Whether the peer is in any of `gids`: its primary gid or a supplementary group.
-    public func isInAnyGroup(_ gids: some Sequence<UInt32>) -> Bool {
+    package func isInAnyGroup(_ gids: some Sequence<UInt32>) -> Bool {
         gids.contains { $0 == gid || groups.contains($0) }
     }
 
-    public var description: String {
+    package var description: String {
         groups.isEmpty ? "pid \(pid) uid \(uid) gid \(gid)" : "pid \(pid) uid \(uid) gid \(gid) groups \(groups.sorted())"
     }
 
@@ -40,7 +40,7 @@ public struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
     }
 
     /// Reads SO_PEERCRED of an accepted Unix socket channel.
-    public static func of(_ channel: any Channel) -> EventLoopFuture<PeerCredentials> {
+    package static func of(_ channel: any Channel) -> EventLoopFuture<PeerCredentials> {
         guard let provider = channel as? any SocketOptionProvider else {
             return channel.eventLoop.makeFailedFuture(PeerCredentialsError.unsupported)
         }
@@ -55,6 +55,6 @@ public struct PeerCredentials: Sendable, Hashable, CustomStringConvertible {
 }
 
 /// The channel cannot tell its peer's credentials (not a Unix socket, or not Linux).
-public enum PeerCredentialsError: Error, Sendable {
+package enum PeerCredentialsError: Error, Sendable {
     case unsupported
 }

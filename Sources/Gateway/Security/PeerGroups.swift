@@ -16,25 +16,25 @@ import NIOPosix
 /// looks at these groups. They are looked up once, when the peer connects. The lookup
 /// may block on a directory service, so the server runs it on a thread pool, not on an
 /// event loop.
-public enum PeerGroups {
+package enum PeerGroups {
     /// Why the groups of a uid could not be looked up.
-    public struct LookupError: Error, Sendable, Equatable, CustomStringConvertible {
-        public enum Code: Sendable, Equatable {
+    package struct LookupError: Error, Sendable, Equatable, CustomStringConvertible {
+        package enum Code: Sendable, Equatable {
             /// The user database has no entry for the uid (common for container uids).
             case unknownUser
             /// `getpwuid_r` or `getgrouplist` failed.
             case lookupFailed
         }
 
-        public var code: Code
-        public var message: String
+        package var code: Code
+        package var message: String
 
-        public var description: String { message }
+        package var description: String { message }
     }
 
     /// The groups of the user `uid` (whose primary group is `primaryGid`), the primary
     /// group included, as the group database lists them now.
-    public static func lookup(uid: UInt32, primaryGid: UInt32) -> Result<Set<UInt32>, LookupError> {
+    package static func lookup(uid: UInt32, primaryGid: UInt32) -> Result<Set<UInt32>, LookupError> {
         let name: String
         switch userName(uid: uid) {
         case .success(let n): name = n

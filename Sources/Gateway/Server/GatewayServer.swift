@@ -14,11 +14,11 @@ import SluiceProtocol
 /// accepting, answers new produce calls SHUTTING_DOWN, lets the engine produce what is
 /// buffered (within the drain timeout), sends every final reply and closes the
 /// connections.
-public final class GatewayServer: Service, Sendable {
-    public struct Settings: Sendable {
-        public var listener: GatewayConfiguration.Listener
-        public var limits: GatewayConfiguration.Limits
-        public init(listener: GatewayConfiguration.Listener, limits: GatewayConfiguration.Limits) {
+package final class GatewayServer: Service, Sendable {
+    package struct Settings: Sendable {
+        package var listener: GatewayConfiguration.Listener
+        package var limits: GatewayConfiguration.Limits
+        package init(listener: GatewayConfiguration.Listener, limits: GatewayConfiguration.Limits) {
             self.listener = listener
             self.limits = limits
         }
@@ -32,8 +32,8 @@ public final class GatewayServer: Service, Sendable {
         var drained = false
     }
 
-    public let settings: Settings
-    public let shared: GatewayShared
+    package let settings: Settings
+    package let shared: GatewayShared
     private let group: any EventLoopGroup
     private let environment: [String: String]
     private let drainEngine: @Sendable () async -> Void
@@ -42,7 +42,7 @@ public final class GatewayServer: Service, Sendable {
 
     /// - Parameter drainEngine: drains the engine (`ProducerService.drain`): returns once
     ///   every buffered call has its outcome or failed after the drain timeout.
-    public init(
+    package init(
         settings: Settings, shared: GatewayShared, group: any EventLoopGroup, environment: [String: String] = [:],
         drainEngine: @escaping @Sendable () async -> Void
     ) {
@@ -54,13 +54,13 @@ public final class GatewayServer: Service, Sendable {
     }
 
     /// Whether the server is draining (for `/health`).
-    public var isDraining: Bool { state.withLockedValue { $0.draining } }
+    package var isDraining: Bool { state.withLockedValue { $0.draining } }
 
     /// Open client connections.
-    public var connectionCount: Int { state.withLockedValue { $0.connections.count } }
+    package var connectionCount: Int { state.withLockedValue { $0.connections.count } }
 
     /// Binds the socket (or takes systemd's) and starts accepting. Idempotent.
-    public func start() async throws {
+    package func start() async throws {
         if state.withLockedValue({ $0.serverChannel != nil }) { return }
         let listener = settings.listener
         let limits = settings.limits
@@ -156,7 +156,7 @@ public final class GatewayServer: Service, Sendable {
 
     // MARK: Service
 
-    public func run() async throws {
+    package func run() async throws {
         try await start()
         // Returns on graceful shutdown; throws on cancellation (a second signal).
         do {
@@ -170,7 +170,7 @@ public final class GatewayServer: Service, Sendable {
 
     /// Stops accepting, answers new calls SHUTTING_DOWN, drains the engine, sends the
     /// final replies and closes every connection. Idempotent; concurrent callers all wait.
-    public func drain() async {
+    package func drain() async {
         let task = drainTask.withLockedValue { t -> Task<Void, Never> in
             if let t { return t }
             let new = Task { await self.drain0() }
@@ -219,7 +219,7 @@ public final class GatewayServer: Service, Sendable {
     }
 
     /// Closes the listener and every connection at once (cancellation).
-    public func closeEverything() async {
+    package func closeEverything() async {
         let (server, connections) = state.withLockedValue { s in
             s.draining = true
             return (s.serverChannel, Array(s.connections.values))

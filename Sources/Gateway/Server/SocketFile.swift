@@ -5,26 +5,26 @@ import Musl
 #endif
 
 /// Why the listening socket could not be set up.
-public struct ListenerError: Error, Sendable, CustomStringConvertible {
-    public var path: String
-    public var message: String
+package struct ListenerError: Error, Sendable, CustomStringConvertible {
+    package var path: String
+    package var message: String
 
-    public init(path: String, _ message: String) {
+    package init(path: String, _ message: String) {
         self.path = path
         self.message = message
     }
 
-    public var description: String { "listener \(path): \(message)" }
+    package var description: String { "listener \(path): \(message)" }
 }
 
 /// The socket file on disk: its directory, a stale file left by a daemon that died, and
 /// its owner and mode once bound.
-public enum SocketFile {
+package enum SocketFile {
     /// Creates the directory (mode 0755, parents too) and removes a stale socket file.
     ///
     /// A file at `path` is removed only when it is a socket and nothing accepts on it (a
     /// connect is refused): a live daemon's socket or a file of another kind is an error.
-    public static func prepare(path: String) throws(ListenerError) {
+    package static func prepare(path: String) throws(ListenerError) {
         guard path.utf8.count < 108 else {
             throw ListenerError(path: path, "path longer than a Unix socket address allows (107 bytes)")
         }
@@ -52,7 +52,7 @@ public enum SocketFile {
 
     /// Sets the bound socket file's mode, then owner and group (names or numbers; empty
     /// keeps the daemon's).
-    public static func configure(path: String, mode: UInt32, owner: String, group: String) throws(ListenerError) {
+    package static func configure(path: String, mode: UInt32, owner: String, group: String) throws(ListenerError) {
         let uid = try owner.isEmpty ? uid_t.max : userId(owner, path: path)
         let gid = try group.isEmpty ? gid_t.max : groupId(group, path: path)
         if uid != uid_t.max || gid != gid_t.max {
@@ -67,14 +67,14 @@ public enum SocketFile {
     }
 
     /// The inode of the file at `path`, to remove only our own socket at exit.
-    public static func identity(of path: String) -> (dev: UInt64, ino: UInt64)? {
+    package static func identity(of path: String) -> (dev: UInt64, ino: UInt64)? {
         var st = stat()
         guard lstat(path, &st) == 0 else { return nil }
         return (UInt64(st.st_dev), UInt64(st.st_ino))
     }
 
     /// Removes the socket file if it is still the one we bound.
-    public static func remove(path: String, ifIdentity expected: (dev: UInt64, ino: UInt64)?) {
+    package static func remove(path: String, ifIdentity expected: (dev: UInt64, ino: UInt64)?) {
         guard let expected, let now = identity(of: path), now == expected else { return }
         unlink(path)
     }
@@ -143,11 +143,11 @@ public enum SocketFile {
 
 /// systemd socket activation: the listening socket passed as fd 3 with `LISTEN_PID` and
 /// `LISTEN_FDS` in the environment (sd_listen_fds(3)).
-public enum SystemdActivation {
+package enum SystemdActivation {
     /// The first passed descriptor, when the variables are for this process and it is a
     /// listening Unix stream socket. The variables are removed so that children do not
     /// inherit them.
-    public static func listeningSocket(environment: [String: String]) throws(ListenerError) -> Int32? {
+    package static func listeningSocket(environment: [String: String]) throws(ListenerError) -> Int32? {
         guard let pidText = environment["LISTEN_PID"], let fdsText = environment["LISTEN_FDS"] else { return nil }
         guard let pid = Int32(pidText), pid == getpid(), let count = Int(fdsText), count >= 1 else { return nil }
         unsetenv("LISTEN_PID")

@@ -8,15 +8,15 @@ import NIOCore
 /// attempt starts a cool-down during which askers fail fast with the last error, growing
 /// from `reconnectBackoff` to `maxReconnectBackoff`; a successful connect resets it. A
 /// connection that closes is forgotten, and the next ask reconnects.
-public actor ConnectionPool {
-    public struct Settings: Sendable {
+package actor ConnectionPool {
+    package struct Settings: Sendable {
         /// Settings of every broker connection.
-        public var connection = ConnectionConfiguration()
+        package var connection = ConnectionConfiguration()
         /// First cool-down after a failed connect [100 ms].
-        public var reconnectBackoff: TimeAmount = .milliseconds(100)
+        package var reconnectBackoff: TimeAmount = .milliseconds(100)
         /// Longest cool-down [10 s].
-        public var maxReconnectBackoff: TimeAmount = .seconds(10)
-        public init() {}
+        package var maxReconnectBackoff: TimeAmount = .seconds(10)
+        package init() {}
     }
 
     private enum Slot {
@@ -25,26 +25,26 @@ public actor ConnectionPool {
         case coolingDown(until: NIODeadline, backoff: TimeAmount, error: KafkaClientError)
     }
 
-    public nonisolated let eventLoop: any EventLoop
+    package nonisolated let eventLoop: any EventLoop
     private let settings: Settings
     private let logger: Logger
     private var slots: [BrokerAddress: Slot] = [:]
     private var isShutdown = false
     /// Connections opened over the pool's lifetime, for tests and metrics.
-    public private(set) var connectCount = 0
+    package private(set) var connectCount = 0
     /// Connection attempts, failed ones included.
-    public private(set) var connectAttempts = 0
+    package private(set) var connectAttempts = 0
 
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
+    package nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
 
-    public init(eventLoop: any EventLoop, settings: Settings = .init(), logger: Logger = Logger(label: "sluice.pool")) {
+    package init(eventLoop: any EventLoop, settings: Settings = .init(), logger: Logger = Logger(label: "sluice.pool")) {
         self.eventLoop = eventLoop
         self.settings = settings
         self.logger = logger
     }
 
     /// The open connection to `broker`, connecting if needed.
-    public func connection(to broker: BrokerAddress) async throws(KafkaClientError) -> BrokerConnection {
+    package func connection(to broker: BrokerAddress) async throws(KafkaClientError) -> BrokerConnection {
         guard !isShutdown else { throw KafkaClientError(.shutdown, "connection pool is shut down") }
         var previousBackoff: TimeAmount?
         switch slots[broker] {
@@ -83,7 +83,7 @@ public actor ConnectionPool {
     }
 
     /// How many connections are open now.
-    public var openConnectionCount: Int {
+    package var openConnectionCount: Int {
         slots.values.reduce(0) { n, slot in
             if case .connected(let c) = slot, c.isActive { return n + 1 }
             return n
@@ -91,7 +91,7 @@ public actor ConnectionPool {
     }
 
     /// Closes every connection; later asks fail with `.shutdown`.
-    public func shutdown() async {
+    package func shutdown() async {
         isShutdown = true
         let all = slots
         slots.removeAll()

@@ -7,27 +7,27 @@ import NIOCore
 ///
 /// Runs on one event loop (its executor), the same as the connections it makes, so
 /// partition producers on that loop talk to it without thread hops.
-public actor KafkaCluster {
-    public struct Settings: Sendable {
+package actor KafkaCluster {
+    package struct Settings: Sendable {
         /// Brokers to ask for metadata first (HOST:PORT list).
-        public var bootstrap: [BrokerAddress]
+        package var bootstrap: [BrokerAddress]
         /// Metadata cache settings (refresh interval, unknown-topic TTL).
-        public var metadata = MetadataCache.Settings()
+        package var metadata = MetadataCache.Settings()
         /// Connection pool settings (connection options, reconnect backoff).
-        public var pool = ConnectionPool.Settings()
+        package var pool = ConnectionPool.Settings()
         /// Timeout of one Metadata request [10 s].
-        public var metadataTimeout: TimeAmount = .seconds(10)
+        package var metadataTimeout: TimeAmount = .seconds(10)
 
-        public init(bootstrap: [BrokerAddress]) {
+        package init(bootstrap: [BrokerAddress]) {
             self.bootstrap = bootstrap
         }
     }
 
-    public nonisolated let eventLoop: any EventLoop
-    public nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
+    package nonisolated let eventLoop: any EventLoop
+    package nonisolated var unownedExecutor: UnownedSerialExecutor { eventLoop.executor.asUnownedSerialExecutor() }
 
-    public let settings: Settings
-    public let pool: ConnectionPool
+    package let settings: Settings
+    package let pool: ConnectionPool
     private let logger: Logger
     private var cache: MetadataCache {
         didSet { metadataGeneration &+= 1 }
@@ -41,9 +41,9 @@ public actor KafkaCluster {
     private var periodicTask: Task<Void, Never>?
     private var isShutdown = false
     /// Metadata requests sent, for tests and metrics.
-    public private(set) var metadataRequestCount = 0
+    package private(set) var metadataRequestCount = 0
 
-    public init(settings: Settings, eventLoop: any EventLoop, logger: Logger = Logger(label: "sluice.cluster")) {
+    package init(settings: Settings, eventLoop: any EventLoop, logger: Logger = Logger(label: "sluice.cluster")) {
         self.settings = settings
         self.eventLoop = eventLoop
         self.logger = logger
@@ -52,7 +52,7 @@ public actor KafkaCluster {
     }
 
     /// Starts the periodic metadata refresh.
-    public func start() {
+    package func start() {
         guard periodicTask == nil else { return }
         periodicTask = Task { [weak self] in
             while !Task.isCancelled {
@@ -66,7 +66,7 @@ public actor KafkaCluster {
     }
 
     /// Stops the refresh and closes every connection.
-    public func shutdown() async {
+    package func shutdown() async {
         isShutdown = true
         periodicTask?.cancel()
         periodicTask = nil
@@ -78,7 +78,7 @@ public actor KafkaCluster {
     /// The leader of a partition, refreshing metadata first when needed.
     /// - Parameter fresh: the caller saw a leader error: refresh before answering (at
     ///   most once per `minRefreshInterval`, waiting for that interval if needed).
-    public func leader(topic: String, partition: Int32, fresh: Bool = false) async throws(KafkaClusterError) -> (id: Int32, address: BrokerAddress) {
+    package func leader(topic: String, partition: Int32, fresh: Bool = false) async throws(KafkaClusterError) -> (id: Int32, address: BrokerAddress) {
         if fresh {
             cache.markStale()
             let wait = cache.nextRefresh() - .now()
@@ -115,7 +115,7 @@ public actor KafkaCluster {
     ///   fewer, the topic may have grown, so metadata is refreshed first (at most once per
     ///   `minRefreshInterval`, so a client naming a missing partition cannot flood the
     ///   cluster with metadata requests).
-    public func partitionCount(topic: String, atLeast needed: Int? = nil) async throws(KafkaClusterError) -> Int {
+    package func partitionCount(topic: String, atLeast needed: Int? = nil) async throws(KafkaClusterError) -> Int {
         if let needed, let known = cache.partitionCount(topic: topic, now: .now()), known > 0, known < needed {
             cache.markStale()
             let wait = cache.nextRefresh() - .now()
@@ -153,12 +153,12 @@ public actor KafkaCluster {
     }
 
     /// The shared connection to a broker.
-    public func connection(to broker: BrokerAddress) async throws(KafkaClientError) -> BrokerConnection {
+    package func connection(to broker: BrokerAddress) async throws(KafkaClientError) -> BrokerConnection {
         try await pool.connection(to: broker)
     }
 
     /// A leader error was seen: metadata will be refreshed before the next lookup.
-    public func markStale() {
+    package func markStale() {
         cache.markStale()
     }
 
@@ -166,7 +166,7 @@ public actor KafkaCluster {
 
     /// Refreshes the metadata of every known topic (and `topic`), deduplicating
     /// concurrent refreshes. Errors are remembered, not thrown: lookups report them.
-    public func refresh(adding topic: String? = nil) async {
+    package func refresh(adding topic: String? = nil) async {
         if let topic, !cache.knownTopics.contains(topic) { extraTopics.insert(topic) }
         if let running = refreshInFlight {
             await running.value
@@ -253,7 +253,7 @@ public actor KafkaCluster {
 
     /// The producer id and epoch in use, obtaining one (InitProducerId) if none is yet,
     /// or a new one when `replacing` is the current one (the broker lost track of it).
-    public func producerIdentity(replacing old: ProducerIdentity? = nil) async throws(KafkaClusterError) -> ProducerIdentity {
+    package func producerIdentity(replacing old: ProducerIdentity? = nil) async throws(KafkaClusterError) -> ProducerIdentity {
         if let identity, identity != old { return identity }
         if let running = identityTask { return try await running.value.get() }
         let task = Task { await self.initProducerId() }

@@ -6,11 +6,11 @@ import KafkaWire
 /// The cluster's own vocabulary, apart from the engine's `ProduceError`, which is about a
 /// produce call; the engine turns one into the other (`ProduceError.init(_:)`), code for
 /// code.
-public struct KafkaClusterError: Error, Hashable, Sendable, CustomStringConvertible {
+package struct KafkaClusterError: Error, Hashable, Sendable, CustomStringConvertible {
     /// What went wrong, as one of the static members (`.unknownTopic`, ...). The set is
     /// extensible: a later version may add codes without breaking a library user's
     /// `switch`, which therefore needs a `default:`.
-    public struct Code: Hashable, Sendable, CustomStringConvertible {
+    package struct Code: Hashable, Sendable, CustomStringConvertible {
         /// The codes of this version as a closed enum: the package's own switches use it,
         /// so the compiler still finds each one that a new code must reach.
         package enum Base: String, Hashable, Sendable, CaseIterable {
@@ -22,36 +22,36 @@ public struct KafkaClusterError: Error, Hashable, Sendable, CustomStringConverti
         package init(_ base: Base) { self.base = base }
 
         /// The code's name (`unknownTopic`); stable across versions, for logs and metric labels.
-        public var description: String { base.rawValue }
+        package var description: String { base.rawValue }
 
         /// The topic does not exist.
-        public static let unknownTopic = Code(.unknownTopic)
+        package static let unknownTopic = Code(.unknownTopic)
 
         /// The topic has no such partition.
-        public static let unknownPartition = Code(.unknownPartition)
+        package static let unknownPartition = Code(.unknownPartition)
 
         /// No metadata, or the partition has no leader now; retriable.
-        public static let noLeader = Code(.noLeader)
+        package static let noLeader = Code(.noLeader)
 
         /// The cluster does not support a required feature (InitProducerId, for idempotence).
-        public static let unsupported = Code(.unsupported)
+        package static let unsupported = Code(.unsupported)
     }
 
-    public var code: Code
-    public var message: String
+    package var code: Code
+    package var message: String
     /// Kafka's error code, when a broker answered with one.
-    public var kafkaError: KafkaErrorCode?
+    package var kafkaError: KafkaErrorCode?
     /// The partition concerned, when the lookup was for one.
-    public var partition: Int32?
+    package var partition: Int32?
 
-    public init(_ code: Code, _ message: String, kafkaError: KafkaErrorCode? = nil, partition: Int32? = nil) {
+    package init(_ code: Code, _ message: String, kafkaError: KafkaErrorCode? = nil, partition: Int32? = nil) {
         self.code = code
         self.message = message
         self.kafkaError = kafkaError
         self.partition = partition
     }
 
-    public var description: String {
+    package var description: String {
         var s = "\(code): \(message)"
         if let kafkaError { s += " [\(kafkaError)]" }
         return s

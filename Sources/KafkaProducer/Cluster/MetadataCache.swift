@@ -6,18 +6,18 @@ import NIOCore
 /// time (so a client that keeps naming a missing topic does not trigger a metadata
 /// request per call), and says when a refresh is due: periodically, and soon after a
 /// leader error marks the data stale.
-public struct MetadataCache: Sendable {
-    public struct Settings: Sendable, Equatable {
+package struct MetadataCache: Sendable {
+    package struct Settings: Sendable, Equatable {
         /// Refresh everything this often [5 minutes].
-        public var refreshInterval: TimeAmount = .minutes(5)
+        package var refreshInterval: TimeAmount = .minutes(5)
         /// How long an unknown topic is remembered as unknown [5 s].
-        public var unknownTopicTTL: TimeAmount = .seconds(5)
+        package var unknownTopicTTL: TimeAmount = .seconds(5)
         /// Least time between two refreshes caused by errors [100 ms].
-        public var minRefreshInterval: TimeAmount = .milliseconds(100)
-        public init() {}
+        package var minRefreshInterval: TimeAmount = .milliseconds(100)
+        package init() {}
     }
 
-    public enum Lookup: Equatable, Sendable {
+    package enum Lookup: Equatable, Sendable {
         /// The partition's leader.
         case leader(Int32, BrokerAddress)
         /// The topic or partition is known but has no usable leader now.
@@ -30,19 +30,19 @@ public struct MetadataCache: Sendable {
         case needMetadata
     }
 
-    public let settings: Settings
-    public private(set) var metadata = ClusterMetadata(brokers: [:], topics: [:])
+    package let settings: Settings
+    package private(set) var metadata = ClusterMetadata(brokers: [:], topics: [:])
     private var unknownTopics: [String: NIODeadline] = [:]
     private var lastRefresh: NIODeadline?
     private var stale = false
 
-    public init(settings: Settings = .init()) {
+    package init(settings: Settings = .init()) {
         self.settings = settings
     }
 
     /// Merges a fresh answer. Topics asked for but missing or answered with
     /// UNKNOWN_TOPIC_OR_PARTITION are remembered as unknown until the TTL passes.
-    public mutating func update(_ fresh: ClusterMetadata, requestedTopics: [String]?, now: NIODeadline) {
+    package mutating func update(_ fresh: ClusterMetadata, requestedTopics: [String]?, now: NIODeadline) {
         metadata.brokers = fresh.brokers.isEmpty ? metadata.brokers : fresh.brokers
         for (name, topic) in fresh.topics {
             if topic.errorCode == 3 {  // UNKNOWN_TOPIC_OR_PARTITION
@@ -62,7 +62,7 @@ public struct MetadataCache: Sendable {
     }
 
     /// Where to send records for `topic`/`partition` now.
-    public mutating func lookup(topic: String, partition: Int32, now: NIODeadline) -> Lookup {
+    package mutating func lookup(topic: String, partition: Int32, now: NIODeadline) -> Lookup {
         if let until = unknownTopics[topic] {
             if until > now { return .unknownTopic }
             unknownTopics.removeValue(forKey: topic)
@@ -75,7 +75,7 @@ public struct MetadataCache: Sendable {
 
     /// The partition count of a known topic, `nil` if it must be asked for, or 0 when the
     /// topic is known not to exist.
-    public mutating func partitionCount(topic: String, now: NIODeadline) -> Int? {
+    package mutating func partitionCount(topic: String, now: NIODeadline) -> Int? {
         if let until = unknownTopics[topic] {
             if until > now { return 0 }
             unknownTopics.removeValue(forKey: topic)
@@ -84,17 +84,17 @@ public struct MetadataCache: Sendable {
     }
 
     /// A leader error was seen: refresh soon.
-    public mutating func markStale() { stale = true }
+    package mutating func markStale() { stale = true }
 
     /// When the next refresh should happen.
-    public func nextRefresh() -> NIODeadline {
+    package func nextRefresh() -> NIODeadline {
         guard let lastRefresh else { return .uptimeNanoseconds(0) }
         return lastRefresh + (stale ? settings.minRefreshInterval : settings.refreshInterval)
     }
 
     /// Whether a refresh is due now.
-    public func refreshDue(now: NIODeadline) -> Bool { nextRefresh() <= now }
+    package func refreshDue(now: NIODeadline) -> Bool { nextRefresh() <= now }
 
     /// Topics the cache knows, to refresh them together.
-    public var knownTopics: [String] { metadata.topics.keys.sorted() }
+    package var knownTopics: [String] { metadata.topics.keys.sorted() }
 }

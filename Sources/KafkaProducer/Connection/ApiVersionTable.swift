@@ -2,10 +2,10 @@ import KafkaWire
 
 /// The API versions negotiated with one broker: for each API, the highest version both
 /// Sluice and the broker implement, unless overridden.
-public struct ApiVersionTable: Sendable, Equatable {
-    public private(set) var versions: [ApiKey: Int16]
+package struct ApiVersionTable: Sendable, Equatable {
+    package private(set) var versions: [ApiKey: Int16]
 
-    public init(versions: [ApiKey: Int16]) {
+    package init(versions: [ApiKey: Int16]) {
         self.versions = versions
     }
 
@@ -14,7 +14,7 @@ public struct ApiVersionTable: Sendable, Equatable {
     ///   - broker: the broker's ranges by API key (from ApiVersions).
     ///   - ours: the ranges Sluice implements.
     ///   - overrides: forced versions; each must lie in both ranges.
-    public static func negotiate(
+    package static func negotiate(
         broker: [ApiKey: ClosedRange<Int16>], ours: [ApiKey: ClosedRange<Int16>], overrides: [ApiKey: Int16] = [:]
     ) throws(KafkaClientError) -> ApiVersionTable {
         var table: [ApiKey: Int16] = [:]
@@ -38,5 +38,5 @@ public struct ApiVersionTable: Sendable, Equatable {
     }
 
     /// The version to use for `key`, or nil when no common version exists.
-    public subscript(key: ApiKey) -> Int16? { versions[key] }
+    package subscript(key: ApiKey) -> Int16? { versions[key] }
 }

@@ -1,8 +1,11 @@
 /// A broker's host and port.
 public struct BrokerAddress: Hashable, Sendable, CustomStringConvertible {
+    /// Host name or IP address (an IPv6 address without brackets).
     public var host: String
+    /// TCP port.
     public var port: Int
 
+    /// The broker at `host` and `port`.
     public init(host: String, port: Int) {
         self.host = host
         self.port = port

@@ -10,14 +10,14 @@ import NIOSSL
 /// correlation id, each with its own timeout. When the connection drops, every pending
 /// request fails with `.connectionClosed` at once. API versions are negotiated when the
 /// connection opens (ApiVersions) and fixed for its lifetime.
-public final class BrokerConnection: Sendable {
-    public let broker: BrokerAddress
-    public let versions: ApiVersionTable
-    public let channel: any Channel
+package final class BrokerConnection: Sendable {
+    package let broker: BrokerAddress
+    package let versions: ApiVersionTable
+    package let channel: any Channel
     private let configuration: ConnectionConfiguration
 
     /// The versions Sluice implements, by API.
-    public static let implementedVersions: [ApiKey: ClosedRange<Int16>] = [
+    package static let implementedVersions: [ApiKey: ClosedRange<Int16>] = [
         ApiVersionsRequest.apiKey: ApiVersionsRequest.supportedVersions,
         MetadataRequest.apiKey: MetadataRequest.supportedVersions,
         ProduceRequest.apiKey: ProduceRequest.supportedVersions,
@@ -39,7 +39,7 @@ public final class BrokerConnection: Sendable {
     ///   handshake or certificate verification fails, `.connectionClosed` when it hangs up
     ///   during negotiation, `.unsupportedVersion` for a bad override, `.authentication`
     ///   when SASL fails, `.invalidArgument` for unusable TLS files or credentials.
-    public static func connect(
+    package static func connect(
         to broker: BrokerAddress, configuration: ConnectionConfiguration = .init(), eventLoop: any EventLoop
     ) async throws(KafkaClientError) -> BrokerConnection {
         // TLS: the context (files read now, so a bad path fails before connecting) and
@@ -51,7 +51,7 @@ public final class BrokerConnection: Sendable {
         let channel: any Channel
         do {
             channel = try await ClientBootstrap(group: eventLoop)
-                .connectTimeout(configuration.connectTimeout)
+                .connectTimeout(TimeAmount(configuration.connectTimeout))
                 .channelOption(.socketOption(.tcp_nodelay), value: 1)
                 .channelInitializer { channel in
                     channel.eventLoop.makeCompletedFuture {
@@ -61,7 +61,7 @@ public final class BrokerConnection: Sendable {
                                 NIOSSLClientHandler(context: tls.context, serverHostname: tls.serverName))
                             try channel.pipeline.syncOperations.addHandler(
                                 BrokerTLSHandler(
-                                    broker: broker, serverName: tls.serverName, timeout: tls.settings.handshakeTimeout, handshake: handshake))
+                                    broker: broker, serverName: tls.serverName, timeout: TimeAmount(tls.settings.handshakeTimeout), handshake: handshake))
                         }
                         try channel.pipeline.syncOperations.addHandler(
                             ByteToMessageHandler(LengthPrefixedFrameDecoder(maxFrameBytes: configuration.maxResponseBytes)))
@@ -102,7 +102,7 @@ public final class BrokerConnection: Sendable {
     }
 
     /// Sends a request at the negotiated version and awaits its response.
-    public func send<R: KafkaRequest>(_ request: R, timeout: TimeAmount? = nil) async throws(KafkaClientError) -> R.Response {
+    package func send<R: KafkaRequest>(_ request: R, timeout: TimeAmount? = nil) async throws(KafkaClientError) -> R.Response {
         let version = try version(for: R.self)
         return try await Self.send(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: timeout)
     }
@@ -112,22 +112,22 @@ public final class BrokerConnection: Sendable {
     /// The request is handed to the channel before this returns, so requests sent one
     /// after the other from one thread go on the wire in that order; partition producers
     /// rely on it to keep batches in sequence with several requests in flight.
-    public func sendNow<R: KafkaRequest>(_ request: R, version: Int16, timeout: TimeAmount? = nil) -> EventLoopFuture<R.Response> {
+    package func sendNow<R: KafkaRequest>(_ request: R, version: Int16, timeout: TimeAmount? = nil) -> EventLoopFuture<R.Response> {
         Self.sendFuture(request, version: version, on: channel, broker: broker, configuration: configuration, timeout: timeout)
     }
 
     /// Sends a request the broker will not answer (Produce with acks = 0); the future
     /// completes once it is written. Ordering as `sendNow`.
-    public func sendNowWithoutResponse<R: KafkaRequest>(_ request: R, version: Int16) -> EventLoopFuture<Void> {
+    package func sendNowWithoutResponse<R: KafkaRequest>(_ request: R, version: Int16) -> EventLoopFuture<Void> {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
         Self.write(
-            Self.outbound(request, version: version, expectsResponse: false, timeout: configuration.requestTimeout, clientId: configuration.clientId, promise: promise),
+            Self.outbound(request, version: version, expectsResponse: false, timeout: TimeAmount(configuration.requestTimeout), clientId: configuration.clientId, promise: promise),
             on: channel, broker: broker, promise: promise)
         return promise.futureResult.flatMapErrorThrowing { throw Self.clientError($0) }.map { _ in () }
     }
 
     /// Sends a request the broker will not answer (Produce with acks = 0); returns once written.
-    public func sendWithoutResponse<R: KafkaRequest>(_ request: R) async throws(KafkaClientError) {
+    package func sendWithoutResponse<R: KafkaRequest>(_ request: R) async throws(KafkaClientError) {
         let version = try version(for: R.self)
         do {
             try await sendNowWithoutResponse(request, version: version).get()
@@ -137,7 +137,7 @@ public final class BrokerConnection: Sendable {
     }
 
     /// The negotiated version of an API, or `.unsupportedVersion`.
-    public func version<R: KafkaRequest>(for type: R.Type) throws(KafkaClientError) -> Int16 {
+    package func version<R: KafkaRequest>(for type: R.Type) throws(KafkaClientError) -> Int16 {
         guard let version = versions[R.apiKey] else {
             throw KafkaClientError(.unsupportedVersion, "broker \(broker) shares no version of \(R.apiKey) with Sluice")
         }
@@ -145,13 +145,13 @@ public final class BrokerConnection: Sendable {
     }
 
     /// True until the connection closes.
-    public var isActive: Bool { channel.isActive }
+    package var isActive: Bool { channel.isActive }
 
     /// Completes when the connection has closed, for whatever reason.
-    public var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
+    package var closeFuture: EventLoopFuture<Void> { channel.closeFuture }
 
     /// Closes the connection; pending requests fail with `.connectionClosed`.
-    public func close() async {
+    package func close() async {
         try? await channel.close()
     }
 
@@ -161,7 +161,7 @@ public final class BrokerConnection: Sendable {
     /// make the kernel reset the connection, and a broker may then drop requests it had
     /// read but not yet stored (Tansu does, for acks = 0 requests, whose answers nobody
     /// reads).
-    public func closeGracefully(timeout: TimeAmount = .seconds(2)) async {
+    package func closeGracefully(timeout: TimeAmount = .seconds(2)) async {
         let channel = self.channel
         guard channel.isActive else { return }
         do {
@@ -225,7 +225,7 @@ public final class BrokerConnection: Sendable {
         let promise = channel.eventLoop.makePromise(of: ByteBuffer?.self)
         write(
             outbound(
-                request, version: version, expectsResponse: true, timeout: timeout ?? configuration.requestTimeout,
+                request, version: version, expectsResponse: true, timeout: timeout ?? TimeAmount(configuration.requestTimeout),
                 clientId: configuration.clientId, promise: promise),
             on: channel, broker: broker, promise: promise)
         return promise.futureResult.flatMapErrorThrowing { error in

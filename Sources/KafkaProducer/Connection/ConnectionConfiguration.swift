@@ -6,9 +6,9 @@ public struct ConnectionConfiguration: Sendable {
     /// Client id sent in every request header ["sluice"].
     public var clientId: String = "sluice"
     /// How long a TCP connect may take [5 s].
-    public var connectTimeout: TimeAmount = .seconds(5)
+    public var connectTimeout: Duration = .seconds(5)
     /// How long a request may wait for its response, unless the call gives its own [30 s].
-    public var requestTimeout: TimeAmount = .seconds(30)
+    public var requestTimeout: Duration = .seconds(30)
     /// Largest response frame accepted; a larger one closes the connection [256 MiB].
     public var maxResponseBytes: Int = 256 * 1024 * 1024
     /// Forces an API to a version instead of the highest both sides support. The version

@@ -38,11 +38,11 @@ package enum CallEvent: Sendable {
 /// answer came (for acks = 0, when it was written). With `CallEvent.outcome`'s receive
 /// time at the gateway, this splits an ack's latency into time spent in the gateway
 /// (buffer, linger, earlier attempts and their backoff) and the broker's round trip.
-public struct BrokerTiming: Sendable, Equatable {
-    public var sentAt: NIODeadline
-    public var answeredAt: NIODeadline
+package struct BrokerTiming: Sendable, Equatable {
+    package var sentAt: NIODeadline
+    package var answeredAt: NIODeadline
 
-    public init(sentAt: NIODeadline, answeredAt: NIODeadline) {
+    package init(sentAt: NIODeadline, answeredAt: NIODeadline) {
         self.sentAt = sentAt
         self.answeredAt = answeredAt
     }

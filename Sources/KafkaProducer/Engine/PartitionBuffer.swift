@@ -2,7 +2,7 @@ import KafkaWire
 import NIOCore
 
 /// What the partition buffer needs to know of a call: its size and record count.
-public protocol PartitionCall {
+package protocol PartitionCall {
     /// Bytes the call's records add to a batch (uncompressed estimate).
     var byteSize: Int { get }
     /// Records in the call (at least one).
@@ -10,8 +10,8 @@ public protocol PartitionCall {
 }
 
 /// Why calls failed, as the partition buffer reports it.
-public struct CallFailure: Error, Sendable, Equatable {
-    public enum Reason: Sendable, Equatable {
+package struct CallFailure: Error, Sendable, Equatable {
+    package enum Reason: Sendable, Equatable {
         /// Retriable errors outlasted `maxRetries`; `last` is the final one.
         case retriesExhausted
         /// The broker rejected the request with a non-retriable error.
@@ -24,12 +24,12 @@ public struct CallFailure: Error, Sendable, Equatable {
         case deliveryTimeout
     }
 
-    public var reason: Reason
-    public var message: String
+    package var reason: Reason
+    package var message: String
     /// Whether the calls' records may nonetheless be in Kafka.
-    public var persistence: ProduceError.Persistence
+    package var persistence: ProduceError.Persistence
 
-    public init(_ reason: Reason, _ message: String, persistence: ProduceError.Persistence = .notPersisted) {
+    package init(_ reason: Reason, _ message: String, persistence: ProduceError.Persistence = .notPersisted) {
         self.reason = reason
         self.message = message
         self.persistence = persistence
@@ -37,7 +37,7 @@ public struct CallFailure: Error, Sendable, Equatable {
 }
 
 /// How one produce request ended, as the I/O layer reports it.
-public enum SendOutcome: Sendable, Equatable {
+package enum SendOutcome: Sendable, Equatable {
     /// Kafka appended the batch at `baseOffset` (-1 with required_acks = 0).
     case success(baseOffset: Int64)
     /// A retriable failure the broker answered (a retriable Kafka error), or one before
@@ -58,29 +58,29 @@ public enum SendOutcome: Sendable, Equatable {
 
 /// A batch of calls sealed for sending: its calls, record count and (with idempotence)
 /// sequence number never change once sealed, so a retry resends exactly the same batch.
-public struct SealedBatch<Call: PartitionCall> {
+package struct SealedBatch<Call: PartitionCall> {
     /// Unique per partition buffer; a new id is given at every (re)send so that answers
     /// to an earlier attempt are recognised as stale.
-    public internal(set) var attemptId: UInt64
+    package internal(set) var attemptId: UInt64
     /// Order in which batches were sealed: retries go out in this order.
-    public let sealIndex: UInt64
-    public let calls: [Call]
-    public let recordCount: Int
-    public let byteSize: Int
+    package let sealIndex: UInt64
+    package let calls: [Call]
+    package let recordCount: Int
+    package let byteSize: Int
     /// First record's sequence number, or -1 without idempotence.
-    public internal(set) var baseSequence: Int32
+    package internal(set) var baseSequence: Int32
     /// Retriable failures so far.
-    public internal(set) var failures: Int
+    package internal(set) var failures: Int
     /// When the batch's oldest call has been buffered for `deliveryTimeoutMs`.
-    public let expiresAt: NIODeadline
+    package let expiresAt: NIODeadline
     /// An attempt was written and got no answer: the records may be in Kafka.
-    public internal(set) var possiblyPersisted = false
+    package internal(set) var possiblyPersisted = false
     /// The current attempt has been handed to the leader's connection (`written`); until
     /// then the partition producer holds it while it looks for a route.
-    public internal(set) var written = false
+    package internal(set) var written = false
     /// The delivery timeout passed while this attempt was on the wire: its calls have
     /// failed already, and it stays only for its answer (sequence bookkeeping).
-    public internal(set) var expired = false
+    package internal(set) var expired = false
 
     var persistence: ProduceError.Persistence { possiblyPersisted ? .possiblyPersisted : .notPersisted }
 }
@@ -111,8 +111,8 @@ public struct SealedBatch<Call: PartitionCall> {
 /// written, refused (OUT_OF_ORDER_SEQUENCE_NUMBER on the oldest batch) if not, and only
 /// then are sequences restarted. Restarting at once would resend later batches that may
 /// be in Kafka under new numbers, where the broker cannot recognise them.
-public struct PartitionBuffer<Call: PartitionCall> {
-    public enum Action {
+package struct PartitionBuffer<Call: PartitionCall> {
+    package enum Action {
         /// Release this caller: its call is in the buffer.
         case buffered(Call)
         /// Encode and send this batch to the partition leader.
@@ -141,9 +141,9 @@ public struct PartitionBuffer<Call: PartitionCall> {
         var bufferedAt: NIODeadline
     }
 
-    public let settings: ProducerSettings
+    package let settings: ProducerSettings
     /// Whether batches carry producer sequence numbers.
-    public let idempotent: Bool
+    package let idempotent: Bool
 
     private var pending: [Call] = []
     private var pendingHead = 0
@@ -174,7 +174,7 @@ public struct PartitionBuffer<Call: PartitionCall> {
         .milliseconds(Int64(max(settings.deliveryTimeoutMs / 10, settings.maxLingerMs)))
     }
 
-    public init(settings: ProducerSettings, idempotent: Bool) {
+    package init(settings: ProducerSettings, idempotent: Bool) {
         self.settings = settings
         self.idempotent = idempotent
     }
@@ -182,18 +182,18 @@ public struct PartitionBuffer<Call: PartitionCall> {
     // MARK: observation
 
     /// Calls waiting for room in the buffer (their callers are held).
-    public var pendingCount: Int { pending.count - pendingHead }
+    package var pendingCount: Int { pending.count - pendingHead }
     /// Calls in the buffer, including those of batches waiting for a retry.
-    public var bufferedCount: Int { buffer.count - bufferHead + retryQueue.reduce(0) { $0 + $1.calls.count } }
+    package var bufferedCount: Int { buffer.count - bufferHead + retryQueue.reduce(0) { $0 + $1.calls.count } }
     /// Requests on the wire.
-    public var onWireCount: Int { onWire.count }
+    package var onWireCount: Int { onWire.count }
     /// True when no call is pending, buffered or on the wire.
-    public var isEmpty: Bool { pendingCount == 0 && bufferedCount == 0 && onWire.isEmpty }
+    package var isEmpty: Bool { pendingCount == 0 && bufferedCount == 0 && onWire.isEmpty }
 
     // MARK: events
 
     /// A caller produces a call.
-    public mutating func enqueue(_ call: Call, now: NIODeadline) -> [Action] {
+    package mutating func enqueue(_ call: Call, now: NIODeadline) -> [Action] {
         var actions: [Action] = []
         expire(now: now, into: &actions)
         if pendingCount == 0 && bufferCallCount < settings.partitionBufferLimit {
@@ -208,7 +208,7 @@ public struct PartitionBuffer<Call: PartitionCall> {
     }
 
     /// A wake-up asked for by `.wakeUp` came (or any other moment worth re-checking).
-    public mutating func tick(now: NIODeadline) -> [Action] {
+    package mutating func tick(now: NIODeadline) -> [Action] {
         var actions: [Action] = []
         if let at = wakeUpAt, at <= now { wakeUpAt = nil }
         if let at = retryAt, at <= now { retryAt = nil }
@@ -220,13 +220,13 @@ public struct PartitionBuffer<Call: PartitionCall> {
 
     /// The partition producer handed this attempt to the leader's connection: from now
     /// on it may reach the broker.
-    public mutating func written(attemptId: UInt64) {
+    package mutating func written(attemptId: UInt64) {
         guard let index = onWire.firstIndex(where: { $0.attemptId == attemptId }) else { return }
         onWire[index].written = true
     }
 
     /// The answer to a send. Answers to attempts no longer on the wire are ignored.
-    public mutating func sendCompleted(attemptId: UInt64, outcome: SendOutcome, now: NIODeadline) -> [Action] {
+    package mutating func sendCompleted(attemptId: UInt64, outcome: SendOutcome, now: NIODeadline) -> [Action] {
         guard let index = onWire.firstIndex(where: { $0.attemptId == attemptId }) else { return [] }
         var actions: [Action] = []
         let batch = onWire.remove(at: index)
@@ -287,7 +287,7 @@ public struct PartitionBuffer<Call: PartitionCall> {
 
     /// A new producer id (or epoch) is in use: sequence numbers restart at 0 for every
     /// batch not yet acked.
-    public mutating func producerIdReset(now: NIODeadline) -> [Action] {
+    package mutating func producerIdReset(now: NIODeadline) -> [Action] {
         awaitingProducerId = false
         needsResequence = true
         var actions: [Action] = []
@@ -299,7 +299,7 @@ public struct PartitionBuffer<Call: PartitionCall> {
 
     /// Fails every call not yet on the wire (shutdown after the drain timeout). Calls on
     /// the wire keep waiting for their answer.
-    public mutating func failUnsent(_ failure: CallFailure) -> [Action] {
+    package mutating func failUnsent(_ failure: CallFailure) -> [Action] {
         var actions: [Action] = []
         // A batch waiting for a retry may have reached the broker in an earlier attempt.
         for batch in retryQueue {

@@ -10,7 +10,7 @@ public enum Partitioner: Sendable, Equatable {
     case random
 
     /// The partition for `key` among `partitionCount` partitions.
-    public func partition<Key: Collection>(key: Key?, partitionCount: Int) -> Int32 where Key.Element == UInt8 {
+    package func partition<Key: Collection>(key: Key?, partitionCount: Int) -> Int32 where Key.Element == UInt8 {
         precondition(partitionCount > 0, "partition count must be positive")
         switch self {
         case .hash:
@@ -23,8 +23,8 @@ public enum Partitioner: Sendable, Equatable {
 }
 
 /// Murmur2 (32-bit), exactly as `org.apache.kafka.common.utils.Utils.murmur2`.
-public enum Murmur2 {
-    public static func hash<Bytes: Collection>(_ data: Bytes) -> Int32 where Bytes.Element == UInt8 {
+package enum Murmur2 {
+    package static func hash<Bytes: Collection>(_ data: Bytes) -> Int32 where Bytes.Element == UInt8 {
         let bytes = Array(data)
         let length = bytes.count
         let m: UInt32 = 0x5bd1_e995
@@ -64,5 +64,5 @@ public enum Murmur2 {
     }
 
     /// Java's `Utils.toPositive`: clears the sign bit (not `abs`, which overflows).
-    public static func toPositive(_ n: Int32) -> Int32 { n & 0x7fff_ffff }
+    package static func toPositive(_ n: Int32) -> Int32 { n & 0x7fff_ffff }
 }

@@ -69,14 +69,19 @@ public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible 
         case possiblyPersisted
     }
 
+    /// Why the call failed; see `Code`.
     public var code: Code
+    /// What happened, naming the topic, partition or limit involved.
     public var message: String
+    /// Kafka's error code, when a broker's answer is the cause.
     public var kafkaError: KafkaErrorCode?
     /// The partition concerned, when one was chosen.
     public var partition: Int32?
     /// Whether the call's records may be in Kafka despite the failure [not persisted].
     public var persistence: Persistence
 
+    /// An error with every field given (the engine makes them; tests of a library user's
+    /// error handling may too).
     public init(
         _ code: Code, _ message: String, kafkaError: KafkaErrorCode? = nil, partition: Int32? = nil,
         persistence: Persistence = .notPersisted
@@ -89,7 +94,7 @@ public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible 
     }
 
     /// The engine's error for a failed cluster lookup, code for code.
-    public init(_ error: KafkaClusterError) {
+    package init(_ error: KafkaClusterError) {
         let code: Code
         switch error.code.base {
         case .unknownTopic: code = .unknownTopic

@@ -46,17 +46,24 @@ public struct ProduceReceipt: Sendable {
 /// let offset = try await receipt.acknowledgement()
 /// ```
 public final class Producer: Sendable {
+    /// The configuration the producer was made with.
     public let configuration: ProducerConfiguration
-    public let cluster: KafkaCluster
+    package let cluster: KafkaCluster
+    /// The event loop the whole engine runs on.
     public let eventLoop: any EventLoop
     /// Counters of requests, retries, acks and failures.
     public let statistics = ProducerStatistics()
     private let logger: Logger
     let core: ProducerCore
 
-    /// - Parameter eventLoop: the loop the whole engine runs on (partition producers,
-    ///   connections, metadata). One loop keeps every hop away; the engine's CPU work is
-    ///   small next to the kernel's.
+    /// Creates the engine; nothing connects until the first call (or `start()`).
+    ///
+    /// - Parameters:
+    ///   - configuration: brokers, per-topic settings, idempotence, connections.
+    ///   - eventLoop: the loop the whole engine runs on (partition producers,
+    ///     connections, metadata). One loop keeps every hop away; the engine's CPU work
+    ///     is small next to the kernel's.
+    ///   - logger: where the engine logs connection trouble, retries and shutdown.
     public init(configuration: ProducerConfiguration, eventLoop: any EventLoop, logger: Logger = Logger(label: "sluice.producer")) {
         self.configuration = configuration
         self.eventLoop = eventLoop
@@ -170,7 +177,8 @@ public final class Producer: Sendable {
     /// Stops taking calls, waits up to `drainTimeout` for every buffered call to get its
     /// outcome, fails what was never sent, waits for what is on the wire, and closes the
     /// connections.
-    public func shutdown(drainTimeout: TimeAmount = .seconds(30)) async {
+    public func shutdown(drainTimeout: Duration = Producer.defaultDrainTimeout) async {
+        let drainTimeout = TimeAmount(drainTimeout)
         var producers = await core.beginShutdown()
         let spoolWriter = await core.spoolShutdownBegan()
         // Calls the spool was writing are in their partitions now.
@@ -197,6 +205,9 @@ public final class Producer: Sendable {
         // Done marks of the drained calls are written; the calls left are replayed next time.
         await spoolWriter?.shutdown()
     }
+
+    /// The default of `shutdown(drainTimeout:)` [30 s].
+    public static let defaultDrainTimeout: Duration = .seconds(30)
 
     /// Waits until every producer is empty or `timeout` passes, whichever comes first
     /// (true: empty). Not a task group: a group would also wait for its slower child,
@@ -227,7 +238,7 @@ public final class Producer: Sendable {
 
     /// Calls pending (held by back-pressure), buffered, and produce requests on the wire,
     /// summed over every partition, for metrics.
-    public func depth() async -> (pending: Int, buffered: Int, onWire: Int) {
+    package func depth() async -> (pending: Int, buffered: Int, onWire: Int) {
         var total = (pending: 0, buffered: 0, onWire: 0)
         for p in await core.partitionProducers {
             let d = await p.depth
@@ -239,7 +250,7 @@ public final class Producer: Sendable {
     }
 
     /// Number of partition producers, for metrics and tests.
-    public var partitionProducerCount: Int {
+    package var partitionProducerCount: Int {
         get async { await core.partitionProducerCount }
     }
 

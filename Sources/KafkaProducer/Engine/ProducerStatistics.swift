@@ -3,6 +3,7 @@ import NIOConcurrencyHelpers
 /// Counters of the engine's work, for metrics and tests. Cheap to update from any
 /// partition producer.
 public final class ProducerStatistics: Sendable {
+    /// The counters at one moment; each counts from the producer's start.
     public struct Snapshot: Sendable, Equatable {
         /// Produce requests written to a broker.
         public var requestsSent = 0
@@ -13,10 +14,11 @@ public final class ProducerStatistics: Sendable {
         public var recordsSent = 0
         /// Retriable failures that put requests back in the buffer (each nack counts once).
         public var retries = 0
-        /// Calls acked / failed.
+        /// Calls acked.
         public var callsAcked = 0
+        /// Calls failed (after they were buffered; refusals at once are not counted).
         public var callsFailed = 0
-        /// Calls among the failed that ran out of `deliveryTimeoutMs`.
+        /// Calls among the failed that ran out of `ProducerSettings.deliveryTimeout`.
         public var callsExpired = 0
         /// Records acked.
         public var recordsAcked = 0
@@ -36,8 +38,10 @@ public final class ProducerStatistics: Sendable {
 
     private let box = NIOLockedValueBox(Snapshot())
 
+    /// Counters at zero.
     public init() {}
 
+    /// The counters now.
     public func snapshot() -> Snapshot { box.withLockedValue { $0 } }
 
     func update(_ body: (inout Snapshot) -> Void) { box.withLockedValue(body) }

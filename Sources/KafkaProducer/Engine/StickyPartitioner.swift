@@ -28,11 +28,11 @@
 ///
 /// A plain value: the engine keeps one per topic on its event loop, passes the backlog
 /// in as a function, and reports each keyless call it placed with `appended`.
-public struct StickyPartitioner<Random: RandomNumberGenerator> {
+package struct StickyPartitioner<Random: RandomNumberGenerator> {
     /// Keyless bytes sent to one partition before moving on.
-    public let switchBytes: Int
+    package let switchBytes: Int
     /// Candidates looked at per switch before taking the least loaded of them.
-    public let maxCandidates: Int
+    package let maxCandidates: Int
 
     private var random: Random
     /// What is left of this round, taken from the end.
@@ -46,19 +46,19 @@ public struct StickyPartitioner<Random: RandomNumberGenerator> {
     /// behind.
     private var lastStickCalls = 1
 
-    public init(switchBytes: Int, maxCandidates: Int = 8, random: Random) {
+    package init(switchBytes: Int, maxCandidates: Int = 8, random: Random) {
         self.switchBytes = max(1, switchBytes)
         self.maxCandidates = max(1, maxCandidates)
         self.random = random
     }
 
     /// The current sticky partition, if a stick is under way.
-    public var stickyPartition: Int32? { current }
+    package var stickyPartition: Int32? { current }
 
     /// The partition for the next keyless call among `partitionCount` partitions (at
     /// least 1). `backlog(p)` gives the calls partition `p` holds that are not yet on the
     /// wire. It is asked only when a new stick starts.
-    public mutating func partition(partitionCount: Int, backlog: (Int32) -> Int) -> Int32 {
+    package mutating func partition(partitionCount: Int, backlog: (Int32) -> Int) -> Int32 {
         let count = max(1, partitionCount)
         if let current, Int(current) < count, count == roundPartitions { return current }
         if count != roundPartitions {
@@ -76,7 +76,7 @@ public struct StickyPartitioner<Random: RandomNumberGenerator> {
 
     /// A keyless call of `bytes` bytes went to the partition `partition(...)` gave.
     /// `held`: the partition's buffer was full, so the call waits for room.
-    public mutating func appended(bytes: Int, held: Bool) {
+    package mutating func appended(bytes: Int, held: Bool) {
         guard current != nil else { return }
         stickBytes += bytes
         stickCalls += 1

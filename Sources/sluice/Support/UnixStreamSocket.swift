@@ -55,16 +55,22 @@ struct UnixStreamSocket {
         _ = setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
     }
 
+    /// One send(2) of `buffer`'s readable bytes: the count written, or -1 with `errno`.
+    /// A peer that is gone gives EPIPE, never SIGPIPE.
+    private func sendReadable(_ buffer: ByteBuffer) -> Int {
+        buffer.withUnsafeReadableBytes { raw in
+            #if canImport(Glibc)
+            send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
+            #else
+            send(fd, raw.baseAddress, raw.count, 0)
+            #endif
+        }
+    }
+
     /// Writes every readable byte of `buffer` (blocking); false if the peer is gone.
     func writeAll(_ buffer: inout ByteBuffer) -> Bool {
         while buffer.readableBytes > 0 {
-            let written = buffer.withUnsafeReadableBytes { raw in
-                #if canImport(Glibc)
-                send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
-                #else
-                send(fd, raw.baseAddress, raw.count, 0)
-                #endif
-            }
+            let written = sendReadable(buffer)
             if written < 0 {
                 if errno == EINTR { continue }
                 return false
@@ -82,13 +88,7 @@ struct UnixStreamSocket {
     /// Writes what the (non-blocking) socket takes now; the rest stays in `buffer`.
     func writeSome(_ buffer: inout ByteBuffer) -> WriteResult {
         while buffer.readableBytes > 0 {
-            let written = buffer.withUnsafeReadableBytes { raw in
-                #if canImport(Glibc)
-                send(fd, raw.baseAddress, raw.count, Int32(MSG_NOSIGNAL))
-                #else
-                send(fd, raw.baseAddress, raw.count, 0)
-                #endif
-            }
+            let written = sendReadable(buffer)
             if written < 0 {
                 let error = errno
                 if error == EINTR { continue }

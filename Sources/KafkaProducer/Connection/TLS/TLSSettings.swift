@@ -31,12 +31,14 @@ extension ConnectionConfiguration {
         /// How long the TLS handshake may take once TCP is connected [10 s]. Without it, a
         /// peer that never answers the ClientHello (a plaintext listener waiting for more
         /// bytes, say) would hold the connection until the first request timed out.
-        public var handshakeTimeout: TimeAmount
+        public var handshakeTimeout: Duration
+        /// The default of `handshakeTimeout` [10 s].
+        public static let defaultHandshakeTimeout: Duration = .seconds(10)
 
         /// Creates TLS settings; every argument has the default documented on its property.
         public init(
             caFile: String? = nil, certificateFile: String? = nil, privateKeyFile: String? = nil,
-            serverName: String? = nil, verify: Bool = true, handshakeTimeout: TimeAmount = .seconds(10)
+            serverName: String? = nil, verify: Bool = true, handshakeTimeout: Duration = TLSSettings.defaultHandshakeTimeout
         ) {
             self.caFile = caFile
             self.certificateFile = certificateFile
