@@ -168,6 +168,13 @@ actor PartitionProducer {
                         // Never buffered (shutdown while it was held): refused, and what
                         // waited behind it goes on.
                         outbox.emit(.refused(ref: call.ref, error), to: call.sink)
+                    } else if call.spoolSequence != nil, failure.reason == .shutdown {
+                        // It stays in the spool and the next start produces it: a caller
+                        // that retried it would write it twice.
+                        var stays = error
+                        stays.persistence = .possiblyPersisted
+                        stays.message += "; it stays in the spool and is produced after the restart"
+                        outbox.emit(.outcome(ref: call.ref, .failure(stays)), to: call.sink)
                     } else {
                         outbox.emit(.outcome(ref: call.ref, .failure(error)), to: call.sink)
                     }

@@ -185,8 +185,8 @@ extension ProducerCore {
                         ref: c.ref,
                         .failure(
                             ProduceError(
-                                .shuttingDown, "\(o.producer.topic)/\(o.producer.partition): the gateway shut down before the call was sent; it stays in the spool",
-                                partition: o.producer.partition))),
+                                .shuttingDown, "\(o.producer.topic)/\(o.producer.partition): the gateway shut down before the call was sent; it stays in the spool and is produced after the restart",
+                                partition: o.producer.partition, persistence: .possiblyPersisted))),
                     to: c.sink)
             }
         }

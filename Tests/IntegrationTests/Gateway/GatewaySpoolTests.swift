@@ -193,4 +193,58 @@ struct GatewaySpoolTests {
             #expect(order == Array(stride(from: Int(p), to: calls, by: 2)), "partition \(p) in call order, once")
         }
     }
+
+    @Test("shutdown during a broker outage: spooled calls fail SHUTTING_DOWN as possibly persisted, and the next start produces them")
+    func shutdownKeepsSpooledCalls() async throws {
+        let relayPort = try IdempotenceTests.freePort()
+        let tansu = try await TansuBroker.start(advertisedPort: relayPort)
+        defer { tansu.stop() }
+        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        defer { relay.stop() }
+        try await tansu.createTopic("kept", partitions: 2)
+        let dir = Self.spoolDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = S.socketPath("kept")
+        let configure: (inout GatewayConfiguration) -> Void = {
+            $0.spool.enabled = true
+            $0.spool.dir = dir
+            $0.producer.defaults.partitionBufferLimit = 16
+            $0.producer.defaults.maxRetries = -1
+            $0.producer.defaults.retryBackoffMs = 100
+            $0.shutdown.drainTimeoutMs = 300
+        }
+        let app = try await S.start(S.configuration(bootstrap: relay.listen, socket: socket, configure))
+        let client = try await SluiceTestClient.connect(path: socket)
+        try await client.send([S.produce(1, topic: "kept", partition: 0, records: [S.record("w0")]), S.produce(2, topic: "kept", partition: 1, records: [S.record("w1")])])
+        try await client.waitForReplies(4, timeout: 30)
+        try await relay.server.stopAndWait()
+
+        let calls = 300
+        try await client.send((0..<calls).map { j in S.produce(UInt64(j + 10), topic: "kept", partition: Int32(j % 2), records: [S.record("k\(j)")]) })
+        try await waitUntil(timeout: 60, "all calls buffered during the outage") {
+            client.replies.filter { if case .buffered = $0.kind { return true } else { return false } }.count >= calls + 2
+        }
+        await app.shutdown()
+        try await client.waitForReplies(2 * (calls + 2), timeout: 30)
+        for j in 0..<calls {
+            let rs = client.replies(for: UInt64(j + 10))
+            guard rs.count == 2, case .buffered = rs[0].kind, case .failed(let f) = rs[1].kind else {
+                Issue.record("call \(j): \(rs)")
+                break
+            }
+            #expect(f.code == .shuttingDown, "call \(j): \(f)")
+            #expect(f.persistence == .possiblyPersisted, "call \(j): \(f)")
+            #expect(f.message.contains("stays in the spool"), "call \(j): \(f.message)")
+        }
+        await client.close()
+
+        // The broker is back and a new gateway starts on the same spool: every call is produced.
+        relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        let again = try await S.start(S.configuration(bootstrap: relay.listen, socket: S.socketPath("kept2"), configure))
+        let consumed = try await Consumer.readAll(bootstrap: tansu.bootstrap, topic: "kept", expect: calls + 2, idleMs: 3000, timeoutS: 60)
+        let values = Set(consumed.compactMap(\.valueString))
+        let missing = (0..<calls).filter { !values.contains("k\($0)") }
+        #expect(missing.isEmpty, "\(missing.count) of \(calls) spooled calls not produced after the restart")
+        await again.shutdown()
+    }
 }
