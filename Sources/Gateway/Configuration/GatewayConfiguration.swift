@@ -29,18 +29,18 @@ public struct GatewayConfiguration: Sendable {
         public var maxFrameBytes: Int = SluiceFraming.defaultMaxFrameBytes
         /// `listener.backlog`: listen(2) backlog [256].
         public var backlog: Int = 256
-        /// `listener.threads`: event loop threads serving connections; 0 = half the
-        /// cores, at least one [0] (`eventLoopThreads(cores:)`).
+        /// `listener.threads`: event loop threads serving connections; 0 = one per core
+        /// [0] (`eventLoopThreads(cores:)`).
         public var threads: Int = 0
 
         /// The event loops to run on a host with `cores` cores. The engine is one loop
-        /// whatever this is; more loops only take connections' decoding and encoding off
-        /// it, and each hop between loops costs a wake-up. On the 2-core development
-        /// host one loop took 3.7 syscalls per call at 2,000 calls/s against 10.6 with
-        /// two, and the same CPU at full load (docs/benchmarks.md); the other half of
-        /// the cores is left to the host's services and the broker's clients.
+        /// whatever this is; more loops take connections' decoding and encoding off it
+        /// (one connection pipelining got 30% more calls/s with two loops than with one
+        /// on the 2-core development host), and each hop between loops costs a wake-up
+        /// (at 2,000 calls/s one loop took 3.7 syscalls and a fifth less CPU per call
+        /// than two): docs/sluiced.md, "Event loops".
         public func eventLoopThreads(cores: Int) -> Int {
-            threads > 0 ? threads : max(1, cores / 2)
+            threads > 0 ? threads : max(1, cores)
         }
 
         public init() {}
