@@ -679,7 +679,7 @@ package struct ConnectionStateMachine {
 
     /// The protocol's persistence status for an engine error.
     package static func replyPersistence(_ error: ProduceError) -> SluiceReply.Persistence {
-        switch error.persistence {
+        switch error.persistence.base {
         case .notPersisted: .notPersisted
         case .possiblyPersisted: .possiblyPersisted
         }

@@ -60,13 +60,29 @@ public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible 
 
     /// Whether a failed call's records may nonetheless be in Kafka, as librdkafka's
     /// `rd_kafka_msg_status_t`: what a caller needs to know to retry without duplicates.
-    public enum Persistence: String, Sendable, Equatable {
+    /// Extensible like `Code` (a later version may tell more cases apart): a `switch`
+    /// over it needs a `default:`.
+    public struct Persistence: Hashable, Sendable, CustomStringConvertible {
+        /// The values of this version, for the package's exhaustive switches.
+        package enum Base: String, Hashable, Sendable, CaseIterable {
+            case notPersisted, possiblyPersisted
+        }
+
+        package let base: Base
+
+        package init(_ base: Base) { self.base = base }
+
+        /// The value's name (`notPersisted`); stable across versions.
+        public var description: String { base.rawValue }
+
         /// Never sent, or the broker answered every attempt with an error: a retry
         /// cannot duplicate. Every refusal (a call never buffered) is not persisted.
-        case notPersisted
+        public static let notPersisted = Persistence(.notPersisted)
+
         /// An attempt was written and no answer came (a lost connection, a request that
-        /// timed out, a delivery timeout while on the wire): the records may be in Kafka.
-        case possiblyPersisted
+        /// timed out, a delivery timeout while on the wire), or the call stays in the
+        /// durable spool to be produced after a restart: the records may be in Kafka.
+        public static let possiblyPersisted = Persistence(.possiblyPersisted)
     }
 
     /// Why the call failed; see `Code`.

@@ -31,6 +31,21 @@ struct ProduceErrorCodeTests {
         }
         #expect(!retry)
     }
+
+    @Test("persistence is matched the same way: == and a switch with a default")
+    func persistence() {
+        let lost = ProduceError(.deliveryTimeout, "no answer", persistence: .possiblyPersisted)
+        #expect(lost.persistence == .possiblyPersisted)
+        #expect(ProduceError(.unknownTopic, "t").persistence == .notPersisted)
+        #expect(lost.persistence.description == "possiblyPersisted")
+        #expect(ProduceError.Persistence.Base.allCases.count == 2)
+        let safeToRetry: Bool
+        switch lost.persistence {
+        case .notPersisted: safeToRetry = true
+        default: safeToRetry = false
+        }
+        #expect(!safeToRetry)
+    }
 }
 
 @Suite("KafkaClientError.Code")
