@@ -34,15 +34,29 @@ struct GatewaySpoolCrashTests {
         var secondLog = ""
     }
 
+    /// A Tansu broker behind a relay: Tansu advertises the relay's port, so every
+    /// connection goes through it, and stopping the relay stops the acks.
+    static func brokerBehindRelay() async throws -> (tansu: TansuBroker, relayPort: Int) {
+        let relayPort = try IdempotenceTests.freePort()
+        return (try await TansuBroker.start(advertisedPort: relayPort), relayPort)
+    }
+
     /// Loads `sluiced` (spool on or off), kills it with SIGKILL once `killAfter` calls are
     /// buffered, restarts it on the same spool, produces a few new calls per partition,
     /// and reads the topic back.
-    static func crashAndRestart(spool: Bool, fsync: String = "batch", topic: String, tansu: TansuBroker) async throws -> Run {
+    ///
+    /// Just before the kill the relay stops and one connection sends `unacked` more calls:
+    /// they are buffered and cannot be acked, so the spool surely holds calls without an
+    /// outcome at the kill (on a quiet machine the whole load could otherwise be acked
+    /// between two looks at the replies).
+    static func crashAndRestart(spool: Bool, fsync: String = "batch", topic: String, tansu: TansuBroker, relayPort: Int) async throws -> Run {
         let dir = "/tmp/sluice-spool-it-\(getpid())-\(S.counter.next())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let socket = S.socketPath("spool")
+        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        defer { relay.stop() }
         var args = [
-            "--brokers", tansu.bootstrap, "--socket", socket, "--log-level", "notice", "--set", "listener.systemd=false",
+            "--brokers", relay.listen, "--socket", socket, "--log-level", "notice", "--set", "listener.systemd=false",
         ]
         if spool { args += ["--set", "spool.enabled=true", "--set", "spool.dir=\(dir)", "--set", "spool.fsync=\(fsync)"] }
         let first = try SluicedProcess(arguments: args, socket: socket)
@@ -75,6 +89,21 @@ struct GatewaySpoolCrashTests {
         }
         try await waitUntil(timeout: 60, "\(killAfter) calls buffered") {
             clients.reduce(0) { n, c in n + c.replies.filter { if case .buffered = $0.kind { return true } else { return false } }.count } >= killAfter
+        }
+        if spool {
+            // (Without the spool these calls could be held behind full partition buffers.)
+            try await relay.server.stopAndWait()
+            let unacked = 200
+            let extra = (0..<unacked).map { k in
+                let j = callsPerConnection + k
+                return S.produce(UInt64(j + 1), topic: topic, partition: Int32(j % Int(partitions)), records: [S.record("c0-\(j)")])
+            }
+            try await clients[0].send(extra)
+            try await waitUntil(timeout: 60, "the calls sent while no broker answers buffered") {
+                (callsPerConnection..<(callsPerConnection + unacked)).allSatisfy { j in
+                    clients[0].replies(for: UInt64(j + 1)).contains { if case .buffered = $0.kind { return true } else { return false } }
+                }
+            }
         }
         first.signal(SIGKILL)
         _ = try await first.waitForExit(timeout: 20)
@@ -109,6 +138,7 @@ struct GatewaySpoolCrashTests {
         }
 
         // The restart: the spool's un-acked calls go first; then new calls per partition.
+        if spool { relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort) }
         let second = try SluicedProcess(arguments: args, socket: socket)
         defer { second.stop() }
         try await second.waitUntilListening()
@@ -134,13 +164,13 @@ struct GatewaySpoolCrashTests {
 
     @Test("spool on: every buffered call is in Kafka after kill -9 and a restart, in call order per partition, before new calls")
     func killAndReplay() async throws {
-        let tansu = try await TansuBroker.start()
+        let (tansu, relayPort) = try await Self.brokerBehindRelay()
         defer { tansu.stop() }
         try await tansu.createTopic("spool-on", partitions: Int(Self.partitions))
         try await tansu.createTopic("spool-off", partitions: Int(Self.partitions))
 
-        let on = try await Self.crashAndRestart(spool: true, topic: "spool-on", tansu: tansu)
-        let off = try await Self.crashAndRestart(spool: false, topic: "spool-off", tansu: tansu)
+        let on = try await Self.crashAndRestart(spool: true, topic: "spool-on", tansu: tansu, relayPort: relayPort)
+        let off = try await Self.crashAndRestart(spool: false, topic: "spool-off", tansu: tansu, relayPort: relayPort)
         print(
             "spool on: \(on.buffered) buffered, \(on.acked) acked before kill -9, \(on.pendingAfterCrash ?? -1) in the spool without an outcome, \(on.lost) lost, \(on.duplicates) duplicates after the restart; "
                 + "spool off: \(off.buffered) buffered, \(off.acked) acked, \(off.lost) lost")
@@ -150,10 +180,10 @@ struct GatewaySpoolCrashTests {
 
     @Test("fsync = none: a crash of sluiced (not of the host) loses nothing either")
     func killAndReplayWithoutFsync() async throws {
-        let tansu = try await TansuBroker.start()
+        let (tansu, relayPort) = try await Self.brokerBehindRelay()
         defer { tansu.stop() }
         try await tansu.createTopic("spool-none", partitions: Int(Self.partitions))
-        let on = try await Self.crashAndRestart(spool: true, fsync: "none", topic: "spool-none", tansu: tansu)
+        let on = try await Self.crashAndRestart(spool: true, fsync: "none", topic: "spool-none", tansu: tansu, relayPort: relayPort)
         print("spool on, fsync = none: \(on.buffered) buffered, \(on.acked) acked before kill -9, \(on.lost) lost, \(on.duplicates) duplicates")
         Self.check(on)
     }
