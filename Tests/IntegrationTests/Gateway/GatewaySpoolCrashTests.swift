@@ -58,7 +58,14 @@ struct GatewaySpoolCrashTests {
         var args = [
             "--brokers", relay.listen, "--socket", socket, "--log-level", "notice", "--set", "listener.systemd=false",
         ]
-        if spool { args += ["--set", "spool.enabled=true", "--set", "spool.dir=\(dir)", "--set", "spool.fsync=\(fsync)"] }
+        // Retries without limit: while the relay is stopped before the kill, the batches on
+        // the wire must wait for the broker, not fail (a failed call is done, not replayed).
+        if spool {
+            args += [
+                "--set", "spool.enabled=true", "--set", "spool.dir=\(dir)", "--set", "spool.fsync=\(fsync)",
+                "--set", "producer.max_retries=-1",
+            ]
+        }
         let first = try SluicedProcess(arguments: args, socket: socket)
         defer { first.stop() }
         try await first.waitUntilListening()
