@@ -45,10 +45,12 @@ struct GatewaySpoolCrashTests {
     /// buffered, restarts it on the same spool, produces a few new calls per partition,
     /// and reads the topic back.
     ///
-    /// Just before the kill the relay stops and one connection sends `unacked` more calls:
-    /// they are buffered and cannot be acked, so the spool surely holds calls without an
-    /// outcome at the kill (on a quiet machine the whole load could otherwise be acked
-    /// between two looks at the replies).
+    /// Just before the kill the relay stops and a ninth connection sends `unacked` more
+    /// calls: they are buffered and cannot be acked, so the spool surely holds calls without
+    /// an outcome at the kill (on a quiet machine the whole load could otherwise be acked
+    /// between two looks at the replies). They go on a connection of their own because the
+    /// eight writers may still be writing: on one of theirs, the extra calls would
+    /// interleave with its later chunks and their numbers would not be call order.
     static func crashAndRestart(spool: Bool, fsync: String = "batch", topic: String, tansu: TansuBroker, relayPort: Int) async throws -> Run {
         let dir = "/tmp/sluice-spool-it-\(getpid())-\(S.counter.next())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
@@ -101,14 +103,16 @@ struct GatewaySpoolCrashTests {
             // (Without the spool these calls could be held behind full partition buffers.)
             try await relay.server.stopAndWait()
             let unacked = 200
-            let extra = (0..<unacked).map { k in
-                let j = callsPerConnection + k
-                return S.produce(UInt64(j + 1), topic: topic, partition: Int32(j % Int(partitions)), records: [S.record("c0-\(j)")])
+            let extraClient = try await SluiceTestClient.connect(path: socket, group: group)
+            clients.append(extraClient)
+            let c = connections  // the extra connection's index in `clients` and in the values
+            let extra = (0..<unacked).map { j in
+                S.produce(UInt64(j + 1), topic: topic, partition: Int32(j % Int(partitions)), records: [S.record("c\(c)-\(j)")])
             }
-            try await clients[0].send(extra)
+            try await extraClient.send(extra)
             try await waitUntil(timeout: 60, "the calls sent while no broker answers buffered") {
-                (callsPerConnection..<(callsPerConnection + unacked)).allSatisfy { j in
-                    clients[0].replies(for: UInt64(j + 1)).contains { if case .buffered = $0.kind { return true } else { return false } }
+                (0..<unacked).allSatisfy { j in
+                    extraClient.replies(for: UInt64(j + 1)).contains { if case .buffered = $0.kind { return true } else { return false } }
                 }
             }
         }
