@@ -12,57 +12,61 @@ extension SluiceCodec {
     /// Strings (`Failed.message`, `Pong.version`, `MetadataResult.topic`) end at their
     /// first NUL character, protobuf-c strings being C strings.
     public static func encodeReply(_ reply: SluiceReply, into buffer: inout ByteBuffer) {
-        var message = Sluice__V1__Reply()
-        sluice__v1__reply__init(&message)
-        message.ref = reply.ref
-
+        // Each case builds its message inside the closures that lend the nested structs'
+        // addresses (`pack(ref:into:_:)`): a `Reply` declared out here and set in them
+        // was boxed on the heap, one allocation per reply.
+        let ref = reply.ref
         switch reply.kind {
         case .buffered(let partition):
             var buffered = Sluice__V1__Buffered()
             sluice__v1__buffered__init(&buffered)
             buffered.partition = partition
             withUnsafeMutablePointer(to: &buffered) { buffered in
-                message.kind_case = SLUICE__V1__REPLY__KIND_BUFFERED
-                message.buffered = buffered
-                packReply(&message, into: &buffer)
+                pack(ref: ref, into: &buffer) {
+                    $0.kind_case = SLUICE__V1__REPLY__KIND_BUFFERED
+                    $0.buffered = buffered
+                }
             }
         case .acked(let acked):
             var cAcked = cStruct(acked)
             withUnsafeMutablePointer(to: &cAcked) { acked in
-                message.kind_case = SLUICE__V1__REPLY__KIND_ACKED
-                message.acked = acked
-                packReply(&message, into: &buffer)
+                pack(ref: ref, into: &buffer) {
+                    $0.kind_case = SLUICE__V1__REPLY__KIND_ACKED
+                    $0.acked = acked
+                }
             }
         case .failed(let failed):
             withCStruct(failed) { failed in
-                message.kind_case = SLUICE__V1__REPLY__KIND_FAILED
-                message.failed = failed
-                packReply(&message, into: &buffer)
+                pack(ref: ref, into: &buffer) {
+                    $0.kind_case = SLUICE__V1__REPLY__KIND_FAILED
+                    $0.failed = failed
+                }
             }
         case .syncResult(let outcome):
+            func pack(_ result: UnsafeMutablePointer<Sluice__V1__SyncResult>, into buffer: inout ByteBuffer) {
+                Self.pack(ref: ref, into: &buffer) {
+                    $0.kind_case = SLUICE__V1__REPLY__KIND_SYNC_RESULT
+                    $0.sync_result = result
+                }
+            }
             var result = Sluice__V1__SyncResult()
             sluice__v1__sync_result__init(&result)
-            func pack(_ result: UnsafeMutablePointer<Sluice__V1__SyncResult>) {
-                message.kind_case = SLUICE__V1__REPLY__KIND_SYNC_RESULT
-                message.sync_result = result
-                packReply(&message, into: &buffer)
-            }
             switch outcome {
             case .acked(let acked):
                 var cAcked = cStruct(acked)
                 withUnsafeMutablePointer(to: &cAcked) { acked in
                     result.outcome_case = SLUICE__V1__SYNC_RESULT__OUTCOME_ACKED
                     result.acked = acked
-                    withUnsafeMutablePointer(to: &result, pack)
+                    withUnsafeMutablePointer(to: &result) { pack($0, into: &buffer) }
                 }
             case .failed(let failed):
                 withCStruct(failed) { failed in
                     result.outcome_case = SLUICE__V1__SYNC_RESULT__OUTCOME_FAILED
                     result.failed = failed
-                    withUnsafeMutablePointer(to: &result, pack)
+                    withUnsafeMutablePointer(to: &result) { pack($0, into: &buffer) }
                 }
             case .unset:
-                withUnsafeMutablePointer(to: &result, pack)
+                withUnsafeMutablePointer(to: &result) { pack($0, into: &buffer) }
             }
         case .pong(let version):
             var pong = Sluice__V1__Pong()
@@ -70,9 +74,10 @@ extension SluiceCodec {
             version.withCString { version in
                 pong.version = UnsafeMutablePointer(mutating: version)
                 withUnsafeMutablePointer(to: &pong) { pong in
-                    message.kind_case = SLUICE__V1__REPLY__KIND_PONG
-                    message.pong = pong
-                    packReply(&message, into: &buffer)
+                    pack(ref: ref, into: &buffer) {
+                        $0.kind_case = SLUICE__V1__REPLY__KIND_PONG
+                        $0.pong = pong
+                    }
                 }
             }
         case .metadata(let topic, let partitionCount):
@@ -82,14 +87,26 @@ extension SluiceCodec {
             topic.withCString { topic in
                 result.topic = UnsafeMutablePointer(mutating: topic)
                 withUnsafeMutablePointer(to: &result) { result in
-                    message.kind_case = SLUICE__V1__REPLY__KIND_METADATA
-                    message.metadata = result
-                    packReply(&message, into: &buffer)
+                    pack(ref: ref, into: &buffer) {
+                        $0.kind_case = SLUICE__V1__REPLY__KIND_METADATA
+                        $0.metadata = result
+                    }
                 }
             }
         case .unset:
-            packReply(&message, into: &buffer)
+            pack(ref: ref, into: &buffer) { _ in }
         }
+    }
+
+    /// Packs a `Reply` with `ref` whose kind `setKind` sets; the pointers it stores must
+    /// stay valid during this call.
+    @inline(__always)
+    private static func pack(ref: UInt64, into buffer: inout ByteBuffer, _ setKind: (inout Sluice__V1__Reply) -> Void) {
+        var message = Sluice__V1__Reply()
+        sluice__v1__reply__init(&message)
+        message.ref = ref
+        setKind(&message)
+        packReply(&message, into: &buffer)
     }
 
     private static func packReply(_ message: UnsafePointer<Sluice__V1__Reply>, into buffer: inout ByteBuffer) {

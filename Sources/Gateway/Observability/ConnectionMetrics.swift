@@ -16,7 +16,7 @@ struct ConnectionMetrics {
     private var requestKinds: [String: Tally] = [:]
     private var lastKind: (name: String, tally: Tally)?
     private var codes: [String: Tally] = [:]
-    private var ackLatency: Recorder?
+    private var ackLatency: (any RecorderHandler)?
     private var ackPhases: GatewayMetrics.AckPhaseTimers?
     private let peer: CallTally
     private let peerLabel: String

@@ -195,6 +195,13 @@ package struct PartitionBuffer<Call: PartitionCall> {
     /// A caller produces a call.
     package mutating func enqueue(_ call: Call, now: NIODeadline) -> [Action] {
         var actions: [Action] = []
+        enqueue(call, now: now, into: &actions)
+        return actions
+    }
+
+    /// A caller produces a call; the actions are appended to `actions` (which a caller
+    /// may reuse from call to call: one array allocation less per call).
+    package mutating func enqueue(_ call: Call, now: NIODeadline, into actions: inout [Action]) {
         expire(now: now, into: &actions)
         if pendingCount == 0 && bufferCallCount < settings.partitionBufferLimit {
             buffer.append(Entry(call: call, bufferedAt: now))
@@ -204,7 +211,6 @@ package struct PartitionBuffer<Call: PartitionCall> {
         }
         trySend(now: now, into: &actions)
         scheduleWakeUp(now: now, into: &actions)
-        return actions
     }
 
     /// A wake-up asked for by `.wakeUp` came (or any other moment worth re-checking).

@@ -51,6 +51,8 @@ actor PartitionProducer {
     /// A leader error was seen: the next route asks for fresh metadata.
     private var leaderInDoubt = false
     private var renewingIdentity = false
+    /// `enqueue`'s action array, kept for the next call.
+    private var enqueueActions: [PartitionBuffer<ProduceCall>.Action] = []
     /// Calls held by back-pressure (not yet in the buffer), by call id.
     private var held: Set<UInt64> = []
     private var wakeUp: Scheduled<Void>?
@@ -85,7 +87,16 @@ actor PartitionProducer {
     /// false when it is held until the buffer has room (then `buffered`, or `refused` if
     /// it fails before, follows later).
     func enqueue(_ call: ProduceCall) -> Bool {
-        let actions = buffer.enqueue(call, now: .now())
+        // The action array is reused from call to call. It is taken out while its
+        // actions are performed: performing them may enqueue again (calls released
+        // behind a holder), and that call then gets a fresh array.
+        var actions = enqueueActions
+        enqueueActions = []
+        defer {
+            actions.removeAll(keepingCapacity: true)
+            enqueueActions = actions
+        }
+        buffer.enqueue(call, now: .now(), into: &actions)
         // Buffered at once, its `.buffered` comes first; only a held call is remembered
         // (the common case hashes nothing).
         if case .buffered(let first)? = actions.first, first.id == call.id {
@@ -333,7 +344,9 @@ actor PartitionProducer {
                 }
             })
         let (acks, timeoutMs, version) = (settings.requiredAcks, settings.ackTimeoutMs, produceVersion)
-        core.assumeIsolated { $0.enqueueBatch(queued, acks: acks, timeoutMs: timeoutMs, version: version, on: connection) }
+        core.assumeIsolated(passing: (queued, acks, timeoutMs, version, connection)) { core, q in
+            core.enqueueBatch(q.0, acks: q.1, timeoutMs: q.2, version: q.3, on: q.4)
+        }
     }
 
     private func handle(_ attemptId: UInt64, callCount: Int, _ result: PartitionSendResult) {

@@ -109,7 +109,7 @@ public final class Producer: Sendable {
         guard !requests.isEmpty else { return }
         let core = self.core
         if eventLoop.inEventLoop {
-            core.assumeIsolated { $0.admit(requests, from: sink) }
+            core.assumeIsolated(passing: (requests, sink)) { $0.admit($1.0, from: $1.1) }
         } else {
             eventLoop.execute { core.assumeIsolated { $0.admit(requests, from: sink) } }
         }

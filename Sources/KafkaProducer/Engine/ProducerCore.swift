@@ -116,7 +116,7 @@ actor ProducerCore {
                 spoolAppend(call, request: request, to: producer, sticky: sticky, spool: spool)
                 return
             }
-            let bufferedNow = producer.assumeIsolated { $0.enqueue(call) }
+            let bufferedNow = producer.assumeIsolated(passing: call) { $0.enqueue($1) }
             if sticky { keylessAppended(topic: request.topic, bytes: byteSize, held: !bufferedNow) }
             if !bufferedNow {
                 sink.engine.value.holder = ref
