@@ -112,6 +112,32 @@ package struct SealedBatch<Call: PartitionCall> {
 /// then are sequences restarted. Restarting at once would resend later batches that may
 /// be in Kafka under new numbers, where the broker cannot recognise them.
 package struct PartitionBuffer<Call: PartitionCall> {
+    /// The calls of one acked batch with their base offsets, in order: each call's first
+    /// record is at `baseOffset` plus the records of the calls before it (-1 throughout
+    /// when the broker gives no offset, as for acks = 0). The batch's own call array, so
+    /// an ack copies no call.
+    package struct Acks: Sequence {
+        package let calls: [Call]
+        package let baseOffset: Int64
+
+        package var count: Int { calls.count }
+
+        package func makeIterator() -> Iterator {
+            Iterator(calls: calls.makeIterator(), offset: baseOffset)
+        }
+
+        package struct Iterator: IteratorProtocol {
+            var calls: IndexingIterator<[Call]>
+            var offset: Int64
+
+            package mutating func next() -> (call: Call, baseOffset: Int64)? {
+                guard let call = calls.next() else { return nil }
+                defer { if offset >= 0 { offset += Int64(call.recordCount) } }
+                return (call, offset)
+            }
+        }
+    }
+
     package enum Action {
         /// Release this caller: its call is in the buffer.
         case buffered(Call)
@@ -120,7 +146,7 @@ package struct PartitionBuffer<Call: PartitionCall> {
         /// These calls are in Kafka; each with its own base offset. `aheadOfRetry`: an
         /// earlier batch of this partition is still being retried, so these records went
         /// into the log before it (possible without broker-side sequence checks).
-        case acked([(call: Call, baseOffset: Int64)], aheadOfRetry: Bool)
+        case acked(Acks, aheadOfRetry: Bool)
         /// These calls failed for good.
         case failed([Call], CallFailure)
         /// Call `tick(now:)` at this time (linger, retry backoff or a delivery timeout
@@ -242,15 +268,8 @@ package struct PartitionBuffer<Call: PartitionCall> {
             // sequence numbers behind it stay right.
             break
         case .success(let baseOffset):
-            var offset = baseOffset
-            var acks: [(call: Call, baseOffset: Int64)] = []
-            acks.reserveCapacity(batch.calls.count)
-            for call in batch.calls {
-                acks.append((call, offset))
-                if offset >= 0 { offset += Int64(call.recordCount) }
-            }
             let ahead = retryQueue.contains { $0.sealIndex < batch.sealIndex }
-            actions.append(.acked(acks, aheadOfRetry: ahead))
+            actions.append(.acked(Acks(calls: batch.calls, baseOffset: baseOffset), aheadOfRetry: ahead))
         case .retriable(let message):
             retry(batch, reason: message, lost: false, now: now, into: &actions)
         case .lost(let message):

@@ -161,7 +161,7 @@ actor PartitionProducer {
                 statistics.update {
                     $0.callsAcked += acks.count
                     if aheadOfRetry { $0.callsAckedAheadOfRetry += acks.count }
-                    $0.recordsAcked += acks.reduce(0) { $0 + $1.call.recordCount }
+                    $0.recordsAcked += acks.calls.reduce(0) { $0 + $1.recordCount }
                 }
                 for (call, offset) in acks {
                     outbox.emit(.outcome(ref: call.ref, .success(offset), timing: answerTiming), to: call.sink)
