@@ -185,6 +185,8 @@ package struct ConnectionStateMachine {
     private var inputIsClosed = false
     private var draining = false
     private var closeWhenIdle = false
+    /// The clock's reading at the start of the engine delivery being handled.
+    private var deliveryTime: NIODeadline?
 
     package init(
         limits: Limits, permissions: TopicPermissions = .all, version: String, maxFrameBytes: Int,
@@ -370,6 +372,9 @@ package struct ConnectionStateMachine {
     /// their outcomes are observed (metrics) and their memory freed.
     package mutating func engine(_ events: [CallEvent]) -> [Action] {
         var actions: [Action] = []
+        // One clock reading for the delivery: its events arrived together.
+        deliveryTime = clock.now()
+        defer { deliveryTime = nil }
         for event in events {
             switch event {
             case .held(let ref): held(ref: ref, into: &actions)
@@ -590,7 +595,7 @@ package struct ConnectionStateMachine {
         case .success(let offset):
             let acked = SluiceReply.Acked(partition: call.partition, baseOffset: offset)
             outcome = .acked(acked)
-            actions.append(.observe(.acked(topic: call.topic, latency: clock.now() - call.receivedAt)))
+            actions.append(.observe(.acked(topic: call.topic, latency: (deliveryTime ?? clock.now()) - call.receivedAt)))
             if let timing {
                 // The engine stamps with NIODeadline.now(), the machine with its clock
                 // (the same one in sluiced; a manual one in tests): clamped at zero.

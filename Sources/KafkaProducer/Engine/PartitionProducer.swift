@@ -86,7 +86,7 @@ actor PartitionProducer {
     /// Adds a call. True when it is in the buffer now (its `buffered` event is emitted);
     /// false when it is held until the buffer has room (then `buffered`, or `refused` if
     /// it fails before, follows later).
-    func enqueue(_ call: ProduceCall) -> Bool {
+    func enqueue(_ call: ProduceCall, now: NIODeadline = .now()) -> Bool {
         // The action array is reused from call to call. It is taken out while its
         // actions are performed: performing them may enqueue again (calls released
         // behind a holder), and that call then gets a fresh array.
@@ -96,7 +96,7 @@ actor PartitionProducer {
             actions.removeAll(keepingCapacity: true)
             enqueueActions = actions
         }
-        buffer.enqueue(call, now: .now(), into: &actions)
+        buffer.enqueue(call, now: now, into: &actions)
         // Buffered at once, its `.buffered` comes first; only a held call is remembered
         // (the common case hashes nothing).
         if case .buffered(let first)? = actions.first, first.id == call.id {

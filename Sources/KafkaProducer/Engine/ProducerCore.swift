@@ -32,6 +32,8 @@ actor ProducerCore {
     /// at all when it goes where the call before it went).
     private var routes: [String: TopicRoute] = [:]
     private var lastRoute: (topic: String, route: TopicRoute)?
+    /// The time of the hand-over being admitted (nil outside one).
+    private var admissionTime: NIODeadline?
     /// The cluster's metadata generation, read once per hand-over.
     private var generation: UInt64 = 0
     var nextCallId: UInt64 = 1
@@ -66,6 +68,9 @@ actor ProducerCore {
     /// Admits the calls of one hand-over, in order; their events go to `sink`.
     func admit(_ requests: [CallRequest], from sink: CallSink) {
         readGeneration()
+        // One clock reading for the hand-over: its calls arrived together.
+        admissionTime = .now()
+        defer { admissionTime = nil }
         for request in requests {
             if sink.engine.value.holder != nil {
                 sink.engine.value.queue.append(request)
@@ -116,7 +121,7 @@ actor ProducerCore {
                 spoolAppend(call, request: request, to: producer, sticky: sticky, spool: spool)
                 return
             }
-            let bufferedNow = producer.assumeIsolated(passing: call) { $0.enqueue($1) }
+            let bufferedNow = producer.assumeIsolated(passing: (call, admissionTime ?? .now())) { $0.enqueue($1.0, now: $1.1) }
             if sticky { keylessAppended(topic: request.topic, bytes: byteSize, held: !bufferedNow) }
             if !bufferedNow {
                 sink.engine.value.holder = ref
