@@ -112,6 +112,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             readRequested = false
             // One clock reading per read: the frames of a read arrived together.
             readWallMilliseconds = shared.clock.wallMilliseconds()
+            machine.readBegan()
         }
         let frame = unwrapInboundIn(data)
         do {

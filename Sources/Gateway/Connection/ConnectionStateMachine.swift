@@ -187,6 +187,8 @@ package struct ConnectionStateMachine {
     private var closeWhenIdle = false
     /// The clock's reading at the start of the engine delivery being handled.
     private var deliveryTime: NIODeadline?
+    /// The clock's reading at the start of the read being handled (`readBegan`).
+    private var readTime: NIODeadline?
 
     package init(
         limits: Limits, permissions: TopicPermissions = .all, version: String, maxFrameBytes: Int,
@@ -238,7 +240,14 @@ package struct ConnectionStateMachine {
     }
 
     /// The channel delivered what one read brought.
+    /// A read began: the frames until `readComplete` arrived together, and their calls
+    /// count as received now (one clock reading per read, not per call).
+    package mutating func readBegan() {
+        readTime = clock.now()
+    }
+
     package mutating func readComplete() -> [Action] {
+        readTime = nil
         readOutstanding = false
         var actions: [Action] = []
         requestReadIfAllowed(&actions)
@@ -543,7 +552,7 @@ package struct ConnectionStateMachine {
             for h in r.headers { bytes += h.key.utf8.count + (h.value?.readableBytes ?? 0) }
         }
         calls[ref] = Call(
-            topic: produce.topic, noAck: noAck, receivedAt: clock.now(), recordCount: records.count, byteSize: bytes, phase: .submitted)
+            topic: produce.topic, noAck: noAck, receivedAt: readTime ?? clock.now(), recordCount: records.count, byteSize: bytes, phase: .submitted)
         if noAck { unfinishedNoAck += 1 }
         unadmitted += 1
         unadmittedBytes += bytes
