@@ -196,8 +196,10 @@ actor PartitionProducer {
                 }
             case .wakeUp(let at):
                 wakeUp?.cancel()
-                wakeUp = eventLoop.scheduleTask(deadline: at) { [weak self] in
-                    guard let self else { return }
+                // A strong reference (the engine keeps its partition producers for good
+                // anyway): a weak one gives the actor a side table, which makes every
+                // retain and release of it, several per call, take the runtime's slow path.
+                wakeUp = eventLoop.scheduleTask(deadline: at) { [self] in
                     self.assumeIsolated { $0.tick() }
                 }
             case .withdraw(let attemptId):
