@@ -38,7 +38,10 @@ public final class SpoolLog {
     private var chunks: [Chunk] = []
     private var pendingBytes = 0
     private var pendingDone: [UInt64] = []
+    private var pendingSent: [SpoolSentBatch] = []
     private var recovered: [SpooledCall]
+    /// How `open` found the pending calls can be replayed (batches to resend as sent).
+    public private(set) var replayPlan: SpoolReplayPlan
     private var lockDescriptor: Int32
     private var broken: SpoolError?
 
@@ -106,6 +109,7 @@ public final class SpoolLog {
         self.segments = loaded.segments
         self.nextSequence = loaded.report.nextSequence
         self.recovered = loaded.pending
+        self.replayPlan = loaded.plan
         self.bytesOnDisk = loaded.report.bytes
         self.lockDescriptor = lock
     }
@@ -156,12 +160,34 @@ public final class SpoolLog {
         pendingDone.append(contentsOf: sequences)
     }
 
-    /// Writes what `append` and `markDone` collected, syncs it when `options.sync`, and
+    /// Records a batch as it was sent (written with the next commit). A commit that
+    /// carries only sent frames is written without `fdatasync`: losing one loses nothing
+    /// but the chance to resend its batch as it was (docs/spool.md).
+    public func recordSent(_ batch: SpoolSentBatch) {
+        pendingSent.append(batch)
+    }
+
+    /// Writes what `append`, `recordSent` and `markDone` collected, syncs it when `options.sync`, and
     /// deletes the segments that are done. On a failed write the calls of this commit
     /// are not in the log (the segment is truncated back) and the error is thrown; their
     /// sequence numbers stay unused.
     public func commit() throws(SpoolError) {
         if let broken { throw broken }
+        let syncNow = options.sync && (!pendingDone.isEmpty || chunks.contains { !$0.sequences.isEmpty })
+        if !pendingSent.isEmpty {
+            var frames = ByteBufferAllocator().buffer(capacity: 64 * pendingSent.count)
+            for batch in pendingSent {
+                // A batch too large for a frame is only not resendable as sent.
+                try? SpoolFrame.encodeSent(batch, into: &frames)
+            }
+            pendingSent = []
+            let active = segments[segments.count - 1]
+            if chunks.last?.segment === active {
+                chunks[chunks.count - 1].bytes.writeImmutableBuffer(frames)
+            } else {
+                chunks.append(Chunk(segment: active, bytes: frames))
+            }
+        }
         if !pendingDone.isEmpty {
             var frame = ByteBufferAllocator().buffer(capacity: 16 + pendingDone.count)
             SpoolFrame.encodeDone(Self.ranges(pendingDone), into: &frame)
@@ -189,7 +215,7 @@ public final class SpoolLog {
                     }
                 }
                 try SpoolFiles.writeAll(segment.descriptor, chunk.bytes, path: segment.path)
-                if options.sync { try SpoolFiles.sync(segment.descriptor, path: segment.path) }
+                if syncNow { try SpoolFiles.sync(segment.descriptor, path: segment.path) }
                 segment.size += chunk.bytes.readableBytes
                 bytesOnDisk += chunk.bytes.readableBytes
             } catch {
@@ -341,6 +367,7 @@ public final class SpoolLog {
         var report: SpoolReport
         var segments: [Segment]
         var pending: [SpooledCall]
+        var plan: SpoolReplayPlan
     }
 
     private static func load(_ directory: String, repair: Bool) throws(SpoolError) -> Loaded {
@@ -352,6 +379,7 @@ public final class SpoolLog {
         var segments: [Segment] = []
         var calls: [(segment: Segment, offset: Int, call: SpooledCall)] = []
         var done: [ClosedRange<UInt64>] = []
+        var sent: [SpoolSentBatch] = []
         var highest: UInt64?
         for (index, (first, name)) in names.enumerated() {
             let path = directory + "/" + name
@@ -384,6 +412,8 @@ public final class SpoolLog {
                     highest = max(highest ?? 0, c.sequence)
                 case .done(let ranges):
                     done.append(contentsOf: ranges)
+                case .sent(let batch):
+                    sent.append(batch)
                 }
             }
             report.bytes += size
@@ -413,7 +443,12 @@ public final class SpoolLog {
             report.pendingByPartition["\(c.call.topic)/\(c.call.partition)", default: 0] += 1
         }
         report.pendingCalls = pending.count
-        return Loaded(report: report, segments: segments, pending: pending)
+        let plan = SpoolReplayPlan(pending: pending, sent: sent)
+        report.resendBatches = plan.resendBatches
+        report.resendCalls = plan.resendCalls
+        report.inDoubtCalls = plan.inDoubtCalls
+        report.producerIdentities = plan.identities
+        return Loaded(report: report, segments: segments, pending: pending, plan: plan)
     }
 
     // MARK: helpers
