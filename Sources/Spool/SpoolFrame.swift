@@ -149,7 +149,7 @@ enum SpoolFrame {
     /// What reading one segment found.
     struct Scan {
         /// Valid frames in file order, with their offsets.
-        var entries: [(offset: Int, entry: Entry)] = []
+        var entries: [(offset: Int, size: Int, entry: Entry)] = []
         /// Damaged stretches followed by a valid frame (skipped).
         var corruptRegions = 0
         /// Where a damaged stretch that runs to the end of the data begins (a torn
@@ -173,7 +173,7 @@ enum SpoolFrame {
                     scan.corruptRegions += 1
                     damagedFrom = nil
                 }
-                scan.entries.append((offset, entry))
+                scan.entries.append((offset, size, entry))
                 offset += size
                 scan.validEnd = offset
             } else {

@@ -31,6 +31,10 @@ public final class SpoolLog {
     public private(set) var report: SpoolReport
     /// Bytes of all segment files, committed.
     public private(set) var bytesOnDisk: Int
+    /// Of those, the bytes of done and sent frames: `maxBytes` bounds the calls' frames,
+    /// the marks come on top (they are what frees room, or small records of what went
+    /// out), so that an append the engine counted room for is never refused for them.
+    private var markBytes = 0
 
     private var segments: [Segment]
     private var nextSequence: UInt64
@@ -51,6 +55,8 @@ public final class SpoolLog {
         let path: String
         /// Committed bytes.
         var size: Int
+        /// Of those, bytes of done and sent frames (not counted against `maxBytes`).
+        var marks = 0
         /// Calls without an outcome, by sequence - firstSequence.
         var live = SpoolBitSet()
         /// Where each call's frame begins in the file, by sequence - firstSequence (-1:
@@ -76,6 +82,8 @@ public final class SpoolLog {
         let segment: Segment
         var bytes: ByteBuffer
         var sequences: [UInt64] = []
+        /// Bytes of done and sent frames in `bytes`.
+        var marks = 0
     }
 
     /// Opens (creating if needed) the spool in `options.directory`, locks it against a
@@ -111,6 +119,7 @@ public final class SpoolLog {
         self.recovered = loaded.pending
         self.replayPlan = loaded.plan
         self.bytesOnDisk = loaded.report.bytes
+        self.markBytes = loaded.segments.reduce(0) { $0 + $1.marks }
         self.lockDescriptor = lock
     }
 
@@ -133,9 +142,10 @@ public final class SpoolLog {
         // Sized first (no scratch buffer): the frame is encoded straight into the chunk
         // its segment gets written from.
         let size = SpoolCall.frameSize(topic: call.topic, records: call.records)
-        guard bytesOnDisk + pendingBytes + size <= options.maxBytes else {
+        let calls = bytesOnDisk - markBytes + pendingBytes
+        guard calls + size <= options.maxBytes else {
             throw SpoolError(
-                .full, "the spool holds \(bytesOnDisk + pendingBytes) bytes; a call of \(size) more passes max_bytes (\(options.maxBytes))")
+                .full, "the spool's calls take \(calls) bytes; a call of \(size) more passes max_bytes (\(options.maxBytes))")
         }
         var active = segments[segments.count - 1]
         let activeSize = active.size + (chunks.last.map { $0.segment === active ? $0.bytes.readableBytes : 0 } ?? 0)
@@ -182,21 +192,17 @@ public final class SpoolLog {
             }
             pendingSent = []
             let active = segments[segments.count - 1]
-            if chunks.last?.segment === active {
-                chunks[chunks.count - 1].bytes.writeImmutableBuffer(frames)
-            } else {
-                chunks.append(Chunk(segment: active, bytes: frames))
-            }
+            if chunks.last?.segment !== active { chunks.append(Chunk(segment: active, bytes: ByteBuffer())) }
+            chunks[chunks.count - 1].bytes.writeImmutableBuffer(frames)
+            chunks[chunks.count - 1].marks += frames.readableBytes
         }
         if !pendingDone.isEmpty {
             var frame = ByteBufferAllocator().buffer(capacity: 16 + pendingDone.count)
             SpoolFrame.encodeDone(Self.ranges(pendingDone), into: &frame)
             let active = segments[segments.count - 1]
-            if chunks.last?.segment === active {
-                chunks[chunks.count - 1].bytes.writeImmutableBuffer(frame)
-            } else {
-                chunks.append(Chunk(segment: active, bytes: frame))
-            }
+            if chunks.last?.segment !== active { chunks.append(Chunk(segment: active, bytes: ByteBuffer())) }
+            chunks[chunks.count - 1].bytes.writeImmutableBuffer(frame)
+            chunks[chunks.count - 1].marks += frame.readableBytes
         }
         let work = chunks
         chunks = []
@@ -218,6 +224,8 @@ public final class SpoolLog {
                 if syncNow { try SpoolFiles.sync(segment.descriptor, path: segment.path) }
                 segment.size += chunk.bytes.readableBytes
                 bytesOnDisk += chunk.bytes.readableBytes
+                segment.marks += chunk.marks
+                markBytes += chunk.marks
             } catch {
                 // This chunk's and every later chunk's calls are not in the log.
                 for later in work[i...] {
@@ -343,6 +351,7 @@ public final class SpoolLog {
             if s.descriptor >= 0 { SpoolFiles.closeDescriptor(s.descriptor) }
             try SpoolFiles.removeFile(s.path)
             bytesOnDisk -= s.size
+            markBytes -= s.marks
             removed = true
         }
         if removed && options.sync { try SpoolFiles.syncDirectory(options.directory) }
@@ -400,7 +409,8 @@ public final class SpoolLog {
             }
             let segment = Segment(firstSequence: first, path: path, size: size)
             segments.append(segment)
-            for (offset, entry) in scan.entries {
+            for (offset, frameSize, entry) in scan.entries {
+                if case .call = entry {} else { segment.marks += frameSize }
                 switch entry {
                 case .call(let c):
                     // A valid frame cannot be numbered before its segment; guard anyway.

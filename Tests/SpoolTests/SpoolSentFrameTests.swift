@@ -148,4 +148,30 @@ struct SpoolSentFrameTests {
         log.close()
         #expect(try SpoolLog.inspect(directory: dir.path).resendBatches == 1)
     }
+
+    @Test("max_bytes bounds the calls' frames: sent frames and done marks do not make an append that fits fail, before or after a reopen")
+    func marksDoNotTakeCallRoom() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let frame = SpoolCall.frameSize(topic: "t", records: call(0).records)
+        let options = SpoolOptions(directory: dir.path, maxBytes: 3 * frame + 8)
+        do {
+            let log = try SpoolLog.open(options)
+            _ = try log.append(call(0))
+            _ = try log.append(call(1))
+            try log.commit()
+            for _ in 0..<4 { log.recordSent(Self.batch([0, 1])) }
+            try log.commit()
+            #expect(log.bytesOnDisk > 3 * frame)
+            #expect(try log.append(call(2)) == 2)
+            try log.commit()
+            #expect(throws: SpoolError.self) { _ = try log.append(call(3)) }
+            log.close()
+        }
+        // Reopened with room for one more call: the marks read back are not counted either.
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path, maxBytes: 4 * frame + 8))
+        #expect(log.bytesOnDisk > 4 * frame + 8 - frame)
+        #expect(try log.append(call(3)) == 3)
+        log.close()
+    }
 }
