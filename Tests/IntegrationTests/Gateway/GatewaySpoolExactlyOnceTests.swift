@@ -59,7 +59,25 @@ struct GatewaySpoolExactlyOnceTests {
         // Tansu wrote at least one of the swallowed batches: those calls are there twice now.
         #expect(run.duplicates > 0)
         #expect(run.duplicates <= inDoubt)
-        C.check(run)
+        C.check(run, exactlyOnce: false)
+    }
+
+    @Test("restarted with idempotence off: nothing can be resent as sent; every call sent before the crash is counted in doubt, nothing lost")
+    func fallBackWithoutIdempotence() async throws {
+        let (tansu, relayPort) = try await C.brokerBehindRelay()
+        defer { tansu.stop() }
+        try await tansu.createTopic("eos-off", partitions: Int(C.partitions))
+        let run = try await C.crashAndRestart(
+            spool: true, topic: "eos-off", tansu: tansu, relayPort: relayPort, beforeKill: .swallowResponses,
+            extraArguments: Self.onWire, restartArguments: ["--set", "producer.idempotence=off"])
+        let sent = (run.reported("resend_calls") ?? -1) + (run.reported("in_doubt_calls") ?? 0)
+        let line = run.secondLog.split(separator: "\n").first { $0.contains("spool replay: calls in doubt") }
+        let inDoubt = line?.split(separator: " ").first { $0.hasPrefix("calls_in_doubt=") }.flatMap { Int($0.dropFirst("calls_in_doubt=".count)) }
+        print("idempotence off after the restart: \(sent) calls sent before the crash, \(inDoubt ?? -1) counted in doubt; \(run.lost) lost, \(run.duplicates) duplicates")
+        #expect(sent > 0, "\(run.checkReport)")
+        #expect(inDoubt == sent, "\(run.secondLog.suffix(3000))")
+        #expect(run.duplicates > 0 && run.duplicates <= sent)
+        C.check(run, exactlyOnce: false)
     }
 }
 
