@@ -212,7 +212,7 @@ actor PartitionProducer {
             case .replayFellBack(let calls):
                 logger.warning(
                     "spool replay: the old producer id was refused; calls in doubt are produced again at least once",
-                    metadata: ["calls_in_doubt": "\(calls.count)", "producer_id": "\(identity?.producerId ?? -1)"])
+                    metadata: ["calls_in_doubt": "\(calls.count)", "new_producer_id": "\(identity?.producerId ?? -1)"])
                 statistics.update { $0.spool.inDoubtCalls += calls.count }
             }
         }
