@@ -271,6 +271,7 @@ extension ProducerCore {
             for c in calls { byNumber[c.sequence] = c }
         }
         var resent = Set<UInt64>()
+        var resentBatches = 0
         var inDoubt = 0
         func produceCall(_ spooled: SpooledCall) -> ProduceCall {
             let id = nextCallId
@@ -287,12 +288,17 @@ extension ProducerCore {
                 continue
             }
             var planned: [(calls: [ProduceCall], baseSequence: Int32)] = []
-            for batch in batches {
+            for (i, batch) in batches.enumerated() {
                 let spooled = batch.calls.compactMap { byNumber[$0] }
-                guard spooled.count == batch.calls.count else { break }
+                guard spooled.count == batch.calls.count else {
+                    // (The plan is made from these calls: not expected.) The chain ends here.
+                    inDoubt += batches[i...].reduce(0) { $0 + $1.calls.count }
+                    break
+                }
                 planned.append((spooled.map(produceCall), batch.baseSequence))
                 for s in batch.calls { resent.insert(s) }
             }
+            resentBatches += planned.count
             let p = producer(route(key.topic), topic: key.topic, partition: key.partition, idempotent: true)
             p.assumeIsolated { $0.resend(planned, identity: ProducerIdentity(producerId: first.producerId, epoch: first.epoch)) }
         }
@@ -313,7 +319,7 @@ extension ProducerCore {
         }
         if resentCount > 0 {
             logger.notice(
-                "spool replay resends in-doubt batches under their old producer id", metadata: ["calls": "\(resentCount)", "batches": "\(plan.resendBatches)"])
+                "spool replay resends in-doubt batches under their old producer id", metadata: ["calls": "\(resentCount)", "batches": "\(resentBatches)"])
         }
         if inDoubt > 0 {
             logger.warning(
