@@ -70,7 +70,7 @@ struct GatewaySpoolCrashTests {
     ///
     /// With `.swallowResponses` the relay lets requests through and drops their answers
     /// from just before the kill: the kill comes once Tansu has answered (so written) at
-    /// least one of them and a second has passed, so the spool surely holds batches that
+    /// least one of them and two seconds have passed, so the spool surely holds batches that
     /// are in Kafka with no ack. `editSpool` runs on the spool directory before the restart.
     static func crashAndRestart(
         spool: Bool, fsync: String = "batch", topic: String, tansu: TansuBroker, relayPort: Int, beforeKill: BeforeKill = .stopRelay,
@@ -147,8 +147,11 @@ struct GatewaySpoolCrashTests {
                 try await waitUntil(timeout: 30, "Tansu answered a produce request whose answer was swallowed") {
                     (try? await relay.swallowedCount()) ?? 0 >= 1
                 }
-                // The sent frames are written with the spool writer's next commit.
-                try await Task.sleep(nanoseconds: 1_000_000_000)
+                // The sent frames are written with the spool writer's next commit (behind
+                // the syncs of the calls still arriving). With every answer swallowed no new
+                // attempt goes out before the request timeout (ack_timeout_ms + 5 s), so
+                // two seconds leave the batches on the wire as they are.
+                try await Task.sleep(nanoseconds: 2_000_000_000)
             }
         }
         first.signal(SIGKILL)
