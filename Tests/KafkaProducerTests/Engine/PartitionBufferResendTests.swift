@@ -92,6 +92,28 @@ import Testing
         #expect(h.sent.suffix(2).map(\.baseSequence) == [0, 2])
     }
 
+    @Test("resent batches that expire unanswered (no route, no answer) end the resend: the new calls go on under a new id")
+    func expiryEndsTheResend() {
+        var h = Harness(
+            {
+                $0.partitionOnwireLimit = 5
+                $0.deliveryTimeoutMs = 20_000
+            }, idempotent: true)
+        h.writesAtOnce = false  // no route: the attempts stay with the partition producer
+        h.perform(h.buffer.resend([(Self.calls([1, 2]), 4)], now: h.now))
+        h.produce(3)
+        #expect(h.sentIds == [[1, 2]])
+        h.advance(ms: 20_000)
+        #expect(h.withdrawn == [h.sent[0].attemptId])
+        #expect(h.failed.map(\.0) == [1, 2, 3])
+        #expect(h.failed.allSatisfy { $0.1.persistence == .possiblyPersisted || $0.0 == 3 })
+        h.produce(4)
+        #expect(h.producerIdResets == 1)
+        h.perform(h.buffer.producerIdReset(now: h.now))
+        #expect(h.sentIds.last == [4])
+        #expect(h.sent.last?.baseSequence == 0)
+    }
+
     @Test("without idempotence resend does nothing (the engine produces such calls at least once)")
     func notIdempotent() {
         var h = Harness()
