@@ -22,6 +22,8 @@ import NIOCore
 ///   in an earlier segment.
 /// - `append` and `markDone` collect frames in memory; `commit` writes them with one
 ///   `write` per segment and, with `sync`, one `fdatasync`: the group commit.
+/// - `recordSent` adds a sent frame (a batch as it went to Kafka, `SpoolSentBatch`);
+///   `open` turns the sent frames of the pending calls into the `replayPlan`.
 /// - `open` replays the directory: a damaged stretch at the end of the last segment (a
 ///   write cut short) is truncated; one followed by valid frames is skipped and counted.
 ///   Either way nothing from it is replayed.
