@@ -15,6 +15,10 @@ import NIOCore
 ///   the bytes), header count (u32), per header key (u16 + UTF-8) and value (i32 + bytes).
 /// - `2` done: range count (u32), then per range first sequence (u64) and count (u32):
 ///   calls that got their final outcome (acked, or failed and told to their caller).
+/// - `3` sent: producer id (i64), epoch (i16), partition (i32), topic (u16 length +
+///   UTF-8), base sequence (i32), record count (i32), range count (u32), then per range
+///   first sequence (u64) and count (u32): one record batch as it went to Kafka
+///   (`SpoolSentBatch`), the spooled calls it held in batch order.
 enum SpoolFrame {
     static let magic: UInt32 = 0x534C_5350  // "SLSP"
     static let headerSize = 12
@@ -25,12 +29,18 @@ enum SpoolFrame {
     enum Kind: UInt8 {
         case call = 1
         case done = 2
+        case sent = 3
     }
+
+    /// Most calls a sent frame may name (a larger count is damage): a batch holds at most
+    /// `max_batch_size` bytes of calls of at least one record each.
+    static let maxSentCalls = 1 << 20
 
     /// What one valid frame holds.
     enum Entry: Equatable {
         case call(SpooledCall)
         case done([ClosedRange<UInt64>])
+        case sent(SpoolSentBatch)
     }
 
     // MARK: encoding
@@ -62,6 +72,32 @@ enum SpoolFrame {
             for r in ranges {
                 b.writeInteger(r.lowerBound)
                 b.writeInteger(UInt32(r.upperBound - r.lowerBound + 1))
+            }
+        }
+    }
+
+    static func encodeSent(_ batch: SpoolSentBatch, into buffer: inout ByteBuffer) throws(SpoolError) {
+        try frame(into: &buffer) { (b: inout ByteBuffer) throws(SpoolError) in
+            b.writeInteger(Kind.sent.rawValue)
+            b.writeInteger(batch.producerId)
+            b.writeInteger(batch.epoch)
+            b.writeInteger(batch.partition)
+            try writeShortString(batch.topic, into: &b)
+            b.writeInteger(batch.baseSequence)
+            b.writeInteger(batch.recordCount)
+            // The calls ascend: runs of consecutive numbers are one range each.
+            var ranges: [(first: UInt64, count: UInt32)] = []
+            for s in batch.calls {
+                if let last = ranges.last, last.first &+ UInt64(last.count) == s, last.count < UInt32.max {
+                    ranges[ranges.count - 1].count += 1
+                } else {
+                    ranges.append((s, 1))
+                }
+            }
+            b.writeInteger(UInt32(ranges.count))
+            for r in ranges {
+                b.writeInteger(r.first)
+                b.writeInteger(r.count)
             }
         }
     }
@@ -113,7 +149,7 @@ enum SpoolFrame {
     /// What reading one segment found.
     struct Scan {
         /// Valid frames in file order, with their offsets.
-        var entries: [(offset: Int, entry: Entry)] = []
+        var entries: [(offset: Int, size: Int, entry: Entry)] = []
         /// Damaged stretches followed by a valid frame (skipped).
         var corruptRegions = 0
         /// Where a damaged stretch that runs to the end of the data begins (a torn
@@ -137,7 +173,7 @@ enum SpoolFrame {
                     scan.corruptRegions += 1
                     damagedFrom = nil
                 }
-                scan.entries.append((offset, entry))
+                scan.entries.append((offset, size, entry))
                 offset += size
                 scan.validEnd = offset
             } else {
@@ -197,6 +233,24 @@ enum SpoolFrame {
                 ranges.append(first...(first + UInt64(n - 1)))
             }
             return .done(ranges)
+        case .sent:
+            guard let producerId = b.readInteger(as: Int64.self), let epoch = b.readInteger(as: Int16.self),
+                let partition = b.readInteger(as: Int32.self), let topic = readShortString(&b),
+                let baseSequence = b.readInteger(as: Int32.self), let recordCount = b.readInteger(as: Int32.self),
+                let count = b.readInteger(as: UInt32.self), Int(count) <= b.readableBytes / 12
+            else { return nil }
+            var calls: [UInt64] = []
+            for _ in 0..<count {
+                guard let first = b.readInteger(as: UInt64.self), let n = b.readInteger(as: UInt32.self), n > 0,
+                    first <= UInt64.max - UInt64(n - 1), calls.count + Int(n) <= maxSentCalls,
+                    calls.last.map({ $0 < first }) ?? true
+                else { return nil }
+                for k in 0..<UInt64(n) { calls.append(first + k) }
+            }
+            return .sent(
+                SpoolSentBatch(
+                    producerId: producerId, epoch: epoch, topic: topic, partition: partition, baseSequence: baseSequence,
+                    recordCount: recordCount, calls: calls))
         }
     }
 

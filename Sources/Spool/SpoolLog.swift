@@ -22,6 +22,8 @@ import NIOCore
 ///   in an earlier segment.
 /// - `append` and `markDone` collect frames in memory; `commit` writes them with one
 ///   `write` per segment and, with `sync`, one `fdatasync`: the group commit.
+/// - `recordSent` adds a sent frame (a batch as it went to Kafka, `SpoolSentBatch`);
+///   `open` turns the sent frames of the pending calls into the `replayPlan`.
 /// - `open` replays the directory: a damaged stretch at the end of the last segment (a
 ///   write cut short) is truncated; one followed by valid frames is skipped and counted.
 ///   Either way nothing from it is replayed.
@@ -31,6 +33,10 @@ public final class SpoolLog {
     public private(set) var report: SpoolReport
     /// Bytes of all segment files, committed.
     public private(set) var bytesOnDisk: Int
+    /// Of those, the bytes of done and sent frames: `maxBytes` bounds the calls' frames,
+    /// the marks come on top (they are what frees room, or small records of what went
+    /// out), so that an append the engine counted room for is never refused for them.
+    private var markBytes = 0
 
     private var segments: [Segment]
     private var nextSequence: UInt64
@@ -38,7 +44,10 @@ public final class SpoolLog {
     private var chunks: [Chunk] = []
     private var pendingBytes = 0
     private var pendingDone: [UInt64] = []
+    private var pendingSent: [SpoolSentBatch] = []
     private var recovered: [SpooledCall]
+    /// How `open` found the pending calls can be replayed (batches to resend as sent).
+    public private(set) var replayPlan: SpoolReplayPlan
     private var lockDescriptor: Int32
     private var broken: SpoolError?
 
@@ -48,6 +57,8 @@ public final class SpoolLog {
         let path: String
         /// Committed bytes.
         var size: Int
+        /// Of those, bytes of done and sent frames (not counted against `maxBytes`).
+        var marks = 0
         /// Calls without an outcome, by sequence - firstSequence.
         var live = SpoolBitSet()
         /// Where each call's frame begins in the file, by sequence - firstSequence (-1:
@@ -73,6 +84,8 @@ public final class SpoolLog {
         let segment: Segment
         var bytes: ByteBuffer
         var sequences: [UInt64] = []
+        /// Bytes of done and sent frames in `bytes`.
+        var marks = 0
     }
 
     /// Opens (creating if needed) the spool in `options.directory`, locks it against a
@@ -106,7 +119,9 @@ public final class SpoolLog {
         self.segments = loaded.segments
         self.nextSequence = loaded.report.nextSequence
         self.recovered = loaded.pending
+        self.replayPlan = loaded.plan
         self.bytesOnDisk = loaded.report.bytes
+        self.markBytes = loaded.segments.reduce(0) { $0 + $1.marks }
         self.lockDescriptor = lock
     }
 
@@ -129,9 +144,10 @@ public final class SpoolLog {
         // Sized first (no scratch buffer): the frame is encoded straight into the chunk
         // its segment gets written from.
         let size = SpoolCall.frameSize(topic: call.topic, records: call.records)
-        guard bytesOnDisk + pendingBytes + size <= options.maxBytes else {
+        let calls = bytesOnDisk - markBytes + pendingBytes
+        guard calls + size <= options.maxBytes else {
             throw SpoolError(
-                .full, "the spool holds \(bytesOnDisk + pendingBytes) bytes; a call of \(size) more passes max_bytes (\(options.maxBytes))")
+                .full, "the spool's calls take \(calls) bytes; a call of \(size) more passes max_bytes (\(options.maxBytes))")
         }
         var active = segments[segments.count - 1]
         let activeSize = active.size + (chunks.last.map { $0.segment === active ? $0.bytes.readableBytes : 0 } ?? 0)
@@ -156,21 +172,39 @@ public final class SpoolLog {
         pendingDone.append(contentsOf: sequences)
     }
 
-    /// Writes what `append` and `markDone` collected, syncs it when `options.sync`, and
+    /// Records a batch as it was sent (written with the next commit). A commit that
+    /// carries only sent frames is written without `fdatasync`: losing one loses nothing
+    /// but the chance to resend its batch as it was (docs/spool.md).
+    public func recordSent(_ batch: SpoolSentBatch) {
+        pendingSent.append(batch)
+    }
+
+    /// Writes what `append`, `recordSent` and `markDone` collected, syncs it when `options.sync`, and
     /// deletes the segments that are done. On a failed write the calls of this commit
     /// are not in the log (the segment is truncated back) and the error is thrown; their
     /// sequence numbers stay unused.
     public func commit() throws(SpoolError) {
         if let broken { throw broken }
+        let syncNow = options.sync && (!pendingDone.isEmpty || chunks.contains { !$0.sequences.isEmpty })
+        if !pendingSent.isEmpty {
+            var frames = ByteBufferAllocator().buffer(capacity: 64 * pendingSent.count)
+            for batch in pendingSent {
+                // A batch too large for a frame is only not resendable as sent.
+                try? SpoolFrame.encodeSent(batch, into: &frames)
+            }
+            pendingSent = []
+            let active = segments[segments.count - 1]
+            if chunks.last?.segment !== active { chunks.append(Chunk(segment: active, bytes: ByteBuffer())) }
+            chunks[chunks.count - 1].bytes.writeImmutableBuffer(frames)
+            chunks[chunks.count - 1].marks += frames.readableBytes
+        }
         if !pendingDone.isEmpty {
             var frame = ByteBufferAllocator().buffer(capacity: 16 + pendingDone.count)
             SpoolFrame.encodeDone(Self.ranges(pendingDone), into: &frame)
             let active = segments[segments.count - 1]
-            if chunks.last?.segment === active {
-                chunks[chunks.count - 1].bytes.writeImmutableBuffer(frame)
-            } else {
-                chunks.append(Chunk(segment: active, bytes: frame))
-            }
+            if chunks.last?.segment !== active { chunks.append(Chunk(segment: active, bytes: ByteBuffer())) }
+            chunks[chunks.count - 1].bytes.writeImmutableBuffer(frame)
+            chunks[chunks.count - 1].marks += frame.readableBytes
         }
         let work = chunks
         chunks = []
@@ -189,9 +223,11 @@ public final class SpoolLog {
                     }
                 }
                 try SpoolFiles.writeAll(segment.descriptor, chunk.bytes, path: segment.path)
-                if options.sync { try SpoolFiles.sync(segment.descriptor, path: segment.path) }
+                if syncNow { try SpoolFiles.sync(segment.descriptor, path: segment.path) }
                 segment.size += chunk.bytes.readableBytes
                 bytesOnDisk += chunk.bytes.readableBytes
+                segment.marks += chunk.marks
+                markBytes += chunk.marks
             } catch {
                 // This chunk's and every later chunk's calls are not in the log.
                 for later in work[i...] {
@@ -317,6 +353,7 @@ public final class SpoolLog {
             if s.descriptor >= 0 { SpoolFiles.closeDescriptor(s.descriptor) }
             try SpoolFiles.removeFile(s.path)
             bytesOnDisk -= s.size
+            markBytes -= s.marks
             removed = true
         }
         if removed && options.sync { try SpoolFiles.syncDirectory(options.directory) }
@@ -341,6 +378,7 @@ public final class SpoolLog {
         var report: SpoolReport
         var segments: [Segment]
         var pending: [SpooledCall]
+        var plan: SpoolReplayPlan
     }
 
     private static func load(_ directory: String, repair: Bool) throws(SpoolError) -> Loaded {
@@ -352,6 +390,7 @@ public final class SpoolLog {
         var segments: [Segment] = []
         var calls: [(segment: Segment, offset: Int, call: SpooledCall)] = []
         var done: [ClosedRange<UInt64>] = []
+        var sent: [SpoolSentBatch] = []
         var highest: UInt64?
         for (index, (first, name)) in names.enumerated() {
             let path = directory + "/" + name
@@ -372,7 +411,8 @@ public final class SpoolLog {
             }
             let segment = Segment(firstSequence: first, path: path, size: size)
             segments.append(segment)
-            for (offset, entry) in scan.entries {
+            for (offset, frameSize, entry) in scan.entries {
+                if case .call = entry {} else { segment.marks += frameSize }
                 switch entry {
                 case .call(let c):
                     // A valid frame cannot be numbered before its segment; guard anyway.
@@ -384,6 +424,8 @@ public final class SpoolLog {
                     highest = max(highest ?? 0, c.sequence)
                 case .done(let ranges):
                     done.append(contentsOf: ranges)
+                case .sent(let batch):
+                    sent.append(batch)
                 }
             }
             report.bytes += size
@@ -413,7 +455,12 @@ public final class SpoolLog {
             report.pendingByPartition["\(c.call.topic)/\(c.call.partition)", default: 0] += 1
         }
         report.pendingCalls = pending.count
-        return Loaded(report: report, segments: segments, pending: pending)
+        let plan = SpoolReplayPlan(pending: pending, sent: sent)
+        report.resendBatches = plan.resendBatches
+        report.resendCalls = plan.resendCalls
+        report.inDoubtCalls = plan.inDoubtCalls
+        report.producerIdentities = plan.identities
+        return Loaded(report: report, segments: segments, pending: pending, plan: plan)
     }
 
     // MARK: helpers

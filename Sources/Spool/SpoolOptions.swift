@@ -39,6 +39,16 @@ public struct SpoolReport: Sendable, Equatable {
     public var nextSequence: UInt64 = 0
     /// Pending calls by `topic/partition`.
     public var pendingByPartition: [String: Int] = [:]
+    /// In-doubt batches (sent before the crash, no outcome recorded) that a start resends
+    /// as they were sent, so that the broker drops what it already has
+    /// (`SpoolReplayPlan`), and their calls.
+    public var resendBatches = 0
+    public var resendCalls = 0
+    /// Pending calls that were sent but cannot be resent as they were: produced again at
+    /// least once (they may be in Kafka twice).
+    public var inDoubtCalls = 0
+    /// The producer ids and epochs of the batches resent as they were ("id=N epoch=E").
+    public var producerIdentities: [String] = []
 
     public init() {}
 }

@@ -26,6 +26,7 @@ public final class SpoolWriter: Sendable {
     private struct Queue {
         var appends: [SpoolCall] = []
         var done: [UInt64] = []
+        var sent: [SpoolSentBatch] = []
         var reads: [(sequences: [UInt64], completion: @Sendable ([SpooledCall?]) -> Void)] = []
         var running = false
         var stopped = false
@@ -69,6 +70,12 @@ public final class SpoolWriter: Sendable {
         enqueue { $0.done.append(contentsOf: sequences) }
     }
 
+    /// Queues a batch as it was sent (a `sent` frame) for the next commit; a commit of
+    /// sent frames only is written without `fdatasync`.
+    public func markSent(_ batch: SpoolSentBatch) {
+        enqueue { $0.sent.append(batch) }
+    }
+
     /// Reads committed calls back (`SpoolLog.read`) on the writer's thread; `completion`
     /// gets one entry per sequence number there (nil: not readable), or nils for all on
     /// an I/O error.
@@ -89,23 +96,24 @@ public final class SpoolWriter: Sendable {
     /// Commits until the queue is empty, then lets the next enqueue start another drain.
     private func drain() {
         while true {
-            let (appends, done, reads) = queue.withLockedValue { q in
+            let (appends, done, sent, reads) = queue.withLockedValue { q in
                 defer {
                     q.appends.removeAll(keepingCapacity: true)
                     q.done.removeAll(keepingCapacity: true)
+                    q.sent.removeAll(keepingCapacity: true)
                     q.reads.removeAll(keepingCapacity: true)
                 }
-                return (q.appends, q.done, q.reads)
+                return (q.appends, q.done, q.sent, q.reads)
             }
             for r in reads {
                 let calls = (try? box.log.read(r.sequences)) ?? Array(repeating: nil, count: r.sequences.count)
                 r.completion(calls)
             }
-            if appends.isEmpty && done.isEmpty {
+            if appends.isEmpty && done.isEmpty && sent.isEmpty {
                 if !reads.isEmpty { continue }
                 let waiters = queue.withLockedValue { q -> [@Sendable () -> Void]? in
                     // Something may have been queued after the take above.
-                    guard q.appends.isEmpty && q.done.isEmpty && q.reads.isEmpty else { return nil }
+                    guard q.appends.isEmpty && q.done.isEmpty && q.sent.isEmpty && q.reads.isEmpty else { return nil }
                     q.running = false
                     defer { q.stopWaiters = [] }
                     return q.stopped ? q.stopWaiters : []
@@ -114,11 +122,11 @@ public final class SpoolWriter: Sendable {
                 for w in waiters { w() }
                 return
             }
-            onCommit(commit(appends, done))
+            onCommit(commit(appends, done, sent))
         }
     }
 
-    private func commit(_ appends: [SpoolCall], _ done: [UInt64]) -> Commit {
+    private func commit(_ appends: [SpoolCall], _ done: [UInt64], _ sent: [SpoolSentBatch]) -> Commit {
         let log = box.log
         var results: [Result<UInt64, SpoolError>] = []
         results.reserveCapacity(appends.count)
@@ -129,6 +137,7 @@ public final class SpoolWriter: Sendable {
                 results.append(.failure(error))
             }
         }
+        for batch in sent { log.recordSent(batch) }
         log.markDone(done)
         do throws(SpoolError) {
             try log.commit()

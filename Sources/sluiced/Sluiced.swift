@@ -121,6 +121,8 @@ struct Sluiced: AsyncParsableCommand {
         out += "segments: \(r.segments)\nbytes: \(r.bytes)\ncalls: \(r.calls)\n"
         out += "pending_calls: \(r.pendingCalls)\npending_records: \(r.pendingRecords)\n"
         out += "corrupt_entries: \(r.corruptEntries)\ntorn_tail_bytes: \(r.tornBytes)\nnext_sequence: \(r.nextSequence)\n"
+        out += "resend_batches: \(r.resendBatches)\nresend_calls: \(r.resendCalls)\nin_doubt_calls: \(r.inDoubtCalls)\n"
+        out += "producer_ids: \(r.producerIdentities.isEmpty ? "none" : r.producerIdentities.joined(separator: ", "))\n"
         for (partition, n) in r.pendingByPartition.sorted(by: { $0.key < $1.key }) {
             out += "pending \(partition): \(n)\n"
         }

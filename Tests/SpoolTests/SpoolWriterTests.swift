@@ -65,6 +65,28 @@ struct SpoolWriterTests {
         log.close()
     }
 
+    @Test("a sent batch alone makes a commit (no appends in it); after a reopen the batch is planned for a resend")
+    func sentOnly() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let recorder = Recorder()
+        let writer = SpoolWriter(log: try SpoolLog.open(SpoolOptions(directory: dir.path))) { recorder.record($0) }
+        writer.append(contentsOf: [call(0), call(1)])
+        recorder.waitForAppends(2)
+        let before = recorder.commits.withLockedValue { $0.last?.bytesOnDisk ?? 0 }
+        writer.markSent(SpoolSentBatch(producerId: 4, epoch: 1, topic: "t", partition: 0, baseSequence: 6, recordCount: 4, calls: [0, 1]))
+        for _ in 0..<2000 where recorder.commits.withLockedValue({ $0.count }) < 2 { usleep(5000) }
+        let commits = recorder.commits.withLockedValue { $0 }
+        #expect(commits.count == 2)
+        #expect(commits.last?.appends.isEmpty == true)
+        #expect((commits.last?.bytesOnDisk ?? 0) > before)
+        await writer.shutdown()
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path))
+        #expect(log.replayPlan.resendCalls == 2)
+        #expect(log.replayPlan.identities == ["id=4 epoch=1"])
+        log.close()
+    }
+
     @Test("appends from many threads: each gets one result, the log holds them all in each thread's order")
     func manyThreads() async throws {
         let dir = TemporaryDirectory()

@@ -5,7 +5,10 @@ import Metrics
 /// - `sluice_spool_calls_total`: calls written to the spool (`buffered` sent for them)
 /// - `sluice_spool_refused_total`: calls the spool could not take (a write failed)
 /// - `sluice_spool_replayed_total{result}`: calls replayed after a start (`placed`), and
-///   of those `acked` and `failed` (a failed replayed call has no caller left: lost)
+///   of those `acked` and `failed` (a failed replayed call has no caller left: lost);
+///   `resent`: replayed calls resent in their original batches under their old producer
+///   id (deduplicated by the broker); `in_doubt`: replayed calls that had been sent and
+///   could not be resent so (at least once: each may be in Kafka twice)
 /// - `sluice_spool_bytes`, `sluice_spool_pending_calls` (gauges): the spool's files and
 ///   the calls in it without an outcome
 /// - `sluice_spool_waiting_calls` (gauge): spooled calls no partition buffer holds yet
@@ -18,6 +21,8 @@ struct SpoolMetrics: Sendable {
     let replayed: Counter
     let replayedAcked: Counter
     let replayedFailed: Counter
+    let replayedResent: Counter
+    let replayedInDoubt: Counter
     let bytes: Gauge
     let pending: Gauge
     let waiting: Gauge
@@ -30,6 +35,8 @@ struct SpoolMetrics: Sendable {
         replayed = Counter(label: "sluice_spool_replayed_total", dimensions: [("result", "placed")], factory: factory)
         replayedAcked = Counter(label: "sluice_spool_replayed_total", dimensions: [("result", "acked")], factory: factory)
         replayedFailed = Counter(label: "sluice_spool_replayed_total", dimensions: [("result", "failed")], factory: factory)
+        replayedResent = Counter(label: "sluice_spool_replayed_total", dimensions: [("result", "resent")], factory: factory)
+        replayedInDoubt = Counter(label: "sluice_spool_replayed_total", dimensions: [("result", "in_doubt")], factory: factory)
         bytes = Gauge(label: "sluice_spool_bytes", factory: factory)
         pending = Gauge(label: "sluice_spool_pending_calls", factory: factory)
         waiting = Gauge(label: "sluice_spool_waiting_calls", factory: factory)
@@ -45,6 +52,8 @@ struct SpoolMetrics: Sendable {
         add(replayed, now.callsReplayed, b.callsReplayed)
         add(replayedAcked, now.replayedAcked, b.replayedAcked)
         add(replayedFailed, now.replayedFailed, b.replayedFailed)
+        add(replayedResent, now.resentCalls, b.resentCalls)
+        add(replayedInDoubt, now.inDoubtCalls, b.inDoubtCalls)
         bytes.record(now.bytes)
         pending.record(now.pendingCalls)
         waiting.record(now.waitingCalls)

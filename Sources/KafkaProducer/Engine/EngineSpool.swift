@@ -83,6 +83,13 @@ public struct SpoolStatistics: Sendable, Equatable {
     public var callsReplayed = 0
     public var replayedAcked = 0
     public var replayedFailed = 0
+    /// Replayed calls resent in the batches they were sent in before the crash, under
+    /// their old producer id and sequence numbers (the broker drops those it has).
+    public var resentCalls = 0
+    /// Replayed calls that had been sent before the crash and could not be resent that
+    /// way (no usable identity recorded, idempotence off, the old producer id refused):
+    /// produced again at least once, so each may be in Kafka twice.
+    public var inDoubtCalls = 0
     /// Damage found at start: stretches skipped and torn-tail bytes truncated.
     public var corruptEntries = 0
     public var tornBytes = 0

@@ -81,6 +81,8 @@ package struct SealedBatch<Call: PartitionCall> {
     /// The delivery timeout passed while this attempt was on the wire: its calls have
     /// failed already, and it stays only for its answer (sequence bookkeeping).
     package internal(set) var expired = false
+    /// Resent after a restart as it was sent before (`resend`): in doubt until answered.
+    package internal(set) var replayed = false
 
     var persistence: ProduceError.Persistence { possiblyPersisted ? .possiblyPersisted : .notPersisted }
 }
@@ -159,6 +161,10 @@ package struct PartitionBuffer<Call: PartitionCall> {
         case refreshMetadata
         /// Obtain a new producer id, then call `producerIdReset(now:)`.
         case resetProducerId
+        /// Batches resent after a restart (`resend`) could not be deduplicated under their
+        /// old producer id (the broker lost or refused it): their calls are numbered
+        /// afresh under a new one, so each may now be in Kafka twice (at least once).
+        case replayFellBack([Call])
     }
 
     /// A call with the time it entered the buffer (for linger).
@@ -189,6 +195,9 @@ package struct PartitionBuffer<Call: PartitionCall> {
     private var nextSequence: Int32 = 0
     private var retryAt: NIODeadline?
     private var awaitingProducerId = false
+    /// Batches resent as they were sent before a restart (`resend`) are not all answered:
+    /// nothing new is sealed until they are.
+    private var replaying = false
     /// When the buffered calls' linger ends, if they linger.
     private var lingerUntil: NIODeadline?
     /// The wake-up last asked for, until it came.
@@ -305,6 +314,36 @@ package struct PartitionBuffer<Call: PartitionCall> {
         if onWire.isEmpty { draining = false }
         expire(now: now, into: &actions)
         refill(now: now, into: &actions)
+        trySend(now: now, into: &actions)
+        scheduleWakeUp(now: now, into: &actions)
+        return actions
+    }
+
+    /// Batches that were on the wire when the process died (found in the spool), resent
+    /// exactly as they were sent: the same calls and base sequence numbers, under the
+    /// producer id the partition producer restores, so that the broker drops the ones it
+    /// has (DUPLICATE_SEQUENCE_NUMBER, or Kafka's original offset). They go first, in
+    /// order, like retries (possibly persisted, a fresh delivery timeout); nothing new is
+    /// sealed until all are answered. Then the partition obtains a new producer id and
+    /// numbers what follows from 0: the broker's sequence for the old id may be past what
+    /// the spool recorded (a batch whose record was lost in the crash), and a batch under
+    /// the old id at the wrong number could be taken for a duplicate. If the old id is
+    /// refused instead (UNKNOWN_PRODUCER_ID, OUT_OF_ORDER_SEQUENCE_NUMBER on the oldest,
+    /// an epoch error), the usual sequence reset renumbers them and `replayFellBack`
+    /// reports their calls. Only with idempotence; call it before any `enqueue`.
+    package mutating func resend(_ batches: [(calls: [Call], baseSequence: Int32)], now: NIODeadline) -> [Action] {
+        for b in batches where idempotent && !b.calls.isEmpty {
+            var batch = SealedBatch(
+                attemptId: takeAttemptId(), sealIndex: nextSealIndex, calls: b.calls,
+                recordCount: b.calls.reduce(0) { $0 + $1.recordCount }, byteSize: b.calls.reduce(0) { $0 + $1.byteSize },
+                baseSequence: b.baseSequence, failures: 0, expiresAt: now + deliveryTimeout)
+            nextSealIndex += 1
+            batch.possiblyPersisted = true
+            batch.replayed = true
+            requeue(batch)
+            replaying = true
+        }
+        var actions: [Action] = []
         trySend(now: now, into: &actions)
         scheduleWakeUp(now: now, into: &actions)
         return actions
@@ -475,9 +514,19 @@ package struct PartitionBuffer<Call: PartitionCall> {
         }
     }
 
-    /// Numbers every sealed batch again, in order, from `first`.
-    private mutating func resequence(from first: Int32) {
+    /// Numbers every sealed batch again, in order, from `first`. Resent batches among them
+    /// lose their old identity: their calls are reported in doubt.
+    private mutating func resequence(from first: Int32, into actions: inout [Action]) {
         guard idempotent else { return }
+        if replaying {
+            var calls: [Call] = []
+            for i in retryQueue.indices where retryQueue[i].replayed {
+                retryQueue[i].replayed = false
+                calls.append(contentsOf: retryQueue[i].calls)
+            }
+            replaying = onWire.contains { $0.replayed }
+            if !calls.isEmpty { actions.append(.replayFellBack(calls)) }
+        }
         var seq = first
         for i in retryQueue.indices {
             retryQueue[i].baseSequence = seq
@@ -503,6 +552,11 @@ package struct PartitionBuffer<Call: PartitionCall> {
     /// Sends as many batches as the on-wire limit, linger and backoff allow.
     private mutating func trySend(now: NIODeadline, into actions: inout [Action]) {
         lingerUntil = nil
+        if replaying && !onWire.contains(where: \.replayed) && !retryQueue.contains(where: \.replayed) {
+            // Every resent batch is answered: what follows goes under a new producer id.
+            replaying = false
+            restartSequences(into: &actions)
+        }
         if let at = retryAt {
             if at > now { return }
             retryAt = nil
@@ -510,7 +564,7 @@ package struct PartitionBuffer<Call: PartitionCall> {
         if awaitingProducerId || draining { return }
         if needsResequence {
             needsResequence = false
-            resequence(from: 0)
+            resequence(from: 0, into: &actions)
         }
         while onWire.count < max(1, settings.partitionOnwireLimit) {
             if !retryQueue.isEmpty {
@@ -520,7 +574,7 @@ package struct PartitionBuffer<Call: PartitionCall> {
                 actions.append(.send(batch))
                 continue
             }
-            guard bufferCallCount > 0 else { break }
+            guard bufferCallCount > 0, !replaying else { break }
             if let lingerEnd = lingerEnds(now: now) {
                 lingerUntil = lingerEnd
                 break

@@ -1,6 +1,7 @@
 import KafkaWire
 import Logging
 import NIOCore
+import Spool
 
 /// One produce call inside the engine: records for one partition, and the sink that
 /// receives its events under the client's ref.
@@ -108,6 +109,15 @@ actor PartitionProducer {
         return !held.contains(call.id)
     }
 
+    /// After a restart, resends the batches that were on the wire when the process died
+    /// as they were sent, under their old producer id (`PartitionBuffer.resend`). Call it
+    /// before any call is enqueued here.
+    func resend(_ batches: [(calls: [ProduceCall], baseSequence: Int32)], identity: ProducerIdentity) {
+        guard idempotent, !batches.isEmpty else { return }
+        self.identity = identity
+        perform(buffer.resend(batches, now: .now()))
+    }
+
     /// Returns once no call is pending, buffered or on the wire.
     func waitUntilEmpty() async {
         if isEmpty { return }
@@ -212,6 +222,11 @@ actor PartitionProducer {
             case .resetProducerId:
                 statistics.update { $0.producerIdResets += 1 }
                 renewIdentity()
+            case .replayFellBack(let calls):
+                logger.warning(
+                    "spool replay: the old producer id was refused; calls in doubt are produced again at least once",
+                    metadata: ["calls_in_doubt": "\(calls.count)", "new_producer_id": "\(identity?.producerId ?? -1)"])
+                statistics.update { $0.spool.inDoubtCalls += calls.count }
             }
         }
         if !spoolDone.isEmpty {
@@ -333,6 +348,14 @@ actor PartitionProducer {
         let attemptId = batch.attemptId
         let callCount = batch.calls.count
         buffer.written(attemptId: attemptId)
+        if batch.calls.first?.spoolSequence != nil {
+            // The batch as it goes out, for a resend after a crash (docs/spool.md).
+            let sent = SpoolSentBatch(
+                producerId: idempotent ? identity?.producerId ?? -1 : -1, epoch: idempotent ? identity?.epoch ?? -1 : -1,
+                topic: topic, partition: partition, baseSequence: batch.baseSequence, recordCount: Int32(clamping: batch.recordCount),
+                calls: batch.calls.compactMap(\.spoolSequence))
+            core.assumeIsolated { $0.spoolSent(sent) }
+        }
         // The request goes out at the end of this tick (`ProducerCore.sendQueued`).
         let sentAt = NIODeadline.now()
         let queued = QueuedBatch(
@@ -387,8 +410,10 @@ actor PartitionProducer {
     }
 
     /// Errors after which the broker no longer follows our sequence numbers.
+    /// PRODUCER_FENCED too: Tansu's answer to a batch whose epoch is not the id's current
+    /// one (a spooled batch resent after the id was bumped); a new id is the way on.
     private static func losesSequence(_ code: KafkaErrorCode) -> Bool {
-        code == .outOfOrderSequenceNumber || code == .unknownProducerId || code == .invalidProducerEpoch
+        code == .outOfOrderSequenceNumber || code == .unknownProducerId || code == .invalidProducerEpoch || code == .producerFenced
     }
 
     private func completed(_ attemptId: UInt64, _ outcome: SendOutcome, lostConnection: Bool = false) {

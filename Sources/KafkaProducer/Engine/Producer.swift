@@ -88,6 +88,7 @@ public final class Producer: Sendable {
         let log = try SpoolLog.open(options)
         let report = log.report
         let recovered = log.takeRecovered()
+        let plan = log.replayPlan
         let core = self.core
         let loop = eventLoop
         let writer = SpoolWriter(log: log) { commit in
@@ -97,9 +98,14 @@ public final class Producer: Sendable {
             logger.error(
                 "spool damage skipped", metadata: ["corrupt_entries": "\(report.corruptEntries)", "torn_tail_bytes": "\(report.tornBytes)"])
         }
-        logger.info("spool open", metadata: ["dir": "\(options.directory)", "pending_calls": "\(report.pendingCalls)", "bytes": "\(report.bytes)"])
+        logger.info(
+            "spool open",
+            metadata: [
+                "dir": "\(options.directory)", "pending_calls": "\(report.pendingCalls)", "bytes": "\(report.bytes)",
+                "resend_batches": "\(report.resendBatches)", "in_doubt_calls": "\(report.inDoubtCalls)",
+            ])
         let logger = self.logger
-        await core.installSpool(writer: writer, options: options, report: report, replay: recovered, logger: logger)
+        await core.installSpool(writer: writer, options: options, report: report, replay: recovered, plan: plan, logger: logger)
         return report
     }
 

@@ -9,7 +9,9 @@ import Spool
 extension ProducerCore {
     /// Installs the opened spool. With `replay` non-empty, new calls wait until the
     /// replayed calls are in their partitions.
-    func installSpool(writer: SpoolWriter, options: SpoolOptions, report: SpoolReport, replay: [SpooledCall], logger: Logger) {
+    func installSpool(
+        writer: SpoolWriter, options: SpoolOptions, report: SpoolReport, replay: [SpooledCall], plan: SpoolReplayPlan, logger: Logger
+    ) {
         spool = EngineSpool(writer: writer, maxBytes: options.maxBytes, bytesOnDisk: report.bytes, replayPending: !replay.isEmpty)
         statistics.update {
             $0.spool.corruptEntries = report.corruptEntries
@@ -18,7 +20,7 @@ extension ProducerCore {
             $0.spool.pendingCalls = report.pendingCalls
         }
         guard !replay.isEmpty else { return }
-        Task { await self.replay(replay, logger: logger) }
+        Task { await self.replay(replay, plan: plan, logger: logger) }
     }
 
     // MARK: appending (admission's branch when the spool is on)
@@ -211,6 +213,12 @@ extension ProducerCore {
         }
     }
 
+    /// A batch of spooled calls goes out (from its partition producer): recorded in the
+    /// spool, so that after a crash it can be resent as it was.
+    func spoolSent(_ batch: SpoolSentBatch) {
+        spool?.writer.markSent(batch)
+    }
+
     /// Final outcomes of spooled calls (from their partition producers).
     func spoolDone(_ sequences: [UInt64]) {
         spool?.writer.markDone(sequences)
@@ -233,7 +241,7 @@ extension ProducerCore {
     /// Puts the calls found at start into their partitions, in sequence order, before
     /// any new call reaches them. Their callers are gone: their events go to a sink that
     /// counts them (and logs the failures).
-    private func replay(_ calls: [SpooledCall], logger: Logger) async {
+    private func replay(_ calls: [SpooledCall], plan: SpoolReplayPlan, logger: Logger) async {
         let statistics = self.statistics
         let sink = CallSink(loop: eventLoop, engineLoop: eventLoop) { events in
             for case .outcome(let ref, let result, _) in events {
@@ -250,26 +258,73 @@ extension ProducerCore {
         for topic in Set(calls.map(\.call.topic)) {
             decided[topic] = await replayIdempotence(topic: topic, logger: logger)
         }
-        place(replayed: calls, decided: decided, sink: sink, logger: logger)
+        place(replayed: calls, plan: plan, decided: decided, sink: sink, logger: logger)
     }
 
-    /// The synchronous part of the replay: every call into its partition in one go, then
-    /// the new calls that waited are admitted.
-    private func place(replayed calls: [SpooledCall], decided: [String: Bool], sink: CallSink, logger: Logger) {
+    /// The synchronous part of the replay: the in-doubt batches that can be resent as they
+    /// were go first (`SpoolReplayPlan`), then every other call into its partition in one
+    /// go, then the new calls that waited are admitted.
+    private func place(replayed calls: [SpooledCall], plan: SpoolReplayPlan, decided: [String: Bool], sink: CallSink, logger: Logger) {
         var unplaceable: [UInt64] = []
-        for spooled in calls {
+        var byNumber: [UInt64: SpooledCall] = [:]
+        if !plan.resend.isEmpty {
+            for c in calls { byNumber[c.sequence] = c }
+        }
+        var resent = Set<UInt64>()
+        var resentBatches = 0
+        var inDoubt = 0
+        func produceCall(_ spooled: SpooledCall) -> ProduceCall {
+            let id = nextCallId
+            nextCallId += 1
+            let records = spooled.call.records
+            return ProduceCall(
+                id: id, ref: spooled.sequence, records: records, byteSize: RecordBatchEncoder.uncompressedSize(of: records), sink: sink,
+                spoolSequence: spooled.sequence)
+        }
+        for (key, batches) in plan.resend.sorted(by: { $0.key < $1.key }) {
+            guard decided[key.topic] == true, key.partition >= 0, let first = batches.first else {
+                // Idempotence is off now: the batches are produced again at least once.
+                inDoubt += batches.reduce(0) { $0 + $1.calls.count }
+                continue
+            }
+            var planned: [(calls: [ProduceCall], baseSequence: Int32)] = []
+            for (i, batch) in batches.enumerated() {
+                let spooled = batch.calls.compactMap { byNumber[$0] }
+                guard spooled.count == batch.calls.count else {
+                    // (The plan is made from these calls: not expected.) The chain ends here.
+                    inDoubt += batches[i...].reduce(0) { $0 + $1.calls.count }
+                    break
+                }
+                planned.append((spooled.map(produceCall), batch.baseSequence))
+                for s in batch.calls { resent.insert(s) }
+            }
+            resentBatches += planned.count
+            let p = producer(route(key.topic), topic: key.topic, partition: key.partition, idempotent: true)
+            p.assumeIsolated { $0.resend(planned, identity: ProducerIdentity(producerId: first.producerId, epoch: first.epoch)) }
+        }
+        for spooled in calls where !resent.contains(spooled.sequence) {
             let c = spooled.call
             guard let idempotent = decided[c.topic], c.partition >= 0 else {
                 unplaceable.append(spooled.sequence)
                 continue
             }
-            let id = nextCallId
-            nextCallId += 1
-            let call = ProduceCall(
-                id: id, ref: spooled.sequence, records: c.records, byteSize: RecordBatchEncoder.uncompressedSize(of: c.records), sink: sink,
-                spoolSequence: spooled.sequence)
             let p = producer(route(c.topic), topic: c.topic, partition: c.partition, idempotent: idempotent)
-            if let spool { spoolEnqueue(call, in: p, spool: spool) }
+            if let spool { spoolEnqueue(produceCall(spooled), in: p, spool: spool) }
+        }
+        inDoubt += plan.inDoubtCalls
+        let resentCount = resent.count
+        statistics.update {
+            $0.spool.resentCalls += resentCount
+            $0.spool.inDoubtCalls += inDoubt
+        }
+        if resentCount > 0 {
+            logger.notice(
+                "spool replay resends in-doubt batches under their old producer id", metadata: ["calls": "\(resentCount)", "batches": "\(resentBatches)"])
+        }
+        if inDoubt > 0 {
+            logger.warning(
+                "spool replay: calls in doubt (sent before the crash, cannot be resent as sent) are produced again at least once",
+                metadata: ["calls_in_doubt": "\(inDoubt)"])
         }
         if !unplaceable.isEmpty {
             logger.error("spooled calls cannot be produced (idempotence = on needs required_acks = -1); dropped", metadata: ["calls": "\(unplaceable.count)"])

@@ -27,12 +27,16 @@ struct SpoolMetricsTests {
         later.bytes = 1024
         later.pendingCalls = 1
         later.waitingCalls = 7
+        later.resentCalls = 5
+        later.inDoubtCalls = 3
         metrics.sample(later, since: s)
         #expect(try test.expectCounter("sluice_spool_calls_total").totalValue == 25)
         #expect(try test.expectCounter("sluice_spool_refused_total").totalValue == 2)
         #expect(try test.expectCounter("sluice_spool_replayed_total", [("result", "placed")]).totalValue == 4)
         #expect(try test.expectCounter("sluice_spool_replayed_total", [("result", "acked")]).totalValue == 3)
         #expect(try test.expectCounter("sluice_spool_replayed_total", [("result", "failed")]).totalValue == 1)
+        #expect(try test.expectCounter("sluice_spool_replayed_total", [("result", "resent")]).totalValue == 5)
+        #expect(try test.expectCounter("sluice_spool_replayed_total", [("result", "in_doubt")]).totalValue == 3)
         #expect(try test.expectGauge("sluice_spool_bytes").lastValue == 1024)
         #expect(try test.expectGauge("sluice_spool_pending_calls").lastValue == 1)
         #expect(try test.expectGauge("sluice_spool_waiting_calls").lastValue == 7)

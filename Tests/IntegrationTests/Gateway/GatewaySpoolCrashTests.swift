@@ -31,7 +31,23 @@ struct GatewaySpoolCrashTests {
         var consumed: [ConsumedRecord] = []
         /// `pending_calls` of `--check-spool` between the kill and the restart.
         var pendingAfterCrash: Int?
+        /// `--check-spool`'s whole report between the kill and the restart.
+        var checkReport = ""
         var secondLog = ""
+
+        /// A `key: N` line of `--check-spool`'s report.
+        func reported(_ key: String) -> Int? {
+            checkReport.split(separator: "\n").first { $0.hasPrefix("\(key): ") }.flatMap { Int($0.dropFirst(key.count + 2)) }
+        }
+    }
+
+    /// What happens at the relay just before the kill.
+    enum BeforeKill {
+        /// The relay stops: connections close, nothing more reaches the broker.
+        case stopRelay
+        /// The relay forwards produce requests and swallows their responses: the broker
+        /// writes what was sent, `sluiced` never hears back (its batches stay on the wire).
+        case swallowResponses
     }
 
     /// A Tansu broker behind a relay: Tansu advertises the relay's port, so every
@@ -51,7 +67,15 @@ struct GatewaySpoolCrashTests {
     /// between two looks at the replies). They go on a connection of their own because the
     /// eight writers may still be writing: on one of theirs, the extra calls would
     /// interleave with its later chunks and their numbers would not be call order.
-    static func crashAndRestart(spool: Bool, fsync: String = "batch", topic: String, tansu: TansuBroker, relayPort: Int) async throws -> Run {
+    ///
+    /// With `.swallowResponses` the relay lets requests through and drops their answers
+    /// from just before the kill: the kill comes once Tansu has answered (so written) at
+    /// least one of them and two seconds have passed, so the spool surely holds batches that
+    /// are in Kafka with no ack. `editSpool` runs on the spool directory before the restart.
+    static func crashAndRestart(
+        spool: Bool, fsync: String = "batch", topic: String, tansu: TansuBroker, relayPort: Int, beforeKill: BeforeKill = .stopRelay,
+        extraArguments: [String] = [], restartArguments: [String] = [], editSpool: ((String) throws -> Void)? = nil
+    ) async throws -> Run {
         let dir = "/tmp/sluice-spool-it-\(getpid())-\(S.counter.next())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let socket = S.socketPath("spool")
@@ -68,6 +92,7 @@ struct GatewaySpoolCrashTests {
                 "--set", "producer.max_retries=-1",
             ]
         }
+        args += extraArguments
         let first = try SluicedProcess(arguments: args, socket: socket)
         defer { first.stop() }
         try await first.waitUntilListening()
@@ -101,7 +126,10 @@ struct GatewaySpoolCrashTests {
         }
         if spool {
             // (Without the spool these calls could be held behind full partition buffers.)
-            try await relay.server.stopAndWait()
+            switch beforeKill {
+            case .stopRelay: try await relay.server.stopAndWait()
+            case .swallowResponses: try await relay.swallowResponses(apiKey: 0)
+            }
             let unacked = 200
             let extraClient = try await SluiceTestClient.connect(path: socket, group: group)
             clients.append(extraClient)
@@ -114,6 +142,16 @@ struct GatewaySpoolCrashTests {
                 (0..<unacked).allSatisfy { j in
                     extraClient.replies(for: UInt64(j + 1)).contains { if case .buffered = $0.kind { return true } else { return false } }
                 }
+            }
+            if beforeKill == .swallowResponses {
+                try await waitUntil(timeout: 30, "Tansu answered a produce request whose answer was swallowed") {
+                    (try? await relay.swallowedCount()) ?? 0 >= 1
+                }
+                // The sent frames are written with the spool writer's next commit (behind
+                // the syncs of the calls still arriving). With every answer swallowed no new
+                // attempt goes out before the request timeout (ack_timeout_ms + 5 s), so
+                // two seconds leave the batches on the wire as they are.
+                try await Task.sleep(nanoseconds: 2_000_000_000)
             }
         }
         first.signal(SIGKILL)
@@ -130,6 +168,7 @@ struct GatewaySpoolCrashTests {
             let report = try await runProcess(check, name: "sluiced --check-spool", timeout: 30)
             #expect(report.status == 0)
             let text = String(decoding: report.stdout, as: UTF8.self)
+            run.checkReport = text
             run.pendingAfterCrash = text.split(separator: "\n").first { $0.hasPrefix("pending_calls: ") }
                 .flatMap { Int($0.dropFirst("pending_calls: ".count)) }
         }
@@ -149,8 +188,14 @@ struct GatewaySpoolCrashTests {
         }
 
         // The restart: the spool's un-acked calls go first; then new calls per partition.
-        if spool { relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort) }
-        let second = try SluicedProcess(arguments: args, socket: socket)
+        try editSpool?(dir)
+        if spool {
+            switch beforeKill {
+            case .stopRelay: relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+            case .swallowResponses: try await relay.swallowResponses(apiKey: 0, on: false)
+            }
+        }
+        let second = try SluicedProcess(arguments: args + restartArguments, socket: socket)
         defer { second.stop() }
         try await second.waitUntilListening()
         let late = try await SluiceTestClient.connect(path: socket, group: group)
@@ -263,9 +308,14 @@ struct GatewaySpoolCrashTests {
 
     /// Nothing buffered is lost; the restart replays what the spool held; per partition
     /// each connection's calls are in call order, and the new calls come after them.
-    static func check(_ on: Run, sourceLocation: SourceLocation = #_sourceLocation) {
+    static func check(_ on: Run, exactlyOnce: Bool = true, sourceLocation: SourceLocation = #_sourceLocation) {
         #expect(on.buffered >= Self.connections * Self.callsPerConnection / 3)
         #expect(on.lost == 0, "buffered calls missing from Kafka with the spool on")
+        if exactlyOnce {
+            // The batches on the wire at the kill are resent as they were sent: Tansu drops
+            // the ones it has (docs/spool.md, "Resend").
+            #expect(on.duplicates == 0, "buffered calls written twice", sourceLocation: sourceLocation)
+        }
         // The restart replays exactly what the spool held (and says so in its log).
         guard let pending = on.pendingAfterCrash else {
             Issue.record("no pending_calls from --check-spool", sourceLocation: sourceLocation)

@@ -5,7 +5,7 @@ import Foundation
 /// connection), as a network can. Every byte still comes from the real broker.
 final class FaultProxy: Sendable {
     private struct Hello: Decodable { var listen: String }
-    private struct Stats: Decodable { var connections: Int, requests: Int, dropped: Int }
+    private struct Stats: Decodable { var connections: Int, requests: Int, dropped: Int, swallowed: Int }
 
     /// "127.0.0.1:PORT" where the proxy listens.
     let listen: String
@@ -28,6 +28,18 @@ final class FaultProxy: Sendable {
     /// The next `count` responses to requests of `apiKey` are lost, with the connection.
     func dropResponses(apiKey: Int16, count: Int = 1) async throws {
         try await server.request("drop_responses", ["api_key": .int(Int(apiKey)), "count": .int(count)])
+    }
+
+    /// While `on`, every response to a request of `apiKey` is thrown away and the
+    /// connection kept: the broker handles the requests, the client never hears back.
+    func swallowResponses(apiKey: Int16, on: Bool = true) async throws {
+        try await server.request("swallow_responses", ["api_key": .int(Int(apiKey)), "on": .bool(on)])
+    }
+
+    /// How many responses were swallowed so far.
+    func swallowedCount() async throws -> Int {
+        let reply = try await server.request("stats")
+        return try JSONDecoder().decode(Stats.self, from: reply).swallowed
     }
 
     /// How many responses were dropped so far.

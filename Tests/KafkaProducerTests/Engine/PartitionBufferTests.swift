@@ -24,6 +24,8 @@ struct Harness {
     var metadataRefreshes = 0
     var producerIdResets = 0
     var withdrawn: [UInt64] = []
+    /// Calls of resent batches reported in doubt (`replayFellBack`).
+    var fellBack: [Int] = []
     /// Failures with the time they were decided.
     var failedAt: [(Int, NIODeadline)] = []
     /// Whether a sent batch is written at once (a route is known), as the partition
@@ -51,6 +53,7 @@ struct Harness {
             case .withdraw(let attemptId): withdrawn.append(attemptId)
             case .refreshMetadata: metadataRefreshes += 1
             case .resetProducerId: producerIdResets += 1
+            case .replayFellBack(let calls): fellBack += calls.map(\.id)
             }
         }
     }

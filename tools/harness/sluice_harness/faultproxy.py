@@ -10,7 +10,12 @@ Prints {"listen":"127.0.0.1:PORT"} and serves JSON-line commands on stdin:
   {"op":"drop_responses","api_key":0,"count":1}
       the next `count` responses to requests of `api_key` are thrown away and the
       client's connection closed, after the broker handled the request;
-  {"op":"stats"}   counts of connections, requests relayed and responses dropped;
+  {"op":"swallow_responses","api_key":0,"on":true}
+      while on, every response to a request of `api_key` is thrown away and the
+      connection kept: requests still reach the broker (and are handled), the client
+      never hears back, as when a process dies with its requests on the wire;
+  {"op":"stats"}   counts of connections, requests relayed, responses dropped and
+      swallowed;
   {"op":"quit"}
 """
 
@@ -37,7 +42,8 @@ class Proxy:
         self.port = self.listener.getsockname()[1]
         self.lock = threading.Lock()
         self.drop: Dict[int, int] = {}
-        self.stats = {"connections": 0, "requests": 0, "dropped": 0}
+        self.swallow: set = set()
+        self.stats = {"connections": 0, "requests": 0, "dropped": 0, "swallowed": 0}
 
     def serve_forever(self) -> None:
         threading.Thread(target=self._accept, daemon=True).start()
@@ -70,7 +76,22 @@ class Proxy:
             self.stats["dropped"] += 1
             return True
 
+    def take_swallow(self, api_key: int) -> bool:
+        with self.lock:
+            if api_key not in self.swallow:
+                return False
+            self.stats["swallowed"] += 1
+            return True
+
     # commands
+    def swallow_responses(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            if req.get("on", True):
+                self.swallow.add(int(req["api_key"]))
+            else:
+                self.swallow.discard(int(req["api_key"]))
+        return {"ok": True}
+
     def drop_responses(self, req: Dict[str, Any]) -> Dict[str, Any]:
         with self.lock:
             self.drop[int(req["api_key"])] = self.drop.get(int(req["api_key"]), 0) + int(req.get("count", 1))
@@ -140,6 +161,8 @@ class _Connection:
                 (corr,) = struct.unpack(">i", body[:4])
                 with self.lock:
                     api_key = self.api_keys.pop(corr, -1)
+                if self.proxy.take_swallow(api_key):
+                    continue
                 if self.proxy.take_drop(api_key):
                     log(f"dropping the response to api key {api_key} (correlation {corr}) and the connection")
                     break
@@ -162,7 +185,9 @@ def main(argv: List[str]) -> int:
     common.start_watchdog(lambda: None, args.max_lifetime_s)
     common.emit({"listen": f"{LOOPBACK}:{proxy.port}"})
     try:
-        common.serve({"drop_responses": proxy.drop_responses, "stats": proxy.get_stats})
+        common.serve(
+            {"drop_responses": proxy.drop_responses, "swallow_responses": proxy.swallow_responses, "stats": proxy.get_stats}
+        )
     except common.Stop as stop:
         log(f"stopping: {stop}")
     return 0
