@@ -197,6 +197,9 @@ public final class SpoolLog {
                 for later in work[i...] {
                     for s in later.sequences { later.segment.live.remove(Int(s - later.segment.firstSequence)) }
                 }
+                // Their numbers are given again (the next append is the retry of a full
+                // disk, when_full = wait): a wait of many tries leaves no gaps behind.
+                if let first = work[i...].lazy.compactMap(\.sequences.first).first { nextSequence = first }
                 // Cut back what a short write left (nothing to cut when the file did not
                 // grow); if that fails too the log stops taking calls.
                 if segment.descriptor >= 0, SpoolFiles.endOffset(segment.descriptor) != segment.size {
@@ -205,6 +208,11 @@ public final class SpoolLog {
                     } catch {
                         broken = SpoolError(.closed, "the spool is unusable after a failed write and truncate: \(error)")
                     }
+                }
+                // The next try opens the file afresh (as a start would), on the truncated size.
+                if segment.descriptor >= 0 {
+                    SpoolFiles.closeDescriptor(segment.descriptor)
+                    segment.descriptor = -1
                 }
                 // Done marks stay pending: the next commit writes them.
                 throw error

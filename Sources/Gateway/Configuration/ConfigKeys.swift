@@ -298,6 +298,15 @@ package enum ConfigKeys {
                     c.spool.fsync = f
                 }, { quote($0.spool.fsync.rawValue) }),
             key(
+                "spool.when_full", "wait (hold the client until room frees) or fail (SPOOL_UNAVAILABLE at once) at max_bytes or a full disk",
+                { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
+                    let s = try v.string(k).lowercased()
+                    guard let w = GatewayConfiguration.Spool.WhenFull(rawValue: s) else {
+                        throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not one of wait, fail")
+                    }
+                    c.spool.whenFull = w
+                }, { quote($0.spool.whenFull.rawValue) }),
+            key(
                 "log.level", "trace, debug, info, notice, warning, error, critical",
                 { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
                     let s = try v.string(k).lowercased()
