@@ -193,9 +193,23 @@ public final class SpoolLog {
                 segment.size += chunk.bytes.readableBytes
                 bytesOnDisk += chunk.bytes.readableBytes
             } catch {
-                // This chunk's and every later chunk's calls are not in the log.
-                for later in work[i...] {
-                    for s in later.sequences { later.segment.live.remove(Int(s - later.segment.firstSequence)) }
+                // The chunks before it were written (a commit that began a new segment):
+                // cut them back too, so that a commit is all or nothing, as the writer
+                // reports it (a call refused, or tried again after a full disk, must not
+                // also stay in the log). Their numbers stay unused.
+                for earlier in work[..<i] {
+                    let written = earlier.segment
+                    written.size -= earlier.bytes.readableBytes
+                    bytesOnDisk -= earlier.bytes.readableBytes
+                    do throws(SpoolError) {
+                        try SpoolFiles.truncateFile(written.path, to: written.size)
+                    } catch {
+                        broken = SpoolError(.closed, "the spool is unusable after a failed write and truncate: \(error)")
+                    }
+                }
+                // None of this commit's calls is in the log.
+                for chunk in work {
+                    for s in chunk.sequences { chunk.segment.live.remove(Int(s - chunk.segment.firstSequence)) }
                 }
                 // Their numbers are given again (the next append is the retry of a full
                 // disk, when_full = wait): a wait of many tries leaves no gaps behind.
