@@ -176,7 +176,9 @@ public final class Producer: Sendable {
 
     /// Stops taking calls, waits up to `drainTimeout` for every buffered call to get its
     /// outcome, fails what was never sent, waits for what is on the wire, and closes the
-    /// connections.
+    /// connections. With the spool on, its disk writes are bounded by `drainTimeout` too:
+    /// calls the writer has not answered by then fail `shuttingDown` without `buffered`
+    /// (docs/spool.md, "Shutdown").
     public func shutdown(drainTimeout: Duration = Producer.defaultDrainTimeout) async {
         let drainTimeout = TimeAmount(drainTimeout)
         var producers = await core.beginShutdown()

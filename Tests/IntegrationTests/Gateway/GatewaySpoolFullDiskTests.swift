@@ -236,4 +236,40 @@ struct GatewaySpoolFullDiskTests {
         #expect(persistence.count - held >= 5)
         await client.close()
     }
+
+    @Test("SIGTERM to sluiced while a spool write hangs: it exits 0 within the drain timeout's bound, the held calls answered SHUTTING_DOWN")
+    func hungWriteSigterm() async throws {
+        let tansu = try await TansuBroker.start()
+        defer { tansu.stop() }
+        try await tansu.createTopic("hungd", partitions: 1)
+        let dir = GatewaySpoolTests.spoolDirectory()
+        defer { try? FileManager.default.removeItem(atPath: dir) }
+        let socket = S.socketPath("hungd")
+        let daemon = try SluicedProcess(
+            arguments: [
+                "--brokers", tansu.bootstrap, "--socket", socket, "--log-level", "notice", "--set", "listener.systemd=false",
+                "--set", "spool.enabled=true", "--set", "spool.dir=\(dir)", "--set", "spool.segment_bytes=4096",
+                "--set", "shutdown.drain_timeout_ms=1000",
+            ], socket: socket)
+        defer { daemon.stop() }
+        try await daemon.waitUntilListening()
+        for sequence in 1...64 { #expect(mkfifo(Self.segmentPath(dir, sequence), 0o644) == 0) }
+        let client = try await SluiceTestClient.connect(path: socket)
+        let value = String(repeating: "h", count: 1000)
+        try await client.send((1...10).map { S.produce(UInt64($0), topic: "hungd", partition: 0, records: [S.record("\($0)-\(value)")]) })
+        try await Task.sleep(nanoseconds: 800_000_000)
+        let start = ContinuousClock.now
+        daemon.signal(SIGTERM)
+        let status = try await daemon.waitForExit(timeout: 20)
+        let took = ContinuousClock.now - start
+        print("sluiced exited \(status) \(took) after SIGTERM with a hung spool write (drain timeout 1 s)")
+        #expect(status == 0)
+        #expect(took < .seconds(10))
+        let unanswered = (1...10).filter { client.replies(for: UInt64($0)).isEmpty }
+        #expect(unanswered.isEmpty, "calls without a reply: \(unanswered)")
+        let failedCalls = (1...10).compactMap { failed(client.replies(for: UInt64($0)).last) }
+        #expect(!failedCalls.isEmpty && failedCalls.allSatisfy { $0.code == .shuttingDown }, "\(failedCalls)")
+        #expect(Harness.tail(of: daemon.logFile).contains("writes did not finish within shutdown.drain_timeout_ms"))
+        await client.close()
+    }
 }
