@@ -286,7 +286,7 @@ package enum ConfigKeys {
             intKey("shutdown.drain_timeout_ms", "after SIGTERM, time for buffered calls before unsent ones fail", 0...3_600_000, \.shutdown.drainTimeoutMs),
             boolKey("spool.enabled", "durable local spool: buffered = written to disk, replayed after a restart", \.spool.enabled),
             stringKey("spool.dir", "spool directory (created; its parent must exist)", \.spool.dir),
-            intKey("spool.max_bytes", "most bytes the spool holds; calls beyond wait for acks", 4096...(1 << 50), \.spool.maxBytes),
+            intKey("spool.max_bytes", "most bytes the spool holds; calls beyond wait for acks or fail, per when_full", 4096...(1 << 50), \.spool.maxBytes),
             intKey("spool.segment_bytes", "segment file size; a segment is deleted once all its calls are done", 4096...(1 << 32), \.spool.segmentBytes),
             key(
                 "spool.fsync", "batch (one fdatasync per group of calls, before buffered) or none (page cache only)",
