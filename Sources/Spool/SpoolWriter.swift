@@ -28,6 +28,8 @@ public final class SpoolWriter: Sendable {
         /// True when the file system is full and the writer waits for space
         /// (`waitWhenDiskFull`): the commit's appends are kept and retried, not answered
         /// (`appends` is empty); the next commit that writes them has it false.
+        /// With `waitWhenDiskFull`, `appends` may also answer only the first of the
+        /// appends given: the log reached `max_bytes` and the rest go into a later commit.
         public var waitingForSpace = false
     }
 
@@ -166,16 +168,23 @@ public final class SpoolWriter: Sendable {
             if result.waitingForSpace {
                 retained = appends
                 pauseForSpace()
+            } else if result.appends.count < appends.count {
+                // The log reached max_bytes (its count includes the done marks written
+                // since the engine's last look): the rest waits for done marks to free room.
+                retained = Array(appends[result.appends.count...])
+                // Done marks in this commit may have freed room already: try at once.
+                if done.isEmpty { pauseForSpace() }
             }
         }
     }
 
-    /// Sleeps `diskFullRetry` on the writer's thread (nothing else runs on it while
-    /// the disk is full), in short steps so that shutdown does not wait for it.
+    /// Sleeps `diskFullRetryMs` on the writer's thread (nothing else runs on it while
+    /// it waits for room), in short steps, ending early for shutdown or for done marks
+    /// (which may free room).
     private func pauseForSpace() {
         let stepMs = 20
         var slept = 0
-        while slept < Self.diskFullRetryMs, !queue.withLockedValue({ $0.noWait }) {
+        while slept < Self.diskFullRetryMs, !queue.withLockedValue({ $0.noWait || !$0.done.isEmpty }) {
             usleep(UInt32(stepMs * 1000))
             slept += stepMs
         }
@@ -185,11 +194,16 @@ public final class SpoolWriter: Sendable {
         let log = box.log
         var results: [Result<UInt64, SpoolError>] = []
         results.reserveCapacity(appends.count)
+        // when_full = wait, and shutdown has ended the waiting.
+        let shutdownEndedWait = waitWhenDiskFull && !mayWait
         for call in appends {
             do throws(SpoolError) {
                 results.append(.success(try log.append(call)))
             } catch {
-                results.append(.failure(error))
+                // At max_bytes under when_full = wait: this call and the later ones are
+                // not answered; the caller keeps them for the next commit.
+                if error.code == .full && mayWait { break }
+                results.append(.failure(error.code == .full && shutdownEndedWait ? SpoolError(.closed, "shut down while the spool was full (\(error))") : error))
             }
         }
         log.markDone(done)
@@ -201,7 +215,7 @@ public final class SpoolWriter: Sendable {
                 return Commit(appends: [], bytesOnDisk: log.bytesOnDisk, pendingCalls: log.pendingCalls, waitingForSpace: true)
             }
             // Shutdown ended the wait: the calls were never written.
-            let failure = error.code == .diskFull && waitWhenDiskFull ? SpoolError(.closed, "shut down while the disk was full (\(error))") : error
+            let failure = error.code == .diskFull && shutdownEndedWait ? SpoolError(.closed, "shut down while the disk was full (\(error))") : error
             for i in results.indices where (try? results[i].get()) != nil { results[i] = .failure(failure) }
         }
         return Commit(appends: results, bytesOnDisk: log.bytesOnDisk, pendingCalls: log.pendingCalls)

@@ -190,6 +190,42 @@ struct SpoolWriterTests {
         log.close()
     }
 
+    @Test("when_full = wait at max_bytes: the appends past it are not answered until done marks free room; then written in order")
+    func fullWaits() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let recorder = Recorder()
+        let writer = SpoolWriter(
+            log: try SpoolLog.open(SpoolOptions(directory: dir.path, maxBytes: 2048, segmentBytes: 512)), waitWhenDiskFull: true
+        ) { recorder.record($0) }
+        for i in 0..<40 { writer.append(call(i)) }
+        #expect(Self.waitUntil { recorder.commits.withLockedValue { $0.count } >= 2 })
+        usleep(300_000)
+        let first = recorder.commits.withLockedValue { $0.flatMap(\.appends) }
+        #expect(!first.isEmpty && first.count < 40, "\(first.count) answered")
+        #expect(first.allSatisfy { (try? $0.get()) != nil }, "none refused")
+        // Acks arrive: each done mark frees room for more, until all 40 are written.
+        var done = 0
+        for _ in 0..<400 {
+            let answered = recorder.commits.withLockedValue { $0.flatMap(\.appends) }
+            if answered.count == 40 { break }
+            let sequences = answered.compactMap { try? $0.get() }
+            if sequences.count > done {
+                writer.markDone(Array(sequences[done...]))
+                done = sequences.count
+            }
+            usleep(10_000)
+        }
+        let results = recorder.commits.withLockedValue { $0.flatMap(\.appends) }
+        #expect(results.count == 40 && results.allSatisfy { (try? $0.get()) != nil })
+        let sequences = results.compactMap { try? $0.get() }
+        #expect(sequences == sequences.sorted() && Set(sequences).count == 40, "in append order")
+        #expect(await writer.shutdown(timeout: .seconds(10)))
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path, maxBytes: 2048, segmentBytes: 512))
+        #expect(log.takeRecovered().map(\.call) == Array((0..<40).map { call($0) }[done...]))
+        log.close()
+    }
+
     @Test("without waitWhenDiskFull (when_full = fail): a full disk fails the commit's calls with diskFull at once")
     func diskFullFails() async throws {
         let dir = TemporaryDirectory()
