@@ -75,6 +75,12 @@ public struct SluiceClientError: Error, Sendable, Hashable, CustomStringConverti
         public static let kafkaError = Code(gateway: .kafkaError)
         public static let timeout = Code(gateway: .timeout)
         public static let shuttingDown = Code(gateway: .shuttingDown)
+        /// No final answer within the gateway's `delivery_timeout_ms` after `buffered`.
+        public static let deliveryTimeout = Code(gateway: .deliveryTimeout)
+        /// The gateway's durable spool cannot take the call now (disk full, the spool at
+        /// `max_bytes` with `when_full = "fail"`, a write error): never buffered, so a
+        /// retry cannot duplicate it.
+        public static let spoolUnavailable = Code(gateway: .spoolUnavailable)
     }
 
     /// What went wrong.

@@ -162,6 +162,7 @@ public struct SluiceReply: Sendable, Hashable {
             case timeout = 11
             case shuttingDown = 12
             case deliveryTimeout = 13
+            case spoolUnavailable = 14
 
             var protoName: String {
                 switch self {
@@ -179,6 +180,7 @@ public struct SluiceReply: Sendable, Hashable {
                 case .timeout: "TIMEOUT"
                 case .shuttingDown: "SHUTTING_DOWN"
                 case .deliveryTimeout: "DELIVERY_TIMEOUT"
+                case .spoolUnavailable: "SPOOL_UNAVAILABLE"
                 }
             }
         }
@@ -233,5 +235,9 @@ public struct SluiceReply: Sendable, Hashable {
         /// `DELIVERY_TIMEOUT = 13`: the call got no final answer within
         /// `delivery_timeout_ms` after `buffered`.
         public static let deliveryTimeout = ErrorCode(.deliveryTimeout)
+        /// `SPOOL_UNAVAILABLE = 14`: the durable spool cannot take the call now (the disk
+        /// is full, the spool holds `max_bytes` with `when_full = "fail"`, a write
+        /// failed); the call was never buffered.
+        public static let spoolUnavailable = ErrorCode(.spoolUnavailable)
     }
 }

@@ -186,6 +186,8 @@ public final class SpoolLog {
     public func commit() throws(SpoolError) {
         if let broken { throw broken }
         let syncNow = options.sync && (!pendingDone.isEmpty || chunks.contains { !$0.sequences.isEmpty })
+        // Kept for a failed write: the next commit writes them again.
+        let sentInThisCommit = pendingSent
         if !pendingSent.isEmpty {
             var frames = ByteBufferAllocator().buffer(capacity: 64 * pendingSent.count)
             for batch in pendingSent {
@@ -229,10 +231,27 @@ public final class SpoolLog {
                 segment.marks += chunk.marks
                 markBytes += chunk.marks
             } catch {
-                // This chunk's and every later chunk's calls are not in the log.
-                for later in work[i...] {
-                    for s in later.sequences { later.segment.live.remove(Int(s - later.segment.firstSequence)) }
+                // The chunks before it were written (a commit that began a new segment):
+                // cut them back too, so that a commit is all or nothing, as the writer
+                // reports it (a call refused, or tried again after a full disk, must not
+                // also stay in the log). Their numbers stay unused.
+                for earlier in work[..<i] {
+                    let written = earlier.segment
+                    written.size -= earlier.bytes.readableBytes
+                    bytesOnDisk -= earlier.bytes.readableBytes
+                    do throws(SpoolError) {
+                        try SpoolFiles.truncateFile(written.path, to: written.size)
+                    } catch {
+                        broken = SpoolError(.closed, "the spool is unusable after a failed write and truncate: \(error)")
+                    }
                 }
+                // None of this commit's calls is in the log.
+                for chunk in work {
+                    for s in chunk.sequences { chunk.segment.live.remove(Int(s - chunk.segment.firstSequence)) }
+                }
+                // Their numbers are given again (the next append is the retry of a full
+                // disk, when_full = wait): a wait of many tries leaves no gaps behind.
+                if let first = work[i...].lazy.compactMap(\.sequences.first).first { nextSequence = first }
                 // Cut back what a short write left (nothing to cut when the file did not
                 // grow); if that fails too the log stops taking calls.
                 if segment.descriptor >= 0, SpoolFiles.endOffset(segment.descriptor) != segment.size {
@@ -242,7 +261,14 @@ public final class SpoolLog {
                         broken = SpoolError(.closed, "the spool is unusable after a failed write and truncate: \(error)")
                     }
                 }
-                // Done marks stay pending: the next commit writes them.
+                // The next try opens the file afresh (as a start would), on the truncated size.
+                if segment.descriptor >= 0 {
+                    SpoolFiles.closeDescriptor(segment.descriptor)
+                    segment.descriptor = -1
+                }
+                // Done marks stay pending, and the sent frames go back: the next commit
+                // writes them.
+                pendingSent = sentInThisCommit + pendingSent
                 throw error
             }
         }

@@ -11,12 +11,18 @@ public struct SpoolOptions: Sendable, Equatable {
     /// `fdatasync` the segment on every commit (`fsync = batch`); false leaves the data
     /// in the page cache (`fsync = none`: survives a crash of the process, not of the host).
     public var sync: Bool
+    /// What a call meets when the spool holds `maxBytes` or the file system is full
+    /// (`spool.when_full`): false waits (its client is held, nothing is lost, it goes on
+    /// once acks free a segment or a write succeeds again); true refuses it at once with
+    /// `ProduceError.Code.spoolFailed` (never buffered, not persisted).
+    public var failWhenFull: Bool
 
-    public init(directory: String, maxBytes: Int = 1 << 30, segmentBytes: Int = 64 << 20, sync: Bool = true) {
+    public init(directory: String, maxBytes: Int = 1 << 30, segmentBytes: Int = 64 << 20, sync: Bool = true, failWhenFull: Bool = false) {
         self.directory = directory
         self.maxBytes = maxBytes
         self.segmentBytes = segmentBytes
         self.sync = sync
+        self.failWhenFull = failWhenFull
     }
 }
 

@@ -314,15 +314,20 @@ struct SpoolConfigurationTests {
         let d = try ConfigurationTests.load(Self.brokers)
         #expect(!d.spool.enabled)
         #expect(d.spool.fsync == .batch)
+        #expect(d.spool.whenFull == .wait)
         #expect(d.producerConfiguration().spool == nil)
         let c = try ConfigurationTests.load(
-            Self.brokers + "[spool]\nenabled = true\ndir = \"/var/tmp/s\"\nmax_bytes = 67108864\nsegment_bytes = 1048576\nfsync = \"none\"\n")
+            Self.brokers
+                + "[spool]\nenabled = true\ndir = \"/var/tmp/s\"\nmax_bytes = 67108864\nsegment_bytes = 1048576\nfsync = \"none\"\nwhen_full = \"fail\"\n")
         #expect(c.spool.enabled && c.spool.dir == "/var/tmp/s" && c.spool.maxBytes == 64 << 20 && c.spool.segmentBytes == 1 << 20)
         #expect(c.spool.fsync == .none)
+        #expect(c.spool.whenFull == .fail)
         let o = try #require(c.producerConfiguration().spool)
-        #expect(o.directory == "/var/tmp/s" && o.maxBytes == 64 << 20 && o.segmentBytes == 1 << 20 && !o.sync)
-        let e = try ConfigurationTests.load(Self.brokers, env: ["SLUICE_SPOOL_ENABLED": "true", "SLUICE_SPOOL_FSYNC": "batch"])
+        #expect(o.directory == "/var/tmp/s" && o.maxBytes == 64 << 20 && o.segmentBytes == 1 << 20 && !o.sync && o.failWhenFull)
+        let e = try ConfigurationTests.load(
+            Self.brokers, env: ["SLUICE_SPOOL_ENABLED": "true", "SLUICE_SPOOL_FSYNC": "batch", "SLUICE_SPOOL_WHEN_FULL": "WAIT"])
         #expect(e.spool.enabled && e.producerConfiguration().spool?.sync == true)
+        #expect(e.spool.whenFull == .wait && e.producerConfiguration().spool?.failWhenFull == false)
         // The printed settings load back.
         let again = try ConfigurationTests.load(ConfigKeys.render(c))
         #expect(again.spool == c.spool)
@@ -331,6 +336,8 @@ struct SpoolConfigurationTests {
     @Test("bad spool settings name the key")
     func errors() {
         ConfigurationTests().expectError(Self.brokers + "[spool]\nfsync = \"always\"\n", code: .invalidValue, key: "spool.fsync")
+        ConfigurationTests().expectError(Self.brokers + "[spool]\nwhen_full = \"drop\"\n", code: .invalidValue, key: "spool.when_full")
+        ConfigurationTests().expectError(Self.brokers + "[spool]\nwhen_full = 1\n", code: .wrongType, key: "spool.when_full")
         ConfigurationTests().expectError(Self.brokers + "[spool]\nmax_bytes = 10\n", code: .invalidValue, key: "spool.max_bytes")
         ConfigurationTests().expectError(Self.brokers + "[spool]\nenabled = \"yes\"\n", code: .wrongType, key: "spool.enabled")
         ConfigurationTests().expectError(Self.brokers + "[spool]\nenabled = true\ndir = \"\"\n", code: .missing, key: "spool.dir")

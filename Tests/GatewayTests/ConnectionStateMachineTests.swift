@@ -301,6 +301,26 @@ struct ConnectionStateMachineTests {
         }
     }
 
+    @Test("a spool refusal is SPOOL_UNAVAILABLE, not persisted, with the spool's message; a held call refused so too")
+    func spoolRefusal() {
+        var d = Driver()
+        _ = d.receive(Driver.produce(61))
+        let refused = d.machine.submitted(ref: 61, .failure(ProduceError(.spoolFailed, "spool: diskFull: write: no space", partition: 2)))
+        let f = failed(refused.replies.first)
+        #expect(f?.code == .spoolUnavailable)
+        #expect(f?.persistence == .notPersisted)
+        #expect(f?.message.contains("spool: diskFull: write: no space") == true)
+        #expect(f?.kafkaError == 0)
+        let mapped = ConnectionStateMachine.replyCode(ProduceError(.spoolFailed, "x"))
+        #expect(mapped.0 == .spoolUnavailable && mapped.1 == 0)
+        // A call held at max_bytes (when_full = wait) and then failed, as at shutdown.
+        _ = d.receive(Driver.produce(62))
+        _ = d.machine.engine([.held(ref: 62)])
+        let late = d.machine.submitted(ref: 62, .failure(ProduceError(.spoolFailed, "spool: full")))
+        #expect(failed(late.replies.first)?.code == .spoolUnavailable)
+        #expect(failed(late.replies.first)?.persistence == .notPersisted)
+    }
+
     @Test("produce_no_ack: no buffered or acked; a refusal at once is answered; later failures are not")
     func noAck() {
         var d = Driver()

@@ -87,7 +87,7 @@ struct RoundTripTests {
             (.unknownPartition, 6, "UNKNOWN_PARTITION"), (.recordTooLarge, 7, "RECORD_TOO_LARGE"),
             (.notAuthorized, 8, "NOT_AUTHORIZED"), (.retriesExhausted, 9, "RETRIES_EXHAUSTED"),
             (.kafkaError, 10, "KAFKA_ERROR"), (.timeout, 11, "TIMEOUT"), (.shuttingDown, 12, "SHUTTING_DOWN"),
-            (.deliveryTimeout, 13, "DELIVERY_TIMEOUT"),
+            (.deliveryTimeout, 13, "DELIVERY_TIMEOUT"), (.spoolUnavailable, 14, "SPOOL_UNAVAILABLE"),
         ]
         #expect(expected.count == SluiceReply.ErrorCode.allCases.count)
         for (code, number, name) in expected {

@@ -256,6 +256,29 @@ struct SpoolLogWriteFailureTests {
         try reopened.commit()
         reopened.close()
     }
+
+    @Test("a commit over two segments whose second write fails is cut back whole: the first segment's new calls are not left behind")
+    func diskFullAcrossSegments() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        // segment_bytes 1: every call begins a segment of its own.
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path, segmentBytes: 1))
+        _ = try log.append(call(0))
+        try log.commit()
+        let full = SpoolLog.path(dir.path, 2)
+        #expect(symlink("/dev/full", full) == 0)
+        // One commit: call 1 into segment 1 (written), call 2 into segment 2 (/dev/full).
+        _ = try log.append(call(1))
+        _ = try log.append(call(2))
+        #expect(throws: SpoolError.self) { try log.commit() }
+        #expect(log.pendingCalls == 1)
+        #expect(dir.size(String(SpoolLog.path(dir.path, 1).split(separator: "/").last!)) == 0, "segment 1 cut back")
+        log.close()
+        unlink(full)
+        let reopened = try SpoolLog.open(SpoolOptions(directory: dir.path, segmentBytes: 1))
+        #expect(reopened.takeRecovered().map(\.call) == [call(0)])
+        reopened.close()
+    }
 }
 
 @Suite("SpoolLog space")

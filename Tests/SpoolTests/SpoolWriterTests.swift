@@ -146,4 +146,152 @@ struct SpoolWriterTests {
         #expect((try? results[40].get()) != nil)
         await writer.shutdown()
     }
+
+    /// Waits (bounded) until `done` holds.
+    static func waitUntil(_ seconds: Double = 10, _ done: () -> Bool) -> Bool {
+        for _ in 0..<Int(seconds * 200) {
+            if done() { return true }
+            usleep(5000)
+        }
+        return done()
+    }
+
+    @Test("when_full = wait: a full disk keeps the commit's calls unanswered and retries; once space frees they are written in order")
+    func diskFullWaits() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let first = SpoolLog.path(dir.path, 0)
+        // The first segment is /dev/full: every write fails with ENOSPC.
+        #expect(symlink("/dev/full", first) == 0)
+        let recorder = Recorder()
+        let writer = SpoolWriter(log: try SpoolLog.open(SpoolOptions(directory: dir.path)), waitWhenDiskFull: true) { recorder.record($0) }
+        for i in 0..<3 { writer.append(call(i)) }
+        #expect(Self.waitUntil { recorder.commits.withLockedValue { $0.count } >= 2 }, "retries")
+        let waiting = recorder.commits.withLockedValue { $0 }
+        #expect(waiting.allSatisfy { $0.waitingForSpace && $0.appends.isEmpty }, "\(waiting.map(\.appends.count))")
+        // A call appended meanwhile goes after the kept ones.
+        writer.append(call(3))
+        // Space again: the segment's name now is a regular file (the retry reopens it).
+        unlink(first)
+        let fd = open(first, O_WRONLY | O_CREAT, 0o644)
+        close(fd)
+        recorder.waitForAppends(4)
+        let commits = recorder.commits.withLockedValue { $0 }
+        let results = commits.flatMap(\.appends)
+        #expect(results.count == 4 && results.allSatisfy { (try? $0.get()) != nil })
+        #expect(commits.last?.waitingForSpace == false)
+        #expect(await writer.shutdown(timeout: .seconds(10)))
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path))
+        #expect(log.takeRecovered().map(\.call) == (0..<4).map { call($0) })
+        log.close()
+    }
+
+    @Test("when_full = wait: stopWaiting (shutdown) fails the kept calls with closed at once; none is in the spool")
+    func diskFullStopWaiting() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        #expect(symlink("/dev/full", SpoolLog.path(dir.path, 0)) == 0)
+        let recorder = Recorder()
+        let writer = SpoolWriter(log: try SpoolLog.open(SpoolOptions(directory: dir.path)), waitWhenDiskFull: true) { recorder.record($0) }
+        for i in 0..<3 { writer.append(call(i)) }
+        #expect(Self.waitUntil { recorder.commits.withLockedValue { $0.contains { $0.waitingForSpace } } })
+        let start = ContinuousClock.now
+        writer.stopWaiting()
+        recorder.waitForAppends(3)
+        #expect(ContinuousClock.now - start < .seconds(5))
+        let results = recorder.commits.withLockedValue { $0.flatMap(\.appends) }
+        #expect(results.count == 3)
+        #expect(results.allSatisfy { r in
+            if case .failure(let e) = r { return e.code == .closed && e.message.contains("No space left on device") }
+            return false
+        })
+        #expect(await writer.shutdown(timeout: .seconds(10)))
+        unlink(SpoolLog.path(dir.path, 0))
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path))
+        #expect(log.takeRecovered().isEmpty)
+        log.close()
+    }
+
+    @Test("when_full = wait at max_bytes: the appends past it are not answered until done marks free room; then written in order")
+    func fullWaits() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let recorder = Recorder()
+        let writer = SpoolWriter(
+            log: try SpoolLog.open(SpoolOptions(directory: dir.path, maxBytes: 2048, segmentBytes: 512)), waitWhenDiskFull: true
+        ) { recorder.record($0) }
+        for i in 0..<40 { writer.append(call(i)) }
+        #expect(Self.waitUntil { recorder.commits.withLockedValue { $0.count } >= 2 })
+        usleep(300_000)
+        let first = recorder.commits.withLockedValue { $0.flatMap(\.appends) }
+        #expect(!first.isEmpty && first.count < 40, "\(first.count) answered")
+        #expect(first.allSatisfy { (try? $0.get()) != nil }, "none refused")
+        // Acks arrive: each done mark frees room for more, until all 40 are written.
+        var done = 0
+        for _ in 0..<400 {
+            let answered = recorder.commits.withLockedValue { $0.flatMap(\.appends) }
+            if answered.count == 40 { break }
+            let sequences = answered.compactMap { try? $0.get() }
+            if sequences.count > done {
+                writer.markDone(Array(sequences[done...]))
+                done = sequences.count
+            }
+            usleep(10_000)
+        }
+        let results = recorder.commits.withLockedValue { $0.flatMap(\.appends) }
+        #expect(results.count == 40 && results.allSatisfy { (try? $0.get()) != nil })
+        let sequences = results.compactMap { try? $0.get() }
+        #expect(sequences == sequences.sorted() && Set(sequences).count == 40, "in append order")
+        #expect(await writer.shutdown(timeout: .seconds(10)))
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path, maxBytes: 2048, segmentBytes: 512))
+        #expect(log.takeRecovered().map(\.call) == Array((0..<40).map { call($0) }[done...]))
+        log.close()
+    }
+
+    @Test("without waitWhenDiskFull (when_full = fail): a full disk fails the commit's calls with diskFull at once")
+    func diskFullFails() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        #expect(symlink("/dev/full", SpoolLog.path(dir.path, 0)) == 0)
+        let recorder = Recorder()
+        let writer = SpoolWriter(log: try SpoolLog.open(SpoolOptions(directory: dir.path))) { recorder.record($0) }
+        for i in 0..<3 { writer.append(call(i)) }
+        recorder.waitForAppends(3)
+        let commits = recorder.commits.withLockedValue { $0 }
+        #expect(!commits.contains { $0.waitingForSpace })
+        #expect(commits.flatMap(\.appends).allSatisfy { r in
+            if case .failure(let e) = r { return e.code == .diskFull }
+            return false
+        })
+        #expect(await writer.shutdown(timeout: .seconds(10)))
+    }
+
+    @Test("a commit that does not return: shutdown gives up after its timeout; abandon drops the queued appends and says how many")
+    func hungCommit() async throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let recorder = Recorder()
+        // The first commit's callback holds the writer's thread, as a hung fdatasync would.
+        recorder.gate.lock()
+        recorder.gate.unlock(withValue: 1)
+        let writer = SpoolWriter(log: try SpoolLog.open(SpoolOptions(directory: dir.path))) { recorder.record($0) }
+        writer.append(call(0))
+        recorder.arrived.lock(whenValue: 1)
+        recorder.arrived.unlock()
+        for i in 1...5 { writer.append(call(i)) }
+        let start = ContinuousClock.now
+        #expect(await writer.shutdown(timeout: .milliseconds(300)) == false)
+        let waited = ContinuousClock.now - start
+        #expect(waited >= .milliseconds(300) && waited < .seconds(5), "\(waited)")
+        #expect(writer.abandon() == 5)
+        // After abandon, shutdown returns at once.
+        let again = ContinuousClock.now
+        #expect(await writer.shutdown(timeout: .seconds(30)) == false)
+        #expect(ContinuousClock.now - again < .seconds(5))
+        // Let the thread go; nothing more is committed.
+        recorder.gate.lock()
+        recorder.gate.unlock(withValue: 0)
+        usleep(300_000)
+        #expect(recorder.commits.withLockedValue { $0.count } == 1)
+    }
 }

@@ -356,6 +356,17 @@ func TestPersistence(t *testing.T) {
 	}
 }
 
+// SPOOL_UNAVAILABLE (14) has its constant and name; a spool refusal is not persisted.
+func TestSpoolUnavailable(t *testing.T) {
+	e := errorFromProto(3, &pb.Failed{Code: pb.ErrorCode_SPOOL_UNAVAILABLE, Message: "spool: full", Persistence: pb.Persistence_NOT_PERSISTED})
+	if e.Code != CodeSpoolUnavailable || int32(e.Code) != 14 || e.Code.String() != "SPOOL_UNAVAILABLE" || e.Persistence != NotPersisted {
+		t.Errorf("got %v (%d), %v", e.Code, int32(e.Code), e.Persistence)
+	}
+	if e.Error() != "sluice: SPOOL_UNAVAILABLE: spool: full" {
+		t.Errorf("message %q", e.Error())
+	}
+}
+
 // Shutdown half-closes: the gateway answers what it read, then closes; every call ends
 // with its own reply, none in doubt.
 func TestShutdownWaitsForReplies(t *testing.T) {

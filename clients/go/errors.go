@@ -26,6 +26,10 @@ const (
 	CodeTimeout          Code = Code(pb.ErrorCode_TIMEOUT)
 	CodeShuttingDown     Code = Code(pb.ErrorCode_SHUTTING_DOWN)
 	CodeDeliveryTimeout  Code = Code(pb.ErrorCode_DELIVERY_TIMEOUT)
+	// CodeSpoolUnavailable: the gateway's durable spool cannot take the call now (disk
+	// full, the spool at max_bytes with when_full = "fail", a write error); never
+	// buffered, so NotPersisted: a retry cannot duplicate it.
+	CodeSpoolUnavailable Code = Code(pb.ErrorCode_SPOOL_UNAVAILABLE)
 )
 
 // Persistence says whether a failed call's records may nonetheless be in Kafka

@@ -286,7 +286,7 @@ package enum ConfigKeys {
             intKey("shutdown.drain_timeout_ms", "after SIGTERM, time for buffered calls before unsent ones fail", 0...3_600_000, \.shutdown.drainTimeoutMs),
             boolKey("spool.enabled", "durable local spool: buffered = written to disk, replayed after a restart", \.spool.enabled),
             stringKey("spool.dir", "spool directory (created; its parent must exist)", \.spool.dir),
-            intKey("spool.max_bytes", "most bytes the spool holds; calls beyond wait for acks", 4096...(1 << 50), \.spool.maxBytes),
+            intKey("spool.max_bytes", "most bytes the spool holds; calls beyond wait for acks or fail, per when_full", 4096...(1 << 50), \.spool.maxBytes),
             intKey("spool.segment_bytes", "segment file size; a segment is deleted once all its calls are done", 4096...(1 << 32), \.spool.segmentBytes),
             key(
                 "spool.fsync", "batch (one fdatasync per group of calls, before buffered) or none (page cache only)",
@@ -297,6 +297,15 @@ package enum ConfigKeys {
                     }
                     c.spool.fsync = f
                 }, { quote($0.spool.fsync.rawValue) }),
+            key(
+                "spool.when_full", "wait (hold the client until room frees) or fail (SPOOL_UNAVAILABLE at once) at max_bytes or a full disk",
+                { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
+                    let s = try v.string(k).lowercased()
+                    guard let w = GatewayConfiguration.Spool.WhenFull(rawValue: s) else {
+                        throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not one of wait, fail")
+                    }
+                    c.spool.whenFull = w
+                }, { quote($0.spool.whenFull.rawValue) }),
             key(
                 "log.level", "trace, debug, info, notice, warning, error, critical",
                 { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in

@@ -232,6 +232,16 @@ public struct GatewayConfiguration: Sendable {
             case none
         }
 
+        /// `spool.when_full`: what a call meets when the spool holds `max_bytes` or the
+        /// file system is full.
+        public enum WhenFull: String, Sendable, CaseIterable {
+            /// Back-pressure: the client is held (nothing lost) until acks free a segment
+            /// or a write succeeds again.
+            case wait
+            /// Refused at once with `SPOOL_UNAVAILABLE` (never buffered, not persisted).
+            case fail
+        }
+
         /// `spool.enabled`: `buffered` means written to the spool; un-acked calls are
         /// produced again after a restart [false].
         public var enabled = false
@@ -246,6 +256,8 @@ public struct GatewayConfiguration: Sendable {
         public var segmentBytes = 64 << 20
         /// `spool.fsync`: batch or none [batch].
         public var fsync: Fsync = .batch
+        /// `spool.when_full`: wait or fail [wait].
+        public var whenFull: WhenFull = .wait
         public init() {}
     }
 
@@ -325,7 +337,8 @@ public struct GatewayConfiguration: Sendable {
         c.idempotence = producer.idempotence
         c.maxCallBytes = producer.maxCallBytes
         if spool.enabled {
-            c.spool = SpoolOptions(directory: spool.dir, maxBytes: spool.maxBytes, segmentBytes: spool.segmentBytes, sync: spool.fsync == .batch)
+            c.spool = SpoolOptions(directory: spool.dir, maxBytes: spool.maxBytes, segmentBytes: spool.segmentBytes, sync: spool.fsync == .batch,
+                failWhenFull: spool.whenFull == .fail)
         }
         for topic in producer.topicOverrides.keys {
             c.topicOverrides[topic] = producer.settings(for: topic)

@@ -685,9 +685,9 @@ package struct ConnectionStateMachine {
         case .noLeader: return (.retriesExhausted, kafka)
         case .unsupported: return (.kafkaError, kafka)
         case .deliveryTimeout: return (.deliveryTimeout, kafka)
-        // The protocol has no spool code yet (a v1 enum value to add): KAFKA_ERROR with
-        // kafka_error 0, the message saying what the spool hit.
-        case .spoolFailed: return (.kafkaError, kafka)
+        // A disk full, a write error, or the spool at max_bytes with when_full = fail:
+        // one code (the client's remedy is the same: retry later), the cause in the message.
+        case .spoolFailed: return (.spoolUnavailable, kafka)
         }
     }
 

@@ -3,7 +3,8 @@ import Metrics
 
 /// The durable spool's metrics, sampled from the engine's statistics at each scrape:
 /// - `sluice_spool_calls_total`: calls written to the spool (`buffered` sent for them)
-/// - `sluice_spool_refused_total`: calls the spool could not take (a write failed)
+/// - `sluice_spool_refused_total`: calls the spool could not take (a write failed, the
+///   spool full with `when_full = "fail"`, a write abandoned at shutdown)
 /// - `sluice_spool_replayed_total{result}`: calls replayed after a start (`placed`), and
 ///   of those `acked` and `failed` (a failed replayed call has no caller left: lost);
 ///   `resent`: replayed calls resent in their original batches under their old producer
@@ -13,6 +14,8 @@ import Metrics
 ///   the calls in it without an outcome
 /// - `sluice_spool_waiting_calls` (gauge): spooled calls no partition buffer holds yet
 ///   (their records are on disk only)
+/// - `sluice_spool_waiting_for_space` (gauge): 1 while the writer waits for a full file
+///   system (`when_full = "wait"`), else 0
 /// - `sluice_spool_corrupt_entries`, `sluice_spool_torn_bytes` (gauges): damage skipped
 ///   and truncated at the last start
 struct SpoolMetrics: Sendable {
@@ -28,6 +31,7 @@ struct SpoolMetrics: Sendable {
     let waiting: Gauge
     let corrupt: Gauge
     let torn: Gauge
+    let waitingForSpace: Gauge
 
     init(factory: any MetricsFactory) {
         spooled = Counter(label: "sluice_spool_calls_total", factory: factory)
@@ -42,6 +46,7 @@ struct SpoolMetrics: Sendable {
         waiting = Gauge(label: "sluice_spool_waiting_calls", factory: factory)
         corrupt = Gauge(label: "sluice_spool_corrupt_entries", factory: factory)
         torn = Gauge(label: "sluice_spool_torn_bytes", factory: factory)
+        waitingForSpace = Gauge(label: "sluice_spool_waiting_for_space", factory: factory)
     }
 
     func sample(_ now: SpoolStatistics, since before: SpoolStatistics?) {
@@ -59,5 +64,6 @@ struct SpoolMetrics: Sendable {
         waiting.record(now.waitingCalls)
         corrupt.record(now.corruptEntries)
         torn.record(now.tornBytes)
+        waitingForSpace.record(now.waitingForSpace ? 1 : 0)
     }
 }

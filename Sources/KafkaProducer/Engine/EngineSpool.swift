@@ -1,4 +1,5 @@
 import KafkaWire
+import Logging
 import NIOCore
 import Spool
 
@@ -47,6 +48,13 @@ final class EngineSpool {
     /// its `buffered` or refusal, and its partition, before the partitions drain).
     var idleWaiters: [CheckedContinuation<Void, Never>] = []
 
+    /// `spool.when_full = "fail"`: a call that finds no room is refused, not held.
+    var failWhenFull = false
+    /// The writer found the file system full and retries (`when_full = "wait"`): new
+    /// calls are held, as at `max_bytes`, until a commit writes again.
+    var waitingForSpace = false
+    var logger: Logger?
+
     init(writer: SpoolWriter, maxBytes: Int, bytesOnDisk: Int, replayPending: Bool) {
         self.writer = writer
         self.maxBytes = maxBytes
@@ -56,7 +64,7 @@ final class EngineSpool {
 
     /// Whether a call of `frameBytes` may go to the writer now.
     func hasRoom(for frameBytes: Int) -> Bool {
-        !replayPending && bytesOnDisk + bytesInFlight + frameBytes <= maxBytes
+        !replayPending && !waitingForSpace && bytesOnDisk + bytesInFlight + frameBytes <= maxBytes
     }
 }
 
@@ -99,6 +107,9 @@ public struct SpoolStatistics: Sendable, Equatable {
     /// Calls in the spool that no partition buffer holds yet (their records are on disk
     /// only), at the last change.
     public var waitingCalls = 0
+    /// The file system is full and the writer retries (`when_full = wait`): calls are
+    /// held until a write succeeds.
+    public var waitingForSpace = false
 
     public init() {}
 }

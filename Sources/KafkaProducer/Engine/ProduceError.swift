@@ -54,7 +54,8 @@ public struct ProduceError: Error, Sendable, Equatable, CustomStringConvertible 
         public static let deliveryTimeout = Code(.deliveryTimeout)
 
         /// The durable spool could not take the call (a write or sync failed, the disk
-        /// is full below `max_bytes`): it was never buffered.
+        /// is full, or the spool holds `max_bytes` and is set to fail rather than wait):
+        /// it was never buffered. The protocol's `SPOOL_UNAVAILABLE`.
         public static let spoolFailed = Code(.spoolFailed)
     }
 

@@ -91,7 +91,7 @@ public final class Producer: Sendable {
         let plan = log.replayPlan
         let core = self.core
         let loop = eventLoop
-        let writer = SpoolWriter(log: log) { commit in
+        let writer = SpoolWriter(log: log, waitWhenDiskFull: !options.failWhenFull) { commit in
             loop.execute { core.assumeIsolated { $0.spoolCommitted(commit) } }
         }
         if report.corruptEntries > 0 || report.tornBytes > 0 {
@@ -182,11 +182,15 @@ public final class Producer: Sendable {
 
     /// Stops taking calls, waits up to `drainTimeout` for every buffered call to get its
     /// outcome, fails what was never sent, waits for what is on the wire, and closes the
-    /// connections.
+    /// connections. With the spool on, its disk writes are bounded by `drainTimeout` too:
+    /// calls the writer has not answered by then fail `shuttingDown` without `buffered`
+    /// (docs/spool.md, "Shutdown").
     public func shutdown(drainTimeout: Duration = Producer.defaultDrainTimeout) async {
         let drainTimeout = TimeAmount(drainTimeout)
         var producers = await core.beginShutdown()
-        let spoolWriter = await core.spoolShutdownBegan()
+        // Bounded by the drain timeout too: a write or fdatasync that hangs must not hang
+        // shutdown (the calls it held fail SHUTTING_DOWN).
+        let spoolWriter = await core.spoolShutdownBegan(timeout: drainTimeout)
         // Calls the spool was writing are in their partitions now.
         if spoolWriter != nil { producers = await core.partitionProducers }
         var drained = await Self.waitUntilEmpty(producers, timeout: drainTimeout)
@@ -209,7 +213,9 @@ public final class Producer: Sendable {
         }
         await cluster.shutdown()
         // Done marks of the drained calls are written; the calls left are replayed next time.
-        await spoolWriter?.shutdown()
+        if let spoolWriter, await !spoolWriter.shutdown(timeout: .nanoseconds(drainTimeout.nanoseconds)) {
+            logger.error("spool writer still busy after the drain timeout; exiting without closing the spool (the next start checks it)")
+        }
     }
 
     /// The default of `shutdown(drainTimeout:)` [30 s].

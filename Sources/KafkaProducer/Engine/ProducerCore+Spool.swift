@@ -13,6 +13,8 @@ extension ProducerCore {
         writer: SpoolWriter, options: SpoolOptions, report: SpoolReport, replay: [SpooledCall], plan: SpoolReplayPlan, logger: Logger
     ) {
         spool = EngineSpool(writer: writer, maxBytes: options.maxBytes, bytesOnDisk: report.bytes, replayPending: !replay.isEmpty)
+        spool?.failWhenFull = options.failWhenFull
+        spool?.logger = logger
         statistics.update {
             $0.spool.corruptEntries = report.corruptEntries
             $0.spool.tornBytes = report.tornBytes
@@ -39,6 +41,19 @@ extension ProducerCore {
             return
         }
         guard spool.hasRoom(for: frame) else {
+            if spool.failWhenFull && !spool.replayPending {
+                // when_full = fail: refused at once, never buffered (SPOOL_UNAVAILABLE).
+                statistics.update { $0.spool.callsRefused += 1 }
+                outbox.emit(
+                    .refused(
+                        ref: call.ref,
+                        ProduceError(
+                            .spoolFailed,
+                            "spool: full: \(request.topic): the spool holds \(spool.bytesOnDisk + spool.bytesInFlight) bytes; a call of \(frame) more passes spool.max_bytes (\(spool.maxBytes)) and spool.when_full is fail",
+                            partition: producer.partition)),
+                    to: sink)
+                return
+            }
             sink.engine.value.holder = call.ref
             sink.engine.value.parked = request
             outbox.emit(.held(ref: call.ref), to: sink)
@@ -55,6 +70,21 @@ extension ProducerCore {
     /// partitions; those the spool could not take are refused.
     func spoolCommitted(_ commit: SpoolWriter.Commit) {
         guard let spool else { return }
+        if commit.waitingForSpace {
+            // when_full = wait: the writer keeps the commit and retries; new calls are
+            // held until it writes again.
+            if !spool.waitingForSpace {
+                spool.logger?.warning("spool: the file system is full; calls wait until a write succeeds (spool.when_full = wait)")
+            }
+            spool.waitingForSpace = true
+            statistics.update { $0.spool.waitingForSpace = true }
+            return
+        }
+        if spool.waitingForSpace {
+            spool.waitingForSpace = false
+            statistics.update { $0.spool.waitingForSpace = false }
+            spool.logger?.notice("spool: writing again after a full file system")
+        }
         var written = 0
         var refused = 0
         for result in commit.appends {
@@ -70,7 +100,13 @@ extension ProducerCore {
                 spoolEnqueue(call, in: a.producer, spool: spool)
             case .failure(let error):
                 refused += 1
-                outbox.emit(.refused(ref: a.call.ref, ProduceError(.spoolFailed, "spool: \(error)", partition: a.producer.partition)), to: sink)
+                let e =
+                    error.code == .closed && shuttingDown
+                    ? ProduceError(
+                        .shuttingDown, "\(a.topic): the gateway shut down before the call was written to the spool (\(error))",
+                        partition: a.producer.partition)
+                    : ProduceError(.spoolFailed, "spool: \(error)", partition: a.producer.partition)
+                outbox.emit(.refused(ref: a.call.ref, e), to: sink)
             }
         }
         if spool.appending.isEmpty && !spool.idleWaiters.isEmpty {
@@ -200,7 +236,7 @@ extension ProducerCore {
     /// still find no room wait again.
     func wakeSpoolWaiters() {
         guard let spool, !spool.waiting.isEmpty, !spool.replayPending || shuttingDown else { return }
-        guard shuttingDown || spool.bytesOnDisk + spool.bytesInFlight < spool.maxBytes else { return }
+        guard shuttingDown || (!spool.waitingForSpace && spool.bytesOnDisk + spool.bytesInFlight < spool.maxBytes) else { return }
         let sinks = spool.waiting
         spool.waiting = []
         readGeneration()
@@ -224,16 +260,54 @@ extension ProducerCore {
         spool?.writer.markDone(sequences)
     }
 
-    /// At shutdown: the calls waiting for room are refused (SHUTTING_DOWN), and the calls
-    /// handed to the writer are committed and in their partitions when this returns (so
-    /// the drain covers them). Returns the writer, to stop once the partitions are drained.
-    func spoolShutdownBegan() async -> SpoolWriter? {
+    /// At shutdown: the calls waiting for room (or for disk space) are refused
+    /// (SHUTTING_DOWN), and the calls handed to the writer are committed and in their
+    /// partitions when this returns (so the drain covers them), or, if the writer has not
+    /// answered within `timeout` (a write or `fdatasync` that hangs), refused
+    /// (`spoolAbandonWrites`). Returns the writer, to stop once the partitions are drained.
+    func spoolShutdownBegan(timeout: TimeAmount) async -> SpoolWriter? {
         wakeSpoolWaiters()
         guard let spool else { return nil }
+        spool.writer.stopWaiting()
         if !spool.appending.isEmpty {
+            let timer = eventLoop.scheduleTask(in: timeout) { self.assumeIsolated { $0.spoolAbandonWrites() } }
             await withCheckedContinuation { spool.idleWaiters.append($0) }
+            timer.cancel()
         }
         return spool.writer
+    }
+
+    /// The writer did not answer within the shutdown's bound: every call handed to it
+    /// and not answered fails SHUTTING_DOWN now (none got `buffered`). Those the writer
+    /// had taken into the commit under way may be in the segment file and be produced
+    /// after the restart: possibly persisted; those still queued were never written:
+    /// not persisted. A later answer of the writer finds no call to match and is dropped.
+    private func spoolAbandonWrites() {
+        guard let spool, !spool.appending.isEmpty else { return }
+        let queued = spool.writer.abandon()
+        let taken = spool.appending.count - queued
+        spool.logger?.error(
+            "spool: writes did not finish within shutdown.drain_timeout_ms; their calls fail SHUTTING_DOWN",
+            metadata: ["being_written": "\(taken)", "never_written": "\(queued)"])
+        var i = 0
+        while let a = spool.appending.popFirst() {
+            let maybeWritten = i < taken
+            i += 1
+            let error =
+                maybeWritten
+                ? ProduceError(
+                    .shuttingDown,
+                    "\(a.topic): the gateway shut down while the spool was writing the call (no answer within the drain timeout); it may be in the spool and be produced after the restart",
+                    partition: a.producer.partition, persistence: .possiblyPersisted)
+                : ProduceError(
+                    .shuttingDown, "\(a.topic): the gateway shut down before the call was written to the spool", partition: a.producer.partition)
+            outbox.emit(.refused(ref: a.call.ref, error), to: a.call.sink)
+        }
+        spool.bytesInFlight = 0
+        statistics.update { $0.spool.callsRefused += i }
+        let waiters = spool.idleWaiters
+        spool.idleWaiters = []
+        for w in waiters { w.resume() }
     }
 
     // MARK: replay

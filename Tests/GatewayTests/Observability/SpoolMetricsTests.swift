@@ -21,7 +21,9 @@ struct SpoolMetricsTests {
         s.bytes = 4096
         s.pendingCalls = 6
         metrics.sample(s, since: nil)
+        #expect(try test.expectGauge("sluice_spool_waiting_for_space").lastValue == 0)
         var later = s
+        later.waitingForSpace = true
         later.callsSpooled = 25
         later.callsRefused = 2
         later.bytes = 1024
@@ -42,5 +44,6 @@ struct SpoolMetricsTests {
         #expect(try test.expectGauge("sluice_spool_waiting_calls").lastValue == 7)
         #expect(try test.expectGauge("sluice_spool_corrupt_entries").lastValue == 2)
         #expect(try test.expectGauge("sluice_spool_torn_bytes").lastValue == 17)
+        #expect(try test.expectGauge("sluice_spool_waiting_for_space").lastValue == 1)
     }
 }

@@ -24,7 +24,7 @@ struct GatewaySpoolTests {
         return dir
     }
 
-    @Test("a full disk: calls fail at once with a clear message, nothing is buffered, the gateway goes on")
+    @Test("a full disk with when_full = fail: calls fail SPOOL_UNAVAILABLE at once with a clear message, nothing is buffered, the gateway goes on")
     func diskFull() async throws {
         let tansu = try await TansuBroker.start()
         defer { tansu.stop() }
@@ -37,6 +37,7 @@ struct GatewaySpoolTests {
         let app = try await S.start(S.configuration(bootstrap: tansu.bootstrap, socket: socket) {
             $0.spool.enabled = true
             $0.spool.dir = dir
+            $0.spool.whenFull = .fail
         })
         let client = try await SluiceTestClient.connect(path: socket)
         try await client.send((1...5).map { S.produce(UInt64($0), topic: "full", partition: 0, records: [S.record("v\($0)")]) })
@@ -46,7 +47,8 @@ struct GatewaySpoolTests {
             let rs = client.replies(for: UInt64(ref))
             #expect(rs.count == 1, "\(rs)")
             let f = failed(rs.first)
-            #expect(f?.code == .kafkaError)
+            #expect(f?.code == .spoolUnavailable)
+            #expect(f?.kafkaError == 0)
             #expect(f?.message.contains("diskFull") == true && f?.message.contains("No space left on device") == true, "\(String(describing: f))")
             #expect(f?.persistence == .notPersisted)
         }

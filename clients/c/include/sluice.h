@@ -70,7 +70,10 @@ typedef enum sluice_code {
     SLUICE_CODE_KAFKA_ERROR = 10,
     SLUICE_CODE_TIMEOUT = 11,
     SLUICE_CODE_SHUTTING_DOWN = 12,
-    SLUICE_CODE_DELIVERY_TIMEOUT = 13 /* no final answer within delivery_timeout_ms */
+    SLUICE_CODE_DELIVERY_TIMEOUT = 13, /* no final answer within delivery_timeout_ms */
+    SLUICE_CODE_SPOOL_UNAVAILABLE = 14 /* the gateway's spool cannot take the call now
+                                          (disk full, max_bytes with when_full = fail,
+                                          a write error): never buffered */
 } sluice_code;
 
 /* The protocol's Persistence values (Failed.persistence, docs/protocol.md section 3.5):

@@ -22,7 +22,7 @@ const char *sluice_code_name(int code) {
         "ERROR_UNSPECIFIED", "INVALID_REQUEST", "FRAME_TOO_LARGE", "DUPLICATE_REF",
         "UNKNOWN_REF", "UNKNOWN_TOPIC", "UNKNOWN_PARTITION", "RECORD_TOO_LARGE",
         "NOT_AUTHORIZED", "RETRIES_EXHAUSTED", "KAFKA_ERROR", "TIMEOUT", "SHUTTING_DOWN",
-        "DELIVERY_TIMEOUT",
+        "DELIVERY_TIMEOUT", "SPOOL_UNAVAILABLE",
     };
     if (code < 0 || code >= (int)(sizeof names / sizeof names[0])) return "UNKNOWN_CODE";
     return names[code];

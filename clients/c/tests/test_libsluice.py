@@ -69,6 +69,21 @@ def test_unknown_topic_fails_with_its_code(ctest, sluiced):
     assert info["metadata"]["code_name"] == "UNKNOWN_TOPIC"
 
 
+def test_spool_unavailable_on_a_full_disk(ctest, sluiced_factory, topic, tmp_path):
+    """A spool whose segment is /dev/full, when_full = fail: SLUICE_CODE_SPOOL_UNAVAILABLE."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    os.symlink("/dev/full", spool / ("0" * 20 + ".spool"))
+    daemon = sluiced_factory(["spool.enabled=true", f"spool.dir={spool}", "spool.when_full=fail"])
+    c = calls(run(ctest, "fail", daemon.socket, topic, "0"))
+    assert c["async"]["replies"] == "F"
+    assert c["async"]["code"] == 14 and c["async"]["code_name"] == "SPOOL_UNAVAILABLE"
+    assert c["async"]["persistence"] == 1, "SLUICE_NOT_PERSISTED: never buffered"
+    assert "diskFull" in c["async"]["message"]
+    assert c["sync"]["code_name"] == "SPOOL_UNAVAILABLE"
+    assert c["ping_after"]["err"] == "ok"
+
+
 def test_unknown_partition(ctest, sluiced, topic):
     c = calls(run(ctest, "fail", sluiced.socket, topic, "7"))
     assert c["async"]["code_name"] == "UNKNOWN_PARTITION"

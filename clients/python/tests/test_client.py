@@ -11,7 +11,7 @@ import pytest
 
 from sluice_client import (
     Ack, CallFailed, Client, ConnectError, ConnectionLost, ErrorCode, NotAuthorized, Persistence,
-    Partitioner, Record, Timeout, UnknownPartition, UnknownTopic,
+    Partitioner, Record, SpoolUnavailable, Timeout, UnknownPartition, UnknownTopic,
 )
 from sluice_testing import consume
 
@@ -67,6 +67,19 @@ def test_ping_metadata_no_ack(sluiced, tansu, topic):
     assert [e.code for e in errors] == [ErrorCode.UNKNOWN_TOPIC]
     assert isinstance(errors[0], UnknownTopic)
     assert [r.value for r in consume(tansu.bootstrap, topic, expect=4, partitions=[1])] == [b"n0", b"n1", b"n2", b"n3"]
+
+
+def test_spool_unavailable_on_a_full_disk(sluiced_factory, topic, tmp_path):
+    """A spool whose segment is /dev/full with when_full = fail: SpoolUnavailable, not persisted."""
+    spool = tmp_path / "spool"
+    spool.mkdir()
+    os.symlink("/dev/full", spool / ("0" * 20 + ".spool"))
+    daemon = sluiced_factory(["spool.enabled=true", f"spool.dir={spool}", "spool.when_full=fail"])
+    with Client(daemon.socket) as c:
+        with pytest.raises(SpoolUnavailable) as e:
+            c.produce_sync(topic, Record(b"x"), partition=0)
+        assert e.value.code == ErrorCode.SPOOL_UNAVAILABLE and e.value.not_persisted
+        assert "diskFull" in str(e.value)
 
 
 def test_unknown_topic_and_partition(sluiced, topic):

@@ -58,3 +58,17 @@ def test_failed_reply_carries_persistence():
         assert e.persistence == status
         assert e.not_persisted == (status == Persistence.NOT_PERSISTED)
     assert "possibly persisted" in str(failure(sluice_pb2.Failed(code=13, persistence=2)))
+
+
+def test_spool_unavailable_has_its_exception():
+    """SPOOL_UNAVAILABLE (14): a spool that cannot take the call; never buffered."""
+    from sluice_client import CallFailed, ErrorCode, Persistence, SpoolUnavailable
+    from sluice_client._proto import sluice_pb2
+    from sluice_client.outcomes import failure
+
+    assert sluice_pb2.SPOOL_UNAVAILABLE == ErrorCode.SPOOL_UNAVAILABLE == 14
+    f = sluice_pb2.Failed(code=14, message="spool: diskFull: write: No space left", partition=-1, persistence=1)
+    e = failure(sluice_pb2.Failed.FromString(f.SerializeToString()))
+    assert isinstance(e, SpoolUnavailable) and isinstance(e, CallFailed)
+    assert e.code == ErrorCode.SPOOL_UNAVAILABLE and e.persistence == Persistence.NOT_PERSISTED and e.not_persisted
+    assert str(e).startswith("SPOOL_UNAVAILABLE: spool: diskFull")

@@ -1502,7 +1502,7 @@ const ProtobufCEnumDescriptor sluice__v1__partitioner__descriptor =
   sluice__v1__partitioner__value_ranges,
   NULL,NULL,NULL,NULL   /* reserved[1234] */
 };
-static const ProtobufCEnumValue sluice__v1__error_code__enum_values_by_number[14] =
+static const ProtobufCEnumValue sluice__v1__error_code__enum_values_by_number[15] =
 {
   { "ERROR_UNSPECIFIED", "SLUICE__V1__ERROR_CODE__ERROR_UNSPECIFIED", 0 },
   { "INVALID_REQUEST", "SLUICE__V1__ERROR_CODE__INVALID_REQUEST", 1 },
@@ -1518,11 +1518,12 @@ static const ProtobufCEnumValue sluice__v1__error_code__enum_values_by_number[14
   { "TIMEOUT", "SLUICE__V1__ERROR_CODE__TIMEOUT", 11 },
   { "SHUTTING_DOWN", "SLUICE__V1__ERROR_CODE__SHUTTING_DOWN", 12 },
   { "DELIVERY_TIMEOUT", "SLUICE__V1__ERROR_CODE__DELIVERY_TIMEOUT", 13 },
+  { "SPOOL_UNAVAILABLE", "SLUICE__V1__ERROR_CODE__SPOOL_UNAVAILABLE", 14 },
 };
 static const ProtobufCIntRange sluice__v1__error_code__value_ranges[] = {
-{0, 0},{0, 14}
+{0, 0},{0, 15}
 };
-static const ProtobufCEnumValueIndex sluice__v1__error_code__enum_values_by_name[14] =
+static const ProtobufCEnumValueIndex sluice__v1__error_code__enum_values_by_name[15] =
 {
   { "DELIVERY_TIMEOUT", 13 },
   { "DUPLICATE_REF", 3 },
@@ -1534,6 +1535,7 @@ static const ProtobufCEnumValueIndex sluice__v1__error_code__enum_values_by_name
   { "RECORD_TOO_LARGE", 7 },
   { "RETRIES_EXHAUSTED", 9 },
   { "SHUTTING_DOWN", 12 },
+  { "SPOOL_UNAVAILABLE", 14 },
   { "TIMEOUT", 11 },
   { "UNKNOWN_PARTITION", 6 },
   { "UNKNOWN_REF", 4 },
@@ -1546,9 +1548,9 @@ const ProtobufCEnumDescriptor sluice__v1__error_code__descriptor =
   "ErrorCode",
   "Sluice__V1__ErrorCode",
   "sluice.v1",
-  14,
+  15,
   sluice__v1__error_code__enum_values_by_number,
-  14,
+  15,
   sluice__v1__error_code__enum_values_by_name,
   1,
   sluice__v1__error_code__value_ranges,

@@ -7,7 +7,7 @@ from .client import DEFAULT_SOCKET, Client, ProduceHandle
 from .errors import (
     CallFailed, ConnectError, ConnectionLost, DeliveryTimeout, DuplicateRef, ErrorCode,
     FrameTooLarge, GatewayTimeout, InvalidRequest, KafkaError, NotAuthorized, ProtocolError, RecordTooLarge,
-    Persistence, RetriesExhausted, ShuttingDown, SluiceError, Timeout, UnknownPartition, UnknownRef,
+    Persistence, RetriesExhausted, ShuttingDown, SluiceError, SpoolUnavailable, Timeout, UnknownPartition, UnknownRef,
     UnknownTopic,
 )
 from .records import Ack, Partitioner, Record
@@ -20,5 +20,5 @@ __all__ = [
     "SluiceError", "ConnectError", "ConnectionLost", "Timeout", "ProtocolError", "CallFailed",
     "ErrorCode", "Persistence", "DeliveryTimeout", "InvalidRequest", "FrameTooLarge", "DuplicateRef", "UnknownRef", "UnknownTopic",
     "UnknownPartition", "RecordTooLarge", "NotAuthorized", "RetriesExhausted", "KafkaError",
-    "GatewayTimeout", "ShuttingDown",
+    "GatewayTimeout", "ShuttingDown", "SpoolUnavailable",
 ]

@@ -29,6 +29,7 @@ class ErrorCode(IntEnum):
     TIMEOUT = 11
     SHUTTING_DOWN = 12
     DELIVERY_TIMEOUT = 13
+    SPOOL_UNAVAILABLE = 14
 
 
 class Persistence(IntEnum):
@@ -118,13 +119,19 @@ class KafkaError(CallFailed): code = ErrorCode.KAFKA_ERROR
 class GatewayTimeout(CallFailed): code = ErrorCode.TIMEOUT
 class ShuttingDown(CallFailed): code = ErrorCode.SHUTTING_DOWN
 class DeliveryTimeout(CallFailed): code = ErrorCode.DELIVERY_TIMEOUT
+class SpoolUnavailable(CallFailed):
+    """The gateway's durable spool cannot take the call now (disk full, the spool at
+    ``max_bytes`` with ``when_full = "fail"``, a write error): never buffered, so not
+    persisted; retry later."""
+
+    code = ErrorCode.SPOOL_UNAVAILABLE
 
 
 _BY_CODE: Dict[int, Type[CallFailed]] = {
     cls.code: cls
     for cls in (InvalidRequest, FrameTooLarge, DuplicateRef, UnknownRef, UnknownTopic,
                 UnknownPartition, RecordTooLarge, NotAuthorized, RetriesExhausted,
-                KafkaError, GatewayTimeout, ShuttingDown, DeliveryTimeout)
+                KafkaError, GatewayTimeout, ShuttingDown, DeliveryTimeout, SpoolUnavailable)
 }
 
 

@@ -88,7 +88,11 @@ typedef enum _Sluice__V1__ErrorCode {
   /*
    * no final answer within delivery_timeout_ms after buffered
    */
-  SLUICE__V1__ERROR_CODE__DELIVERY_TIMEOUT = 13
+  SLUICE__V1__ERROR_CODE__DELIVERY_TIMEOUT = 13,
+  /*
+   * the durable spool cannot take the call now (disk full, spool
+   */
+  SLUICE__V1__ERROR_CODE__SPOOL_UNAVAILABLE = 14
     PROTOBUF_C__FORCE_ENUM_TO_BE_INT_SIZE(SLUICE__V1__ERROR_CODE)
 } Sluice__V1__ErrorCode;
 /*
