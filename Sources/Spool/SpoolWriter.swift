@@ -1,3 +1,4 @@
+import Dispatch
 import NIOConcurrencyHelpers
 import NIOPosix
 
@@ -244,7 +245,7 @@ public final class SpoolWriter: Sendable {
                 return c
             }?.resume(returning: idle)
         }
-        var timer: Task<Void, Never>?
+        var timer: DispatchWorkItem?
         let idle = await withCheckedContinuation { (continuation: CheckedContinuation<Bool, Never>) in
             once.withLockedValue { $0 = continuation }
             let state = queue.withLockedValue { q -> Bool? in
@@ -258,11 +259,14 @@ public final class SpoolWriter: Sendable {
             if let state {
                 finish(state)
             } else {
-                // Shutdown only, once: not the hot path.
-                timer = Task {
-                    try? await Task.sleep(for: timeout)
-                    finish(false)
-                }
+                // A Dispatch timer, not a task: the bound must hold also when Swift's
+                // concurrency pool is busy or blocked (its threads are few, and a hung
+                // disk is when things block).
+                let item = DispatchWorkItem { finish(false) }
+                let (seconds, attoseconds) = timeout.components
+                let nanoseconds = Int(clamping: seconds) &* 1_000_000_000 &+ Int(attoseconds / 1_000_000_000)
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(max(0, nanoseconds)), execute: item)
+                timer = item
             }
         }
         timer?.cancel()
