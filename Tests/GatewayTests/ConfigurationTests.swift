@@ -338,6 +338,9 @@ struct SpoolConfigurationTests {
         ConfigurationTests().expectError(Self.brokers + "[spool]\nfsync = \"always\"\n", code: .invalidValue, key: "spool.fsync")
         ConfigurationTests().expectError(Self.brokers + "[spool]\nwhen_full = \"drop\"\n", code: .invalidValue, key: "spool.when_full")
         ConfigurationTests().expectError(Self.brokers + "[spool]\nwhen_full = 1\n", code: .wrongType, key: "spool.when_full")
+        // An enumeration's error lists its values, in their documented order.
+        let error = #expect(throws: ConfigError.self) { try ConfigurationTests.load(Self.brokers + "[spool]\nfsync = \"Always\"\n") }
+        #expect(error.map { "\($0)" }?.contains("\"always\" is not one of batch, none") == true, "\(String(describing: error))")
         ConfigurationTests().expectError(Self.brokers + "[spool]\nmax_bytes = 10\n", code: .invalidValue, key: "spool.max_bytes")
         ConfigurationTests().expectError(Self.brokers + "[spool]\nenabled = \"yes\"\n", code: .wrongType, key: "spool.enabled")
         ConfigurationTests().expectError(Self.brokers + "[spool]\nenabled = true\ndir = \"\"\n", code: .missing, key: "spool.dir")

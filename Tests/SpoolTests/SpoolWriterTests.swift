@@ -27,6 +27,24 @@ struct SpoolWriterTests {
             }
         }
 
+        /// Makes the first commit's callback hold the writer's thread until `release()`.
+        func holdFirstCommit() {
+            gate.lock()
+            gate.unlock(withValue: 1)
+        }
+
+        /// Waits until the writer's thread is held inside the first commit's callback.
+        func waitUntilHeld() {
+            arrived.lock(whenValue: 1)
+            arrived.unlock()
+        }
+
+        /// Lets the held commit (and every later one) through.
+        func release() {
+            gate.lock()
+            gate.unlock(withValue: 0)
+        }
+
         func waitForAppends(_ n: Int) {
             for _ in 0..<2000 {
                 if commits.withLockedValue({ $0.reduce(0) { $0 + $1.appends.count } }) >= n { return }
@@ -40,17 +58,14 @@ struct SpoolWriterTests {
         let dir = TemporaryDirectory()
         defer { dir.remove() }
         let recorder = Recorder()
-        recorder.gate.lock()
-        recorder.gate.unlock(withValue: 1)
+        recorder.holdFirstCommit()
         let writer = SpoolWriter(log: try SpoolLog.open(SpoolOptions(directory: dir.path))) { recorder.record($0) }
         writer.append(call(0))
         // The writer's thread is now inside the first commit's callback, held by the gate.
-        recorder.arrived.lock(whenValue: 1)
-        recorder.arrived.unlock()
+        recorder.waitUntilHeld()
         for i in 1...100 { writer.append(call(i)) }
         writer.markDone([0])
-        recorder.gate.lock()
-        recorder.gate.unlock(withValue: 0)
+        recorder.release()
         recorder.waitForAppends(101)
         let commits = recorder.commits.withLockedValue { $0 }
         #expect(commits.count == 2)
@@ -272,12 +287,10 @@ struct SpoolWriterTests {
         defer { dir.remove() }
         let recorder = Recorder()
         // The first commit's callback holds the writer's thread, as a hung fdatasync would.
-        recorder.gate.lock()
-        recorder.gate.unlock(withValue: 1)
+        recorder.holdFirstCommit()
         let writer = SpoolWriter(log: try SpoolLog.open(SpoolOptions(directory: dir.path))) { recorder.record($0) }
         writer.append(call(0))
-        recorder.arrived.lock(whenValue: 1)
-        recorder.arrived.unlock()
+        recorder.waitUntilHeld()
         for i in 1...5 { writer.append(call(i)) }
         let start = ContinuousClock.now
         #expect(await writer.shutdown(timeout: .milliseconds(300)) == false)
@@ -289,8 +302,7 @@ struct SpoolWriterTests {
         #expect(await writer.shutdown(timeout: .seconds(30)) == false)
         #expect(ContinuousClock.now - again < .seconds(5))
         // Let the thread go; nothing more is committed.
-        recorder.gate.lock()
-        recorder.gate.unlock(withValue: 0)
+        recorder.release()
         usleep(300_000)
         #expect(recorder.commits.withLockedValue { $0.count } == 1)
     }

@@ -172,6 +172,23 @@ package enum ConfigKeys {
         key(path, doc, { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in c[keyPath: kp] = try v.bool(k) }, { "\($0[keyPath: kp])" })
     }
 
+    /// A key whose value is one of an enumeration's raw strings, in any case; the error
+    /// lists them all.
+    private static func enumKey<E: RawRepresentable & CaseIterable & Sendable>(
+        _ path: String, _ doc: String, _ kp: WritableKeyPath<GatewayConfiguration, E> & Sendable
+    ) -> Key where E.RawValue == String {
+        let names = E.allCases.map(\.rawValue).joined(separator: ", ")
+        return key(
+            path, doc,
+            { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
+                let s = try v.string(k).lowercased()
+                guard let value = E(rawValue: s) else {
+                    throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not one of \(names)")
+                }
+                c[keyPath: kp] = value
+            }, { quote($0[keyPath: kp].rawValue) })
+    }
+
     private static func idList(_ path: String, _ doc: String, _ kp: WritableKeyPath<GatewayConfiguration, [UInt32]> & Sendable) -> Key {
         key(
             path, doc,
@@ -273,57 +290,17 @@ package enum ConfigKeys {
                 { pk.render($0.producer.defaults) })
         }
         + [
-            key(
-                "producer.idempotence", "idempotent producer: auto, on, off",
-                { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
-                    let s = try v.string(k).lowercased()
-                    guard let i = ProducerConfiguration.Idempotence(rawValue: s) else {
-                        throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not one of auto, on, off")
-                    }
-                    c.producer.idempotence = i
-                }, { quote($0.producer.idempotence.rawValue) }),
+            enumKey("producer.idempotence", "idempotent producer: auto, on, off", \.producer.idempotence),
             intKey("producer.max_call_bytes", "largest call in record bytes; larger = RECORD_TOO_LARGE", 1...(1 << 30), \.producer.maxCallBytes),
             intKey("shutdown.drain_timeout_ms", "after SIGTERM, time for buffered calls before unsent ones fail", 0...3_600_000, \.shutdown.drainTimeoutMs),
             boolKey("spool.enabled", "durable local spool: buffered = written to disk, replayed after a restart", \.spool.enabled),
             stringKey("spool.dir", "spool directory (created; its parent must exist)", \.spool.dir),
             intKey("spool.max_bytes", "most bytes the spool holds; calls beyond wait for acks or fail, per when_full", 4096...(1 << 50), \.spool.maxBytes),
             intKey("spool.segment_bytes", "segment file size; a segment is deleted once all its calls are done", 4096...(1 << 32), \.spool.segmentBytes),
-            key(
-                "spool.fsync", "batch (one fdatasync per group of calls, before buffered) or none (page cache only)",
-                { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
-                    let s = try v.string(k).lowercased()
-                    guard let f = GatewayConfiguration.Spool.Fsync(rawValue: s) else {
-                        throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not one of batch, none")
-                    }
-                    c.spool.fsync = f
-                }, { quote($0.spool.fsync.rawValue) }),
-            key(
-                "spool.when_full", "wait (hold the client until room frees) or fail (SPOOL_UNAVAILABLE at once) at max_bytes or a full disk",
-                { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
-                    let s = try v.string(k).lowercased()
-                    guard let w = GatewayConfiguration.Spool.WhenFull(rawValue: s) else {
-                        throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not one of wait, fail")
-                    }
-                    c.spool.whenFull = w
-                }, { quote($0.spool.whenFull.rawValue) }),
-            key(
-                "log.level", "trace, debug, info, notice, warning, error, critical",
-                { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
-                    let s = try v.string(k).lowercased()
-                    guard let l = Logger.Level(rawValue: s) else {
-                        throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not one of \(Logger.Level.allCases.map(\.rawValue).joined(separator: ", "))")
-                    }
-                    c.log.level = l
-                }, { quote($0.log.level.rawValue) }),
-            key(
-                "log.format", "text or json",
-                { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
-                    let s = try v.string(k).lowercased()
-                    guard let f = GatewayConfiguration.Log.Format(rawValue: s) else {
-                        throw ConfigError(.invalidValue, key: k, "\"\(s)\" is not one of text, json")
-                    }
-                    c.log.format = f
-                }, { quote($0.log.format.rawValue) }),
+            enumKey("spool.fsync", "batch (one fdatasync per group of calls, before buffered) or none (page cache only)", \.spool.fsync),
+            enumKey("spool.when_full", "wait (hold the client until room frees) or fail (SPOOL_UNAVAILABLE at once) at max_bytes or a full disk", \.spool.whenFull),
+            enumKey("log.level", "trace, debug, info, notice, warning, error, critical", \.log.level),
+            enumKey("log.format", "text or json", \.log.format),
             key(
                 "metrics.listen", "HOST:PORT for /metrics and /health over HTTP; empty = off",
                 { (c: inout GatewayConfiguration, v: ConfigValue, k: String) throws(ConfigError) in
