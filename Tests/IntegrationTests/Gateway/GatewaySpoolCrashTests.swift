@@ -276,12 +276,23 @@ struct GatewaySpoolCrashTests {
         try await first.waitUntilListening()
         let client = try await SluiceTestClient.connect(path: socket)
         let calls = 2000
-        try await client.send((0..<calls).map { j in S.produce(UInt64(j + 1), topic: "outage", partition: Int32(j % 2), records: [S.record("o-\(j)")]) })
-        try await waitUntil(timeout: 60, "calls buffered") {
-            client.replies.filter { if case .buffered = $0.kind { return true } else { return false } }.count >= calls / 2
+        let warmUp = 100
+        func produce(_ range: Range<Int>) -> [SluiceRequest] {
+            range.map { j in S.produce(UInt64(j + 1), topic: "outage", partition: Int32(j % 2), records: [S.record("o-\(j)")]) }
         }
-        // The outage begins, then sluiced dies.
+        // A few calls acked first (the topic's metadata and the producer id are known);
+        // then the outage begins and the rest are buffered into the spool, where they
+        // surely wait (had they all been sent before the outage, as on a quiet machine,
+        // the spool would hold nothing to replay); then sluiced dies.
+        try await client.send(produce(0..<warmUp))
+        try await waitUntil(timeout: 60, "the first calls acked") {
+            client.replies.filter { if case .acked = $0.kind { return true } else { return false } }.count == warmUp
+        }
         try await relay.server.stopAndWait()
+        try await client.send(produce(warmUp..<calls))
+        try await waitUntil(timeout: 60, "calls buffered") {
+            client.replies.filter { if case .buffered = $0.kind { return true } else { return false } }.count == calls
+        }
         first.signal(SIGKILL)
         _ = try await first.waitForExit(timeout: 20)
         let buffered = client.replies.compactMap { r -> String? in
