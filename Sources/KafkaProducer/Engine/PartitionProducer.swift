@@ -329,15 +329,16 @@ actor PartitionProducer {
     /// in order), then handles the answer on this actor.
     private func write(_ batch: SealedBatch<ProduceCall>, on connection: BrokerConnection) {
         var records = connection.channel.allocator.buffer(capacity: batch.byteSize + RecordBatchEncoder.headerSize)
-        // One contiguous array, built here: the encoder lends an array's storage, while a
-        // lazy flattening went through the encoder's unspecialized generic copy, which cost
-        // more than the encoding (a tenth of sluiced's CPU at one record per call).
-        var all: [ProducerRecord] = []
-        all.reserveCapacity(batch.recordCount)
-        for call in batch.calls { all.append(contentsOf: call.records) }
+        // The calls' own record arrays, one retain each: flattening them into one array
+        // copied every record and retained its buffers (3% of sluiced's CPU at one record
+        // per call), and a lazy flattening went through the encoder's unspecialized
+        // generic copy, which cost more than the encoding.
+        var runs: [[ProducerRecord]] = []
+        runs.reserveCapacity(batch.calls.count)
+        for call in batch.calls { runs.append(call.records) }
         do {
             try RecordBatchEncoder.encode(
-                all, compression: settings.compression,
+                concatenating: runs, compression: settings.compression,
                 producerId: idempotent ? identity?.producerId ?? -1 : -1,
                 producerEpoch: idempotent ? identity?.epoch ?? -1 : -1,
                 baseSequence: batch.baseSequence, into: &records)

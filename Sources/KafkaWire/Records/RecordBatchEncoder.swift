@@ -35,21 +35,46 @@ public enum RecordBatchEncoder {
         isTransactional: Bool = false,
         into output: inout ByteBuffer
     ) throws -> Int {
-        // The work is done over a concrete buffer type: unspecialized generic iteration
-        // (this module's code is not inlined into callers) spent more time looking up
-        // generic metadata than encoding. Arrays and slices lend their storage, no copy.
-        let encode = { (records: UnsafeBufferPointer<ProducerRecord>) throws -> Int in
-            try encodeContiguous(
-                records, compression: compression, producerId: producerId, producerEpoch: producerEpoch,
+        // The work is done over concrete types: unspecialized generic iteration (this
+        // module's code is not inlined into callers) spent more time looking up generic
+        // metadata than encoding. An array is lent as it is; other collections are copied.
+        let array = (records as? [ProducerRecord]) ?? Array(records)
+        return try withUnsafeTemporaryAllocation(of: [ProducerRecord].self, capacity: 1) { runs in
+            runs.initializeElement(at: 0, to: array)
+            defer { runs.deinitialize() }
+            return try encodeRuns(
+                UnsafeBufferPointer(runs), compression: compression, producerId: producerId, producerEpoch: producerEpoch,
                 baseSequence: baseSequence, baseOffset: baseOffset, partitionLeaderEpoch: partitionLeaderEpoch,
                 isTransactional: isTransactional, into: &output)
         }
-        if let written = try records.withContiguousStorageIfAvailable(encode) { return written }
-        return try Array(records).withUnsafeBufferPointer(encode)
     }
 
-    private static func encodeContiguous(
-        _ records: UnsafeBufferPointer<ProducerRecord>,
+    /// Appends one batch holding the records of `runs`, in order, as if they were one
+    /// array: what a producer has when a batch gathers many calls, each with its own
+    /// records (flattening them first cost a copy and a retain of every record's buffers).
+    /// Otherwise as `encode(_:...)`.
+    @discardableResult
+    public static func encode(
+        concatenating runs: [[ProducerRecord]],
+        compression: Compression = .uncompressed,
+        producerId: Int64 = -1,
+        producerEpoch: Int16 = -1,
+        baseSequence: Int32 = -1,
+        baseOffset: Int64 = 0,
+        partitionLeaderEpoch: Int32 = -1,
+        isTransactional: Bool = false,
+        into output: inout ByteBuffer
+    ) throws -> Int {
+        try runs.withUnsafeBufferPointer { runs in
+            try encodeRuns(
+                runs, compression: compression, producerId: producerId, producerEpoch: producerEpoch,
+                baseSequence: baseSequence, baseOffset: baseOffset, partitionLeaderEpoch: partitionLeaderEpoch,
+                isTransactional: isTransactional, into: &output)
+        }
+    }
+
+    private static func encodeRuns(
+        _ runs: UnsafeBufferPointer<[ProducerRecord]>,
         compression: Compression,
         producerId: Int64,
         producerEpoch: Int16,
@@ -59,25 +84,31 @@ public enum RecordBatchEncoder {
         isTransactional: Bool,
         into output: inout ByteBuffer
     ) throws -> Int {
-        guard let first = records.first else {
+        guard let first = runs.lazy.compactMap(\.first).first else {
             throw KafkaWireError(.invalidRecordBatch, "a record batch needs at least one record")
         }
-        guard records.count <= Int(Int32.max) else {
-            throw KafkaWireError(.invalidRecordBatch, "\(records.count) records do not fit in one batch")
+        var count = 0
+        for run in runs { count += run.count }
+        guard count <= Int(Int32.max) else {
+            throw KafkaWireError(.invalidRecordBatch, "\(count) records do not fit in one batch")
         }
         // One pass for the checks and sizes, so the writing pass below cannot fail halfway.
         let baseTimestamp = first.timestamp
         var maxTimestamp = baseTimestamp
         var recordsSize = 0
-        for (index, record) in records.enumerated() {
-            let (delta, overflow) = record.timestamp.subtractingReportingOverflow(baseTimestamp)
-            guard !overflow else {
-                throw KafkaWireError(
-                    .invalidRecordBatch,
-                    "timestamp \(record.timestamp) is too far from the base \(baseTimestamp)")
+        var index: Int32 = 0
+        for run in runs {
+            for record in run {
+                let (delta, overflow) = record.timestamp.subtractingReportingOverflow(baseTimestamp)
+                guard !overflow else {
+                    throw KafkaWireError(
+                        .invalidRecordBatch,
+                        "timestamp \(record.timestamp) is too far from the base \(baseTimestamp)")
+                }
+                maxTimestamp = max(maxTimestamp, record.timestamp)
+                recordsSize += RecordEncoding.size(record, offsetDelta: index, timestampDelta: delta)
+                index += 1
             }
-            maxTimestamp = max(maxTimestamp, record.timestamp)
-            recordsSize += RecordEncoding.size(record, offsetDelta: Int32(index), timestampDelta: delta)
         }
         guard recordsSize <= Int(Int32.max) - headerSize else {
             throw KafkaWireError(.invalidRecordBatch, "records of \(recordsSize) bytes do not fit in one batch")
@@ -99,19 +130,19 @@ public enum RecordBatchEncoder {
             output.writeInteger(RecordBatchLayout.magic)
             output.writeInteger(UInt32(0))  // crc, set below
             output.writeInteger(attributes)
-            output.writeInteger(Int32(records.count - 1))
+            output.writeInteger(Int32(count - 1))
             output.writeInteger(baseTimestamp)
             output.writeInteger(maxTimestamp)
             output.writeInteger(producerId)
             output.writeInteger(producerEpoch)
             output.writeInteger(baseSequence)
-            output.writeInteger(Int32(records.count))
+            output.writeInteger(Int32(count))
 
             if compression.codec == .none {
-                RecordEncoding.write(records, baseTimestamp: baseTimestamp, totalSize: recordsSize, into: &output)
+                RecordEncoding.write(runs, baseTimestamp: baseTimestamp, totalSize: recordsSize, into: &output)
             } else {
                 var scratch = ByteBufferAllocator().buffer(capacity: recordsSize)
-                RecordEncoding.write(records, baseTimestamp: baseTimestamp, totalSize: recordsSize, into: &scratch)
+                RecordEncoding.write(runs, baseTimestamp: baseTimestamp, totalSize: recordsSize, into: &scratch)
                 try compression.compress(scratch, into: &output)
             }
 

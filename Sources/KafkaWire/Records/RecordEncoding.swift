@@ -28,36 +28,39 @@ enum RecordEncoding {
         return ByteBuffer.varintSize(Int32(truncatingIfNeeded: body)) + body
     }
 
-    /// Writes `records` (offset deltas 0, 1, ...) as one run of `totalSize` bytes, the
-    /// sum of their `size`s.
+    /// Writes the records of `runs`, in order (offset deltas 0, 1, ...), as one run of
+    /// `totalSize` bytes, the sum of their `size`s.
     ///
     /// One `writeWithUnsafeMutableBytes` for the whole run: a ByteBuffer write per field
     /// (bounds, uniqueness and exclusivity checks each time) made encoding several times
     /// slower. The caller has checked that timestamp deltas do not overflow and that
     /// every length fits in Int32.
     static func write(
-        _ records: UnsafeBufferPointer<ProducerRecord>, baseTimestamp: Int64, totalSize: Int,
+        _ runs: UnsafeBufferPointer<[ProducerRecord]>, baseTimestamp: Int64, totalSize: Int,
         into buffer: inout ByteBuffer
     ) {
         buffer.writeWithUnsafeMutableBytes(minimumWritableBytes: totalSize) { free in
             var out = RawWriter(UnsafeMutableRawBufferPointer(rebasing: free[..<totalSize]))
-            for (index, record) in records.enumerated() {
-                let offsetDelta = Int32(index)
-                let timestampDelta = record.timestamp &- baseTimestamp
-                out.varint(Int32(bodySize(record, offsetDelta: offsetDelta, timestampDelta: timestampDelta)))
-                out.byte(0)  // record attributes: unused by Kafka, always 0
-                out.varlong(timestampDelta)
-                out.varint(offsetDelta)
-                out.nullableBytes(record.key)
-                out.nullableBytes(record.value)
-                out.varint(Int32(record.headers.count))
-                for header in record.headers {
-                    var key = header.key
-                    key.withUTF8 { utf8 in
-                        out.varint(Int32(utf8.count))
-                        out.bytes(UnsafeRawBufferPointer(utf8))
+            var offsetDelta: Int32 = 0
+            for run in runs {
+                for record in run {
+                    let timestampDelta = record.timestamp &- baseTimestamp
+                    out.varint(Int32(bodySize(record, offsetDelta: offsetDelta, timestampDelta: timestampDelta)))
+                    out.byte(0)  // record attributes: unused by Kafka, always 0
+                    out.varlong(timestampDelta)
+                    out.varint(offsetDelta)
+                    out.nullableBytes(record.key)
+                    out.nullableBytes(record.value)
+                    out.varint(Int32(record.headers.count))
+                    for header in record.headers {
+                        var key = header.key
+                        key.withUTF8 { utf8 in
+                            out.varint(Int32(utf8.count))
+                            out.bytes(UnsafeRawBufferPointer(utf8))
+                        }
+                        out.nullableBytes(header.value)
                     }
-                    out.nullableBytes(header.value)
+                    offsetDelta += 1
                 }
             }
             // The sizes above and the bytes written must agree, or the batch is corrupt.

@@ -139,6 +139,29 @@ import KafkaWire
         #expect(try RecordBatch.decode(from: &output).records.count == 1)
     }
 
+    /// A batch of many runs (a producer's calls) is the batch of their records in one array,
+    /// byte for byte, compressed or not and with idempotence fields; empty runs add nothing.
+    @Test func concatenatedRunsEncodeAsOneArray() throws {
+        var random = SeededGenerator(seed: 6)
+        let records = randomRecords(count: 40, using: &random)
+        let runs = [Array(records[0..<1]), [], Array(records[1..<17]), Array(records[17..<18]), Array(records[18...])]
+        for codec in [CompressionCodec.none, .lz4] {
+            var expected = ByteBuffer()
+            try RecordBatchEncoder.encode(
+                records, compression: Compression(codec: codec), producerId: 7, producerEpoch: 2, baseSequence: 40, into: &expected)
+            var output = ByteBuffer()
+            let written = try RecordBatchEncoder.encode(
+                concatenating: runs, compression: Compression(codec: codec), producerId: 7, producerEpoch: 2, baseSequence: 40,
+                into: &output)
+            #expect(output == expected)
+            #expect(written == expected.readableBytes)
+        }
+        var output = ByteBuffer()
+        let error = #expect(throws: KafkaWireError.self) { try RecordBatchEncoder.encode(concatenating: [[], []], into: &output) }
+        #expect(error?.code == .invalidRecordBatch)
+        #expect(output.readableBytes == 0)
+    }
+
     /// Arrays and slices are encoded in place; other collections through a copy. Same bytes.
     @Test func anyCollectionOfRecordsEncodesTheSameBytes() throws {
         var random = SeededGenerator(seed: 5)
