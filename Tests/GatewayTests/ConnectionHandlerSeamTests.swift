@@ -58,7 +58,6 @@ struct Seam {
             producer: producer, engine: engine, metrics: .none, logger: Logger(label: "test"), version: "test 1.0",
             limits: limits, maxFrameBytes: 1 << 20, clock: ManualClock().clock, authorization: Authorization(.init()))
         try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(ByteToMessageHandler(SluiceFrameDecoder(maxFrameBytes: 1 << 20)))
         try channel.pipeline.syncOperations.addHandler(ConnectionHandler(shared: shared, peer: nil))
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }

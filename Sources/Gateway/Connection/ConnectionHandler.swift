@@ -4,8 +4,8 @@ import Logging
 import NIOCore
 import SluiceProtocol
 
-/// Performs what a connection's `ConnectionStateMachine` decides: decodes frames, writes
-/// replies, hands calls to the engine, runs SyncWait timers, and reads only when the
+/// Performs what a connection's `ConnectionStateMachine` decides: frames its input
+/// (`InboundFrames`) and decodes the frames, writes replies, hands calls to the engine, runs SyncWait timers, and reads only when the
 /// machine allows it (`read(context:)`).
 ///
 /// Lives on its channel's event loop. Work crosses to the engine in batches: the produce
@@ -36,6 +36,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
     @exclusivity(unchecked) private var pendingOut: ByteBuffer?
     /// Produce calls decided during the current event, handed over at its end.
     @exclusivity(unchecked) private var submissions: [CallRequest] = []
+    /// The input's frames.
+    @exclusivity(unchecked) private var frames: InboundFrames
+    /// The input could not be framed (a frame too large): the rest of it is dropped.
+    private var framingFailed = false
     /// Where requests are unpacked, reused from frame to frame.
     private let arena = UnpackArena()
     /// The actions of one frame, reused from frame to frame.
@@ -64,6 +68,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         if let peer { logger[metadataKey: "peer"] = "\(peer)" }
         self.logger = logger
         self.metrics = ConnectionMetrics(shared.metrics, peerUid: peer?.uid)
+        self.frames = InboundFrames(maxFrameBytes: shared.maxFrameBytes)
     }
 
     // MARK: channel events
@@ -114,7 +119,24 @@ final class ConnectionHandler: ChannelDuplexHandler {
             readWallMilliseconds = shared.clock.wallMilliseconds()
             machine.readBegan()
         }
-        let frame = unwrapInboundIn(data)
+        guard !framingFailed else { return }
+        frames.append(unwrapInboundIn(data))
+        while true {
+            let frame: ByteBuffer
+            do {
+                guard let next = try frames.next() else { break }
+                frame = next
+            } catch {
+                framingFailed = true
+                logger.info("frame too large", metadata: ["claimed": "\(error.claimed)"])
+                perform(machine.frameTooLarge(claimed: error.claimed))
+                return
+            }
+            decode(frame, context: context)
+        }
+    }
+
+    private func decode(_ frame: ByteBuffer, context: ChannelHandlerContext) {
         do {
             // Timestamp 0 is stamped at decoding (stamping later would copy the records).
             let request = try SluiceCodec.decodeRequest(
@@ -130,7 +152,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        // A read of only part of a frame passes no channelRead: the read happened all the same.
         if !reading { readRequested = false }
         reading = false
         perform(machine.readComplete())
@@ -159,8 +180,13 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
         switch event {
         case ChannelEvent.inputClosed:
-            // The decoder has passed on every whole frame before this event.
+            // Every whole frame was taken when it was read: what is left is unfinished.
             reading = false
+            if !framingFailed && frames.unfinishedBytes > 0 {
+                let bytes = frames.unfinishedBytes
+                frames.discard()
+                perform(machine.truncatedFrame(bytes: bytes))
+            }
             perform(machine.inputClosed())
         case GatewayEvent.shutdownStarted:
             perform(machine.shutdownStarted())
@@ -173,19 +199,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         reading = false
-        switch error {
-        case let e as LengthPrefixedFrameDecoder.FrameTooLargeError:
-            logger.info("frame too large", metadata: ["claimed": "\(e.claimed)"])
-            perform(machine.frameTooLarge(claimed: UInt64(e.claimed)))
-        case let e as SluiceFrameDecoder.TruncatedFrameError:
-            perform(machine.truncatedFrame(bytes: e.bytes))
-        case is ByteToMessageDecoderError:
-            // Input after a framing error; the connection is closing.
-            break
-        default:
-            logger.debug("connection error", metadata: ["error": "\(error)"])
-            closeNow()
-        }
+        logger.debug("connection error", metadata: ["error": "\(error)"])
+        closeNow()
     }
 
     // MARK: events from the engine (on this channel's loop)

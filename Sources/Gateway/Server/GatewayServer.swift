@@ -121,7 +121,6 @@ package final class GatewayServer: Service, Sendable {
         }
         let authorization = shared.authorization
         let shared = self.shared
-        let maxFrame = settings.listener.maxFrameBytes
         return PeerCredentials.of(channel)
             .map { Optional($0) }
             .flatMapErrorThrowing { error -> PeerCredentials? in
@@ -149,7 +148,6 @@ package final class GatewayServer: Service, Sendable {
                     try ops.addHandler(RefusalHandler(code: .notAuthorized, message: "peer credentials unavailable; allow-lists are set"))
                     return
                 }
-                try ops.addHandler(ByteToMessageHandler(SluiceFrameDecoder(maxFrameBytes: maxFrame)))
                 try ops.addHandler(ConnectionHandler(shared: shared, peer: peer))
             }
     }
