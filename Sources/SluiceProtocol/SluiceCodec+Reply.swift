@@ -12,6 +12,14 @@ extension SluiceCodec {
     /// Strings (`Failed.message`, `Pong.version`, `MetadataResult.topic`) end at their
     /// first NUL character, protobuf-c strings being C strings.
     public static func encodeReply(_ reply: SluiceReply, into buffer: inout ByteBuffer) {
+        // The two replies of every produce call skip protobuf-c (SluiceCodec+HotReplies.swift).
+        if encodeHotReply(reply, into: &buffer) { return }
+        encodeReplyWithProtobufC(reply, into: &buffer)
+    }
+
+    /// `encodeReply` through protobuf-c for every kind (the tests hold the hot replies'
+    /// bytes against it).
+    static func encodeReplyWithProtobufC(_ reply: SluiceReply, into buffer: inout ByteBuffer) {
         // Each case builds its message inside the closures that lend the nested structs'
         // addresses (`pack(ref:into:_:)`): a `Reply` declared out here and set in them
         // was boxed on the heap, one allocation per reply.
