@@ -3,9 +3,9 @@ import NIOCore
 /// The socket's framing: every message is a 4-byte unsigned big-endian length `N`, then
 /// `N` bytes of protobuf. `N = 0` is a valid (empty) message.
 ///
-/// The gateway's channel pipeline frames with KafkaWire's `LengthPrefixedFrameDecoder`;
-/// this is the same rule as a plain function, for clients reading replies, tools, tests
-/// and the fuzz target.
+/// The same rule as KafkaWire's `LengthPrefixedFrameDecoder`, as a plain function: the
+/// gateway's connections frame their input with it (`InboundFrames`), as do clients
+/// reading replies, tools, tests and the fuzz target.
 public enum SluiceFraming {
     /// The gateway's default `max_frame_bytes`: 16 MiB.
     public static let defaultMaxFrameBytes = 16 * 1024 * 1024
