@@ -5,9 +5,10 @@ import NIOCore
 extension SluiceCodec {
     // MARK: - Replies (gateway encodes, clients decode)
 
-    /// Appends `reply` as one frame: the 4-byte big-endian length from
-    /// `protobuf_c_message_get_packed_size`, then the message packed directly into the
-    /// buffer's writable bytes (no intermediate copy).
+    /// Appends `reply` as one frame: the 4-byte big-endian length, then the message.
+    /// `buffered` and `acked` are written directly (SluiceCodec+HotReplies.swift), the
+    /// others packed by protobuf-c straight into the buffer's writable bytes (no
+    /// intermediate copy).
     ///
     /// Strings (`Failed.message`, `Pong.version`, `MetadataResult.topic`) end at their
     /// first NUL character, protobuf-c strings being C strings.

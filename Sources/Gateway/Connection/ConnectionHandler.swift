@@ -1,12 +1,11 @@
 import KafkaProducer
-import KafkaWire
 import Logging
 import NIOCore
 import SluiceProtocol
 
 /// Performs what a connection's `ConnectionStateMachine` decides: frames its input
-/// (`InboundFrames`) and decodes the frames, writes replies, hands calls to the engine, runs SyncWait timers, and reads only when the
-/// machine allows it (`read(context:)`).
+/// (`InboundFrames`) and decodes the frames, writes replies, hands calls to the engine,
+/// runs SyncWait timers, and reads only when the machine allows it (`read(context:)`).
 ///
 /// Lives on its channel's event loop. Work crosses to the engine in batches: the produce
 /// calls of one read go over together when the read completes (synchronously when the
@@ -38,8 +37,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
     @exclusivity(unchecked) private var submissions: [CallRequest] = []
     /// The input's frames.
     @exclusivity(unchecked) private var frames: InboundFrames
-    /// The input could not be framed (a frame too large): the rest of it is dropped.
-    private var framingFailed = false
     /// Where requests are unpacked, reused from frame to frame.
     private let arena = UnpackArena()
     /// The actions of one frame, reused from frame to frame.
@@ -119,7 +116,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             readWallMilliseconds = shared.clock.wallMilliseconds()
             machine.readBegan()
         }
-        guard !framingFailed else { return }
+        // A closing connection takes no more input (the machine would drop it), and one
+        // whose input could not be framed must not frame what follows.
+        guard !machine.isClosing else { return }
         frames.append(unwrapInboundIn(data))
         while true {
             let frame: ByteBuffer
@@ -127,7 +126,6 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 guard let next = try frames.next() else { break }
                 frame = next
             } catch {
-                framingFailed = true
                 logger.info("frame too large", metadata: ["claimed": "\(error.claimed)"])
                 perform(machine.frameTooLarge(claimed: error.claimed))
                 return
@@ -182,7 +180,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         case ChannelEvent.inputClosed:
             // Every whole frame was taken when it was read: what is left is unfinished.
             reading = false
-            if !framingFailed && frames.unfinishedBytes > 0 {
+            if frames.unfinishedBytes > 0 {
                 let bytes = frames.unfinishedBytes
                 frames.discard()
                 perform(machine.truncatedFrame(bytes: bytes))

@@ -333,12 +333,9 @@ actor PartitionProducer {
         // copied every record and retained its buffers (3% of sluiced's CPU at one record
         // per call), and a lazy flattening went through the encoder's unspecialized
         // generic copy, which cost more than the encoding.
-        var runs: [[ProducerRecord]] = []
-        runs.reserveCapacity(batch.calls.count)
-        for call in batch.calls { runs.append(call.records) }
         do {
             try RecordBatchEncoder.encode(
-                concatenating: runs, compression: settings.compression,
+                concatenating: batch.calls.map(\.records), compression: settings.compression,
                 producerId: idempotent ? identity?.producerId ?? -1 : -1,
                 producerEpoch: idempotent ? identity?.epoch ?? -1 : -1,
                 baseSequence: batch.baseSequence, into: &records)

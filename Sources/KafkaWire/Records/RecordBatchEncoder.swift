@@ -38,15 +38,10 @@ public enum RecordBatchEncoder {
         // The work is done over concrete types: unspecialized generic iteration (this
         // module's code is not inlined into callers) spent more time looking up generic
         // metadata than encoding. An array is lent as it is; other collections are copied.
-        let array = (records as? [ProducerRecord]) ?? Array(records)
-        return try withUnsafeTemporaryAllocation(of: [ProducerRecord].self, capacity: 1) { runs in
-            runs.initializeElement(at: 0, to: array)
-            defer { runs.deinitialize() }
-            return try encodeRuns(
-                UnsafeBufferPointer(runs), compression: compression, producerId: producerId, producerEpoch: producerEpoch,
-                baseSequence: baseSequence, baseOffset: baseOffset, partitionLeaderEpoch: partitionLeaderEpoch,
-                isTransactional: isTransactional, into: &output)
-        }
+        try encode(
+            concatenating: [(records as? [ProducerRecord]) ?? Array(records)], compression: compression,
+            producerId: producerId, producerEpoch: producerEpoch, baseSequence: baseSequence, baseOffset: baseOffset,
+            partitionLeaderEpoch: partitionLeaderEpoch, isTransactional: isTransactional, into: &output)
     }
 
     /// Appends one batch holding the records of `runs`, in order, as if they were one
