@@ -457,6 +457,7 @@ public final class SpoolLog {
             report.bytes += size
         }
         report.segments = segments.count
+        report.markBytes = segments.reduce(0) { $0 + $1.marks }
         report.calls = calls.count
         report.nextSequence = max((highest.map { $0 + 1 }) ?? 0, segments.last?.firstSequence ?? 0)
         done.sort { $0.lowerBound < $1.lowerBound }

@@ -32,6 +32,9 @@ public struct SpoolReport: Sendable, Equatable {
     public var segments = 0
     /// Bytes of all segment files (after any repair).
     public var bytes = 0
+    /// Of `bytes`, those of done marks and sent frames: `max_bytes` bounds the rest (the
+    /// calls' frames), the marks come on top (docs/spool.md, "Space").
+    public var markBytes = 0
     /// Valid call entries, with or without an outcome.
     public var calls = 0
     /// Calls without a final outcome: what a start replays.

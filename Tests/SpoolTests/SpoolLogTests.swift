@@ -116,6 +116,25 @@ struct SpoolLogTests {
         again.close()
     }
 
+    /// `inspect` splits the files' bytes: the calls' frames, which `maxBytes` bounds, and
+    /// the done marks written on top.
+    @Test func inspectCountsMarkBytesApart() throws {
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let log = try SpoolLog.open(SpoolOptions(directory: dir.path))
+        for i in 0..<4 { _ = try log.append(call(i)) }
+        try log.commit()
+        let callsOnly = try SpoolLog.inspect(directory: dir.path)
+        #expect(callsOnly.markBytes == 0)
+        #expect(callsOnly.bytes == log.bytesOnDisk)
+        log.markDone([0, 2])
+        try log.commit()
+        let marked = try SpoolLog.inspect(directory: dir.path)
+        #expect(marked.markBytes > 0)
+        #expect(marked.bytes - marked.markBytes == callsOnly.bytes)
+        log.close()
+    }
+
     @Test("a bit flip in a middle entry skips that entry only and counts it; a flipped length too")
     func corruptMiddleEntry() throws {
         let dir = TemporaryDirectory()

@@ -85,6 +85,7 @@ struct GatewaySpoolTests {
         // 300 calls of ~550 spool bytes each are ten times max_bytes.
         let sender = Task { try await client.send(requests) }
         var largest = 0
+        var largestCalls = 0
         var sawHeld = false
         // Bounded: a stall fails with the engine's and the spool's state instead of
         // running into the suite's time limit.
@@ -101,6 +102,7 @@ struct GatewaySpoolTests {
             }
             let report = try SpoolLog.inspect(directory: dir)
             largest = max(largest, report.bytes)
+            largestCalls = max(largestCalls, report.bytes - report.markBytes)
             let s = app.producer.statistics.snapshot().spool
             if s.callsSpooled < calls && s.bytes > maxBytes / 2 { sawHeld = true }
             try await Task.sleep(nanoseconds: 5_000_000)
@@ -118,10 +120,16 @@ struct GatewaySpoolTests {
             if let l = last[p] { #expect(a.baseOffset > l) }
             last[p] = a.baseOffset
         }
-        print("spool max_bytes \(maxBytes): largest seen \(largest) bytes over \(calls) calls; held at the limit: \(sawHeld)")
-        // Done marks (some 30 bytes per commit of acks) are written at the limit too:
-        // they are what frees room (docs/spool.md, "Space").
-        #expect(largest <= maxBytes + 2048)
+        print(
+            "spool max_bytes \(maxBytes): largest seen \(largest) bytes, \(largestCalls) of them call frames, over \(calls) calls; held at the limit: \(sawHeld)"
+        )
+        // max_bytes bounds the calls' frames. Done marks and sent frames are written at
+        // the limit too (they are what frees room, docs/spool.md, "Space"): how many
+        // depends on how acks of the two partitions interleave (CI saw 4.4 KiB of them
+        // beside other suites), but they are tens of bytes per call against the calls'
+        // ~550, so the files stay well within twice the limit.
+        #expect(largestCalls <= maxBytes)
+        #expect(largest <= 2 * maxBytes)
         #expect(sawHeld)
         await client.close()
         await app.shutdown()
