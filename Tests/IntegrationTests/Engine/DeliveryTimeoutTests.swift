@@ -198,10 +198,8 @@ struct DeliveryTimeoutTests {
 
     @Test("a response lost after the broker wrote the batch is POSSIBLY_PERSISTED, and the records are in Kafka")
     func lostResponseIsPossiblyPersisted() async throws {
-        let relayPort = try IdempotenceTests.freePort()
-        let broker = try await TansuBroker.start(advertisedPort: relayPort)
+        let (broker, relay) = try await FaultProxy.inFrontOfTansu()
         defer { broker.stop() }
-        let relay = try await FaultProxy.start(target: broker.bootstrap, port: relayPort)
         defer { relay.stop() }
         try await broker.createTopic("doubt", partitions: 1)
         // No retry: the call's one attempt lost its answer.
@@ -236,10 +234,8 @@ struct DeliveryTimeoutTests {
     /// nothing is written twice or out of order.
     @Test("an expired batch that may be in Kafka: the next one keeps its sequence and the broker accepts it (Tansu)")
     func expiredPossiblyPersistedBatchKeepsTheSequenceBehindIt() async throws {
-        let relayPort = try IdempotenceTests.freePort()
-        let broker = try await TansuBroker.start(advertisedPort: relayPort)
+        let (broker, relay) = try await FaultProxy.inFrontOfTansu()
         defer { broker.stop() }
-        let relay = try await FaultProxy.start(target: broker.bootstrap, port: relayPort)
         defer { relay.stop() }
         try await broker.createTopic("gap", partitions: 1)
         // Valid: 1500 >= ack 1000 + margin 500, and > the 1000 ms backoff.

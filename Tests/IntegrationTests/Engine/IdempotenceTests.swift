@@ -18,10 +18,8 @@ struct IdempotenceTests {
     @Test("lost responses are retried without duplicates, in order, with onwire 5")
     func lostResponsesDoNotDuplicate() async throws {
         // Tansu advertises the relay's port, so every client connection goes through it.
-        let relayPort = try Self.freePort()
-        let broker = try await TansuBroker.start(advertisedPort: relayPort)
+        let (broker, relay) = try await FaultProxy.inFrontOfTansu()
         defer { broker.stop() }
-        let relay = try await FaultProxy.start(target: broker.bootstrap, port: relayPort)
         defer { relay.stop() }
         try await broker.createTopic("once", partitions: 2)
 
@@ -64,18 +62,5 @@ struct IdempotenceTests {
             #expect(inOrder, "partition \(p): \(seen.count) records for \(expected.count); first difference at \(firstDifference.map(String.init) ?? "the end")")
         }
         await producer.shutdown()
-    }
-
-    static func freePort() throws -> Int {
-        let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-        defer { close(fd) }
-        var addr = sockaddr_in()
-        addr.sin_family = sa_family_t(AF_INET)
-        addr.sin_addr.s_addr = inet_addr("127.0.0.1")
-        addr.sin_port = 0
-        var len = socklen_t(MemoryLayout<sockaddr_in>.size)
-        _ = withUnsafePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { bind(fd, $0, len) } }
-        _ = withUnsafeMutablePointer(to: &addr) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { getsockname(fd, $0, &len) } }
-        return Int(UInt16(bigEndian: addr.sin_port))
     }
 }

@@ -45,7 +45,7 @@ struct GatewaySpoolCrashTests {
 
     /// What happens at the relay just before the kill.
     enum BeforeKill {
-        /// The relay stops: connections close, nothing more reaches the broker.
+        /// The relay goes down: connections close, nothing more reaches the broker.
         case stopRelay
         /// The relay forwards produce requests and swallows their responses: the broker
         /// writes what was sent, `sluiced` never hears back (its batches stay on the wire).
@@ -53,17 +53,16 @@ struct GatewaySpoolCrashTests {
     }
 
     /// A Tansu broker behind a relay: Tansu advertises the relay's port, so every
-    /// connection goes through it, and stopping the relay stops the acks.
-    static func brokerBehindRelay() async throws -> (tansu: TansuBroker, relayPort: Int) {
-        let relayPort = try IdempotenceTests.freePort()
-        return (try await TansuBroker.start(advertisedPort: relayPort), relayPort)
+    /// connection goes through it, and an outage of the relay stops the acks.
+    static func brokerBehindRelay() async throws -> (tansu: TansuBroker, relay: FaultProxy) {
+        try await FaultProxy.inFrontOfTansu()
     }
 
     /// Loads `sluiced` (spool on or off), kills it with SIGKILL once `killAfter` calls are
     /// buffered, restarts it on the same spool, produces a few new calls per partition,
     /// and reads the topic back.
     ///
-    /// Just before the kill the relay stops and a ninth connection sends `unacked` more
+    /// Just before the kill the relay goes down and a ninth connection sends `unacked` more
     /// calls: they are buffered and cannot be acked, so the spool surely holds calls without
     /// an outcome at the kill (on a quiet machine the whole load could otherwise be acked
     /// between two looks at the replies). They go on a connection of their own because the
@@ -75,19 +74,17 @@ struct GatewaySpoolCrashTests {
     /// least one of them and two seconds have passed, so the spool surely holds batches that
     /// are in Kafka with no ack. `editSpool` runs on the spool directory before the restart.
     static func crashAndRestart(
-        spool: Bool, fsync: String = "batch", topic: String, tansu: TansuBroker, relayPort: Int, beforeKill: BeforeKill = .stopRelay,
+        spool: Bool, fsync: String = "batch", topic: String, tansu: TansuBroker, relay: FaultProxy, beforeKill: BeforeKill = .stopRelay,
         extraArguments: [String] = [], restartArguments: [String] = [], editSpool: ((String) throws -> Void)? = nil,
         callsPerConnection: Int = Self.callsPerConnection
     ) async throws -> Run {
         let dir = "/tmp/sluice-spool-it-\(getpid())-\(S.counter.next())"
         defer { try? FileManager.default.removeItem(atPath: dir) }
         let socket = S.socketPath("spool")
-        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
-        defer { relay.stop() }
         var args = [
             "--brokers", relay.listen, "--socket", socket, "--log-level", "notice", "--set", "listener.systemd=false",
         ]
-        // Retries without limit: while the relay is stopped before the kill, the batches on
+        // Retries without limit: while the relay is down before the kill, the batches on
         // the wire must wait for the broker, not fail (a failed call is done, not replayed).
         if spool {
             args += [
@@ -129,8 +126,10 @@ struct GatewaySpoolCrashTests {
         }
         if spool {
             // (Without the spool these calls could be held behind full partition buffers.)
+            // The relay is the test's, and may have swallowed answers in an earlier run.
+            let swallowedBefore = try await relay.swallowedCount()
             switch beforeKill {
-            case .stopRelay: try await relay.server.stopAndWait()
+            case .stopRelay: try await relay.setDown(true)
             case .swallowResponses: try await relay.swallowResponses(apiKey: 0)
             }
             let unacked = 200
@@ -148,7 +147,7 @@ struct GatewaySpoolCrashTests {
             }
             if beforeKill == .swallowResponses {
                 try await waitUntil(timeout: 30, "Tansu answered a produce request whose answer was swallowed") {
-                    (try? await relay.swallowedCount()) ?? 0 >= 1
+                    (try? await relay.swallowedCount()) ?? 0 > swallowedBefore
                 }
                 // The sent frames are written with the spool writer's next commit (behind
                 // the syncs of the calls still arriving). With every answer swallowed no new
@@ -194,7 +193,7 @@ struct GatewaySpoolCrashTests {
         try editSpool?(dir)
         if spool {
             switch beforeKill {
-            case .stopRelay: relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+            case .stopRelay: try await relay.setDown(false)
             case .swallowResponses: try await relay.swallowResponses(apiKey: 0, on: false)
             }
         }
@@ -225,17 +224,18 @@ struct GatewaySpoolCrashTests {
     // is stated, not asserted.
     @Test("spool on: every buffered call of 100,000 is in Kafka after kill -9 and a restart, in call order per partition, before new calls")
     func killAndReplay() async throws {
-        let (tansu, relayPort) = try await Self.brokerBehindRelay()
+        let (tansu, relay) = try await Self.brokerBehindRelay()
         defer { tansu.stop() }
+        defer { relay.stop() }
         try await tansu.createTopic("spool-on", partitions: Int(Self.partitions))
         try await tansu.createTopic("spool-off", partitions: Int(Self.partitions))
 
         // The load: 8 connections pipelining 100,000 calls in all.
         let calls = Self.connections * Self.fullLoadPerConnection
         let on = try await Self.crashAndRestart(
-            spool: true, topic: "spool-on", tansu: tansu, relayPort: relayPort, callsPerConnection: Self.fullLoadPerConnection)
+            spool: true, topic: "spool-on", tansu: tansu, relay: relay, callsPerConnection: Self.fullLoadPerConnection)
         let off = try await Self.crashAndRestart(
-            spool: false, topic: "spool-off", tansu: tansu, relayPort: relayPort, callsPerConnection: Self.fullLoadPerConnection)
+            spool: false, topic: "spool-off", tansu: tansu, relay: relay, callsPerConnection: Self.fullLoadPerConnection)
         print("\(calls) calls pipelined by \(Self.connections) connections, kill -9 once a third were buffered:")
         print(
             "spool on: \(on.buffered) buffered, \(on.acked) acked before kill -9, \(on.pendingAfterCrash ?? -1) in the spool without an outcome, \(on.lost) lost, \(on.duplicates) duplicates after the restart; "
@@ -246,10 +246,11 @@ struct GatewaySpoolCrashTests {
 
     @Test("fsync = none: a crash of sluiced (not of the host) loses nothing either")
     func killAndReplayWithoutFsync() async throws {
-        let (tansu, relayPort) = try await Self.brokerBehindRelay()
+        let (tansu, relay) = try await Self.brokerBehindRelay()
         defer { tansu.stop() }
+        defer { relay.stop() }
         try await tansu.createTopic("spool-none", partitions: Int(Self.partitions))
-        let on = try await Self.crashAndRestart(spool: true, fsync: "none", topic: "spool-none", tansu: tansu, relayPort: relayPort)
+        let on = try await Self.crashAndRestart(spool: true, fsync: "none", topic: "spool-none", tansu: tansu, relay: relay)
         print("spool on, fsync = none: \(on.buffered) buffered, \(on.acked) acked before kill -9, \(on.lost) lost, \(on.duplicates) duplicates")
         Self.check(on)
     }
@@ -257,11 +258,9 @@ struct GatewaySpoolCrashTests {
     @Test("a restart while no broker answers: the replay waits for the cluster, then produces every buffered call")
     func restartDuringOutage() async throws {
         // Tansu advertises the relay's port: every connection of sluiced goes through the
-        // relay, and stopping the relay is the outage.
-        let relayPort = try IdempotenceTests.freePort()
-        let tansu = try await TansuBroker.start(advertisedPort: relayPort)
+        // relay, and the relay going down is the outage.
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
-        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
         defer { relay.stop() }
         try await tansu.createTopic("outage", partitions: 2)
         let dir = "/tmp/sluice-spool-it-\(getpid())-\(S.counter.next())"
@@ -288,7 +287,7 @@ struct GatewaySpoolCrashTests {
         try await waitUntil(timeout: 60, "the first calls acked") {
             client.replies.filter { if case .acked = $0.kind { return true } else { return false } }.count == warmUp
         }
-        try await relay.server.stopAndWait()
+        try await relay.setDown(true)
         try await client.send(produce(warmUp..<calls))
         try await waitUntil(timeout: 60, "calls buffered") {
             client.replies.filter { if case .buffered = $0.kind { return true } else { return false } }.count == calls
@@ -308,7 +307,7 @@ struct GatewaySpoolCrashTests {
         }
         #expect(!Harness.tail(of: second.logFile).contains("spool replayed"))
         // The outage ends.
-        relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        try await relay.setDown(false)
         try await waitUntil(timeout: 30, "the replay") { Harness.tail(of: second.logFile).contains("spool replayed") }
         let late = try await SluiceTestClient.connect(path: socket)
         try await late.send([S.produce(1, topic: "outage", partition: 0, records: [S.record("new-0")])])

@@ -18,11 +18,12 @@ struct GatewaySpoolExactlyOnceTests {
 
     @Test("batches Tansu wrote but whose acks died with sluiced are resent as sent: every buffered call in Kafka exactly once, in call order")
     func noDuplicates() async throws {
-        let (tansu, relayPort) = try await C.brokerBehindRelay()
+        let (tansu, relay) = try await C.brokerBehindRelay()
         defer { tansu.stop() }
+        defer { relay.stop() }
         try await tansu.createTopic("eos", partitions: Int(C.partitions))
         let run = try await C.crashAndRestart(
-            spool: true, topic: "eos", tansu: tansu, relayPort: relayPort, beforeKill: .swallowResponses, extraArguments: Self.onWire)
+            spool: true, topic: "eos", tansu: tansu, relay: relay, beforeKill: .swallowResponses, extraArguments: Self.onWire)
         let resendCalls = run.reported("resend_calls") ?? -1
         print(
             "exactly once: \(run.buffered) buffered, \(run.acked) acked before kill -9, \(run.pendingAfterCrash ?? -1) in the spool without an outcome, "
@@ -40,11 +41,12 @@ struct GatewaySpoolExactlyOnceTests {
 
     @Test("the spool's producer ids unknown to Tansu: the resend is refused, replayed at least once, the calls in doubt counted, nothing lost")
     func fallBackWhenTheIdentityIsUnusable() async throws {
-        let (tansu, relayPort) = try await C.brokerBehindRelay()
+        let (tansu, relay) = try await C.brokerBehindRelay()
         defer { tansu.stop() }
+        defer { relay.stop() }
         try await tansu.createTopic("eos-fallback", partitions: Int(C.partitions))
         let run = try await C.crashAndRestart(
-            spool: true, topic: "eos-fallback", tansu: tansu, relayPort: relayPort, beforeKill: .swallowResponses,
+            spool: true, topic: "eos-fallback", tansu: tansu, relay: relay, beforeKill: .swallowResponses,
             extraArguments: Self.onWire, editSpool: { try SpoolIdentityEditor.replaceProducerIds(in: $0) })
         let resendCalls = run.reported("resend_calls") ?? -1
         // Each partition producer logs the calls its resend could not keep.
@@ -64,11 +66,12 @@ struct GatewaySpoolExactlyOnceTests {
 
     @Test("restarted with idempotence off: nothing can be resent as sent; every call sent before the crash is counted in doubt, nothing lost")
     func fallBackWithoutIdempotence() async throws {
-        let (tansu, relayPort) = try await C.brokerBehindRelay()
+        let (tansu, relay) = try await C.brokerBehindRelay()
         defer { tansu.stop() }
+        defer { relay.stop() }
         try await tansu.createTopic("eos-off", partitions: Int(C.partitions))
         let run = try await C.crashAndRestart(
-            spool: true, topic: "eos-off", tansu: tansu, relayPort: relayPort, beforeKill: .swallowResponses,
+            spool: true, topic: "eos-off", tansu: tansu, relay: relay, beforeKill: .swallowResponses,
             extraArguments: Self.onWire, restartArguments: ["--set", "producer.idempotence=off"])
         let sent = (run.reported("resend_calls") ?? -1) + (run.reported("in_doubt_calls") ?? 0)
         let line = run.secondLog.split(separator: "\n").first { $0.contains("spool replay: calls in doubt") }

@@ -108,10 +108,8 @@ struct GatewaySpoolFullDiskTests {
 
     @Test("max_bytes with when_full = fail during an outage: calls past it fail SPOOL_UNAVAILABLE at once; the buffered ones are produced in order after it")
     func maxBytesFails() async throws {
-        let relayPort = try IdempotenceTests.freePort()
-        let tansu = try await TansuBroker.start(advertisedPort: relayPort)
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
-        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
         defer { relay.stop() }
         try await tansu.createTopic("failfull", partitions: 1)
         let dir = GatewaySpoolTests.spoolDirectory()
@@ -131,7 +129,7 @@ struct GatewaySpoolFullDiskTests {
         let client = try await SluiceTestClient.connect(path: socket)
         try await client.send(S.produce(1, topic: "failfull", partition: 0, records: [S.record("warm")]))
         try await client.waitForReplies(2, timeout: 30)
-        try await relay.server.stopAndWait()
+        try await relay.setDown(true)
 
         // 60 calls of ~550 spool bytes are twice max_bytes; no ack frees room meanwhile.
         let calls = 60
@@ -158,7 +156,7 @@ struct GatewaySpoolFullDiskTests {
         #expect(buffered.count >= 20 && refused >= 20)
         #expect(buffered.count + refused == calls)
 
-        relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        try await relay.setDown(false)
         try await waitUntil(timeout: 60, "the buffered calls acked") {
             buffered.allSatisfy { j in client.replies(for: UInt64(j + 10)).count == 2 }
         }

@@ -60,10 +60,8 @@ struct GatewaySpoolOutageTests {
     @Test("a broker down for 60 s: every call buffered (none refused), sluiced RSS flat while the spool grows, all produced in order after")
     func outage() async throws {
         let outageSeconds = Int(ProcessInfo.processInfo.environment["SLUICE_SPOOL_OUTAGE_S"] ?? "") ?? 60
-        let relayPort = try IdempotenceTests.freePort()
-        let tansu = try await TansuBroker.start(advertisedPort: relayPort)
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
-        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
         defer { relay.stop() }
         let topic = "outage60"
         try await tansu.createTopic(topic, partitions: Int(Self.partitions))
@@ -88,7 +86,7 @@ struct GatewaySpoolOutageTests {
             try await c.send(S.produce(1, topic: topic, partition: Int32(i) % Self.partitions, records: [S.record("warm-\(i)")]))
         }
         for c in clients { try await c.waitForReplies(2, timeout: 30) }
-        try await relay.server.stopAndWait()
+        try await relay.setDown(true)
 
         // The outage: every connection sends `chunk` calls per tick, paced by the clock.
         let pad = String(repeating: "p", count: Self.valueBytes)
@@ -149,7 +147,7 @@ struct GatewaySpoolOutageTests {
 
         // The broker returns: everything is acked, in call order per connection and partition.
         let back = clock.now
-        relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        try await relay.setDown(false)
         try await waitUntil(timeout: 90, "every call acked after the outage") {
             clients.allSatisfy { $0.replyCount >= 2 * (perConnection + 1) }
         }

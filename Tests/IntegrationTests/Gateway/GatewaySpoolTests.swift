@@ -140,10 +140,8 @@ struct GatewaySpoolTests {
 
     @Test("a broker outage: calls keep being buffered into the spool, memory holds only the partition buffers, all produced in order after it")
     func outageKeepsAccepting() async throws {
-        let relayPort = try IdempotenceTests.freePort()
-        let tansu = try await TansuBroker.start(advertisedPort: relayPort)
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
-        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
         defer { relay.stop() }
         try await tansu.createTopic("outage", partitions: 2)
         let dir = Self.spoolDirectory()
@@ -161,7 +159,7 @@ struct GatewaySpoolTests {
         // Metadata and the producer id first, then the outage.
         try await client.send([S.produce(1, topic: "outage", partition: 0, records: [S.record("w0")]), S.produce(2, topic: "outage", partition: 1, records: [S.record("w1")])])
         try await client.waitForReplies(4, timeout: 30)
-        try await relay.server.stopAndWait()
+        try await relay.setDown(true)
 
         let calls = 3000
         let value = String(repeating: "v", count: 200)
@@ -180,7 +178,7 @@ struct GatewaySpoolTests {
         #expect(waiting >= calls - 2 * (limit + Self.readBatch + 1))
         #expect(!client.replies.contains { if case .failed = $0.kind { return true } else { return false } })
 
-        relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        try await relay.setDown(false)
         try await client.waitForReplies(2 * (calls + 2), timeout: 90)
         var last: [Int32: Int64] = [:]
         for j in 0..<calls {
@@ -206,10 +204,8 @@ struct GatewaySpoolTests {
 
     @Test("shutdown during a broker outage: spooled calls fail SHUTTING_DOWN as possibly persisted, and the next start produces them")
     func shutdownKeepsSpooledCalls() async throws {
-        let relayPort = try IdempotenceTests.freePort()
-        let tansu = try await TansuBroker.start(advertisedPort: relayPort)
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
-        var relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
         defer { relay.stop() }
         try await tansu.createTopic("kept", partitions: 2)
         let dir = Self.spoolDirectory()
@@ -227,7 +223,7 @@ struct GatewaySpoolTests {
         let client = try await SluiceTestClient.connect(path: socket)
         try await client.send([S.produce(1, topic: "kept", partition: 0, records: [S.record("w0")]), S.produce(2, topic: "kept", partition: 1, records: [S.record("w1")])])
         try await client.waitForReplies(4, timeout: 30)
-        try await relay.server.stopAndWait()
+        try await relay.setDown(true)
 
         let calls = 300
         try await client.send((0..<calls).map { j in S.produce(UInt64(j + 10), topic: "kept", partition: Int32(j % 2), records: [S.record("k\(j)")]) })
@@ -249,7 +245,7 @@ struct GatewaySpoolTests {
         await client.close()
 
         // The broker is back and a new gateway starts on the same spool: every call is produced.
-        relay = try await FaultProxy.start(target: tansu.bootstrap, port: relayPort)
+        try await relay.setDown(false)
         let again = try await S.start(S.configuration(bootstrap: relay.listen, socket: S.socketPath("kept2"), configure))
         let consumed = try await Consumer.readAll(bootstrap: tansu.bootstrap, topic: "kept", expect: calls + 2, idleMs: 3000, timeoutS: 60)
         let values = Set(consumed.compactMap(\.valueString))

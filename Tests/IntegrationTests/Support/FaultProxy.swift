@@ -2,10 +2,16 @@ import Foundation
 
 /// `python -m sluice_harness faultproxy`: a TCP relay in front of a real broker that can
 /// lose the response to a request after the broker handled it (and drop the
-/// connection), as a network can. Every byte still comes from the real broker.
+/// connection), as a network can, or be down for a while. Every byte still comes from
+/// the real broker.
+///
+/// The relay keeps its port from start to stop: a broker advertising that port is
+/// started after the relay (`inFrontOfTansu`), and an outage is `setDown(true)`, not a
+/// stopped relay. A port picked free and bound later, or given back between two relays,
+/// can be taken by another test's process in between (CI saw EADDRINUSE).
 final class FaultProxy: Sendable {
     private struct Hello: Decodable { var listen: String }
-    private struct Stats: Decodable { var connections: Int, requests: Int, dropped: Int, swallowed: Int }
+    private struct Stats: Decodable { var connections: Int, requests: Int, dropped: Int, swallowed: Int, refused: Int }
 
     /// "127.0.0.1:PORT" where the proxy listens.
     let listen: String
@@ -18,11 +24,37 @@ final class FaultProxy: Sendable {
         self.listen = listen
     }
 
-    /// Starts a relay to `target` ("HOST:PORT") on `port` (0 = a free one).
-    static func start(target: String, port: Int = 0) async throws -> FaultProxy {
+    /// Starts a relay on a free port, to `target` ("HOST:PORT"); without one, connections
+    /// are reset until `setTarget`.
+    static func start(target: String? = nil) async throws -> FaultProxy {
         let server = try await HarnessServer.launch(
-            name: "faultproxy", arguments: ["faultproxy", "--target", target, "--port", String(port)], startupTimeout: 30)
+            name: "faultproxy", arguments: ["faultproxy"] + (target.map { ["--target", $0] } ?? []), startupTimeout: 30)
         return FaultProxy(server: server, listen: try server.decodeHello(Hello.self).listen)
+    }
+
+    /// A Tansu broker behind a relay: Tansu advertises the relay's port, so every client
+    /// connection after the bootstrap goes through the relay.
+    static func inFrontOfTansu() async throws -> (tansu: TansuBroker, relay: FaultProxy) {
+        let relay = try await start()
+        do {
+            let tansu = try await TansuBroker.start(advertisedPort: relay.port)
+            try await relay.setTarget(tansu.bootstrap)
+            return (tansu, relay)
+        } catch {
+            relay.stop()
+            throw error
+        }
+    }
+
+    /// Where new connections are relayed to.
+    func setTarget(_ target: String) async throws {
+        try await server.request("set_target", ["target": .string(target)])
+    }
+
+    /// While down, every relayed connection is closed and new ones are reset when
+    /// accepted: the broker is unreachable through the relay, as if it had stopped.
+    func setDown(_ down: Bool) async throws {
+        try await server.request("outage", ["on": .bool(down)])
     }
 
     /// The next `count` responses to requests of `apiKey` are lost, with the connection.
@@ -40,6 +72,12 @@ final class FaultProxy: Sendable {
     func swallowedCount() async throws -> Int {
         let reply = try await server.request("stats")
         return try JSONDecoder().decode(Stats.self, from: reply).swallowed
+    }
+
+    /// How many connections were reset (before a target, or while down).
+    func refusedCount() async throws -> Int {
+        let reply = try await server.request("stats")
+        return try JSONDecoder().decode(Stats.self, from: reply).refused
     }
 
     /// How many responses were dropped so far.

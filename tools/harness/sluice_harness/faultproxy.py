@@ -5,7 +5,19 @@ only Kafka's framing (4-byte length, then api key / correlation id in requests a
 correlation id in responses), so that it can do what a network does to a producer:
 deliver a request, then lose the answer and the connection.
 
+It holds its listening port for its whole life: a broker advertises that port, and a
+port given back between two relays could be taken by another process in between. So
+the target can be set after the start (start the relay, then the broker advertising
+its port), and an outage is a mode, not a stopped relay.
+
 Prints {"listen":"127.0.0.1:PORT"} and serves JSON-line commands on stdin:
+
+  {"op":"set_target","target":"127.0.0.1:9092"}
+      where new connections are relayed to (until set, they are reset at once);
+  {"op":"outage","on":true}
+      while on, every relayed connection is closed and new ones are reset as soon as
+      they are accepted: for a client, the broker is unreachable, as if the relay had
+      stopped, but the port stays this relay's;
 
   {"op":"drop_responses","api_key":0,"count":1}
       the next `count` responses to requests of `api_key` are thrown away and the
@@ -14,8 +26,8 @@ Prints {"listen":"127.0.0.1:PORT"} and serves JSON-line commands on stdin:
       while on, every response to a request of `api_key` is thrown away and the
       connection kept: requests still reach the broker (and are handled), the client
       never hears back, as when a process dies with its requests on the wire;
-  {"op":"stats"}   counts of connections, requests relayed, responses dropped and
-      swallowed;
+  {"op":"stats"}   counts of connections relayed, requests relayed, responses dropped
+      and swallowed, and connections refused (no target yet, or an outage);
   {"op":"quit"}
 """
 
@@ -32,9 +44,8 @@ from .common import LOOPBACK, log
 
 
 class Proxy:
-    def __init__(self, target: str, port: int) -> None:
-        host, p = target.rsplit(":", 1)
-        self.target = (host, int(p))
+    def __init__(self, target: Optional[str], port: int) -> None:
+        self.target = _address(target) if target else None
         self.listener = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
         self.listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
         self.listener.bind((LOOPBACK, port))
@@ -43,7 +54,9 @@ class Proxy:
         self.lock = threading.Lock()
         self.drop: Dict[int, int] = {}
         self.swallow: set = set()
-        self.stats = {"connections": 0, "requests": 0, "dropped": 0, "swallowed": 0}
+        self.down = False
+        self.open: set = set()  # the relayed connections
+        self.stats = {"connections": 0, "requests": 0, "dropped": 0, "swallowed": 0, "refused": 0}
 
     def serve_forever(self) -> None:
         threading.Thread(target=self._accept, daemon=True).start()
@@ -54,16 +67,28 @@ class Proxy:
                 client, _ = self.listener.accept()
             except OSError:
                 return
+            with self.lock:
+                target = None if self.down else self.target
+                if target is None:
+                    self.stats["refused"] += 1
+            if target is None:
+                _reset(client)
+                continue
             try:
-                upstream = socket.create_connection(self.target, timeout=5)
+                upstream = socket.create_connection(target, timeout=5)
                 upstream.settimeout(None)
             except OSError as exc:
                 log(f"upstream connect failed: {exc}")
                 client.close()
                 continue
-            with self.lock:
-                self.stats["connections"] += 1
             conn = _Connection(self, client, upstream)
+            with self.lock:
+                if self.down:  # went down while connecting upstream
+                    self.stats["refused"] += 1
+                    conn.close()
+                    continue
+                self.stats["connections"] += 1
+                self.open.add(conn)
             threading.Thread(target=conn.client_to_broker, daemon=True).start()
             threading.Thread(target=conn.broker_to_client, daemon=True).start()
 
@@ -83,7 +108,26 @@ class Proxy:
             self.stats["swallowed"] += 1
             return True
 
+    def forget(self, conn: "_Connection") -> None:
+        with self.lock:
+            self.open.discard(conn)
+
     # commands
+    def set_target(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        target = _address(str(req["target"]))
+        with self.lock:
+            self.target = target
+        return {"ok": True}
+
+    def outage(self, req: Dict[str, Any]) -> Dict[str, Any]:
+        with self.lock:
+            self.down = bool(req.get("on", True))
+            closing = list(self.open) if self.down else []
+            self.open.difference_update(closing)
+        for conn in closing:
+            conn.close()
+        return {"ok": True, "closed": len(closing)}
+
     def swallow_responses(self, req: Dict[str, Any]) -> Dict[str, Any]:
         with self.lock:
             if req.get("on", True):
@@ -100,6 +144,20 @@ class Proxy:
     def get_stats(self, req: Dict[str, Any]) -> Dict[str, Any]:
         with self.lock:
             return {"ok": True, **self.stats}
+
+
+def _address(target: str):
+    host, port = target.rsplit(":", 1)
+    return (host, int(port))
+
+
+def _reset(sock: socket.socket) -> None:
+    """Closes with a RST, as a connect to a port nobody listens on ends."""
+    try:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
+    except OSError:
+        pass
+    sock.close()
 
 
 def _read_exact(sock: socket.socket, n: int) -> Optional[bytes]:
@@ -121,6 +179,7 @@ class _Connection:
         self.api_keys: Dict[int, int] = {}  # correlation id -> api key
 
     def close(self) -> None:
+        self.proxy.forget(self)
         for s in (self.client, self.upstream):
             try:
                 s.shutdown(socket.SHUT_RDWR)
@@ -174,7 +233,7 @@ class _Connection:
 
 def main(argv: List[str]) -> int:
     ap = argparse.ArgumentParser(prog="sluice_harness faultproxy")
-    ap.add_argument("--target", required=True, help="HOST:PORT of the real broker")
+    ap.add_argument("--target", help="HOST:PORT of the real broker (or later, by set_target)")
     ap.add_argument("--port", type=int, default=0, help="port on 127.0.0.1 (default: a free one)")
     ap.add_argument("--max-lifetime-s", type=float, default=common.DEFAULT_MAX_LIFETIME_S)
     args = ap.parse_args(argv)
@@ -186,7 +245,8 @@ def main(argv: List[str]) -> int:
     common.emit({"listen": f"{LOOPBACK}:{proxy.port}"})
     try:
         common.serve(
-            {"drop_responses": proxy.drop_responses, "swallow_responses": proxy.swallow_responses, "stats": proxy.get_stats}
+            {"drop_responses": proxy.drop_responses, "swallow_responses": proxy.swallow_responses,
+             "set_target": proxy.set_target, "outage": proxy.outage, "stats": proxy.get_stats}
         )
     except common.Stop as stop:
         log(f"stopping: {stop}")
