@@ -29,18 +29,21 @@ public struct GatewayConfiguration: Sendable {
         public var maxFrameBytes: Int = SluiceFraming.defaultMaxFrameBytes
         /// `listener.backlog`: listen(2) backlog [256].
         public var backlog: Int = 256
-        /// `listener.threads`: event loop threads serving connections; 0 = one per core
-        /// [0] (`eventLoopThreads(cores:)`).
+        /// `listener.threads`: event loop threads serving connections; 0 = one per two
+        /// cores, at least one [0] (`eventLoopThreads(cores:)`).
         public var threads: Int = 0
 
         /// The event loops to run on a host with `cores` cores. The engine is one loop
-        /// whatever this is; more loops take connections' decoding and encoding off it
-        /// (one connection pipelining got 30% more calls/s with two loops than with one
-        /// on the 2-core development host), and each hop between loops costs a wake-up
-        /// (at 2,000 calls/s one loop took 3.7 syscalls and a fifth less CPU per call
-        /// than two): docs/sluiced.md, "Event loops".
+        /// whatever this is; more loops take connections' decoding and encoding off it,
+        /// and every call of a connection on another loop than the engine's crosses
+        /// threads twice (a wake-up each time, and its memory freed on another thread
+        /// than the one that allocated it). `sluiced` shares its host with the clients
+        /// that load it, so by default it takes one loop per two cores: on the 2-core
+        /// development host one loop took 15-25% less CPU per call than two under full
+        /// load, at one connection and at 2,000 calls/s, and was as fast or faster
+        /// except for one connection pipelining alone (docs/sluiced.md, "Event loops").
         public func eventLoopThreads(cores: Int) -> Int {
-            threads > 0 ? threads : max(1, cores)
+            threads > 0 ? threads : max(1, cores / 2)
         }
 
         public init() {}
