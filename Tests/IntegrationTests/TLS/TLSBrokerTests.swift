@@ -25,8 +25,19 @@ struct TLSTansu {
     ///     host, instead of the one for 127.0.0.1 and localhost.
     static func start(requireClientCertificate: Bool = false, certificateForElsewhere: Bool = false) async throws -> TLSTansu {
         let certificates = try await TestCertificates.make()
-        do {
-            let tansu = try await TansuBroker.start(advertisedPort: 0)
+        // Tansu advertises a port that was free when it started; stunnel binds it a moment
+        // later, and another process may have taken it in between (EADDRINUSE). Then both
+        // start again, on other ports.
+        let attempts = 3
+        var attempt = 1
+        while true {
+            let tansu: TansuBroker
+            do {
+                tansu = try await TansuBroker.start(advertisedPort: 0)
+            } catch {
+                certificates.remove()
+                throw error
+            }
             do {
                 let stunnel = try await Stunnel.start(
                     acceptPort: tansu.advertisedPort, connectPort: tansu.port,
@@ -36,11 +47,13 @@ struct TLSTansu {
                 return TLSTansu(certificates: certificates, tansu: tansu, stunnel: stunnel)
             } catch {
                 tansu.stop()
-                throw error
+                guard attempt < attempts else {
+                    certificates.remove()
+                    throw error
+                }
+                attempt += 1
+                print("stunnel did not start on port \(tansu.advertisedPort) (\(error)); starting again")
             }
-        } catch {
-            certificates.remove()
-            throw error
         }
     }
 
