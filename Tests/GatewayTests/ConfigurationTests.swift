@@ -400,13 +400,12 @@ struct AuthorizationTests {
         #expect(auth.permissions(for: nil) == .none)
     }
 
-    @Test("listener.threads 0 runs one loop per two cores, at least one; a set value is kept")
+    @Test("listener.threads 0 runs one loop per core; a set value is kept")
     func eventLoopThreads() {
         var listener = GatewayConfiguration.Listener()
         #expect(listener.eventLoopThreads(cores: 1) == 1)
-        #expect(listener.eventLoopThreads(cores: 2) == 1)
-        #expect(listener.eventLoopThreads(cores: 3) == 1)
-        #expect(listener.eventLoopThreads(cores: 8) == 4)
+        #expect(listener.eventLoopThreads(cores: 2) == 2)
+        #expect(listener.eventLoopThreads(cores: 8) == 8)
         listener.threads = 3
         #expect(listener.eventLoopThreads(cores: 2) == 3)
     }

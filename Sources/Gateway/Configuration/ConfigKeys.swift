@@ -227,7 +227,7 @@ package enum ConfigKeys {
         boolKey("listener.systemd", "use a socket passed by systemd (LISTEN_FDS) when there is one", \.listener.systemd),
         intKey("listener.max_frame_bytes", "largest request frame; larger = FRAME_TOO_LARGE and close", 16...(1 << 30), \.listener.maxFrameBytes),
         intKey("listener.backlog", "listen(2) backlog", 1...65535, \.listener.backlog),
-        intKey("listener.threads", "event loop threads for connections; 0 = one per two cores (at least one)", 0...256, \.listener.threads),
+        intKey("listener.threads", "event loop threads for connections; 0 = one per core", 0...256, \.listener.threads),
 
         intKey("limits.max_connections", "connections open at once", 1...1_000_000, \.limits.maxConnections),
         intKey("limits.max_unfinished_calls", "per connection: produce calls without outcome before reading pauses", 1...10_000_000, \.limits.maxUnfinishedCalls),

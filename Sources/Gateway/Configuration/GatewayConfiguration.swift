@@ -29,21 +29,20 @@ public struct GatewayConfiguration: Sendable {
         public var maxFrameBytes: Int = SluiceFraming.defaultMaxFrameBytes
         /// `listener.backlog`: listen(2) backlog [256].
         public var backlog: Int = 256
-        /// `listener.threads`: event loop threads serving connections; 0 = one per two
-        /// cores, at least one [0] (`eventLoopThreads(cores:)`).
+        /// `listener.threads`: event loop threads serving connections; 0 = one per core
+        /// [0] (`eventLoopThreads(cores:)`).
         public var threads: Int = 0
 
         /// The event loops to run on a host with `cores` cores. The engine is one loop
         /// whatever this is; more loops take connections' decoding and encoding off it,
         /// and every call of a connection on another loop than the engine's crosses
         /// threads twice (a wake-up each time, and its memory freed on another thread
-        /// than the one that allocated it). `sluiced` shares its host with the clients
-        /// that load it, so by default it takes one loop per two cores: on the 2-core
-        /// development host one loop took 15-25% less CPU per call than two under full
-        /// load, at one connection and at 2,000 calls/s, and was as fast or faster
-        /// except for one connection pipelining alone (docs/sluiced.md, "Event loops").
+        /// than the one that allocated it). On the 2-core development host one loop took
+        /// about 15% less CPU per call than two for calls of one record, and two kept one
+        /// connection sending 100-record calls at librdkafka's pace: the default keeps
+        /// throughput (docs/sluiced.md, "Event loops").
         public func eventLoopThreads(cores: Int) -> Int {
-            threads > 0 ? threads : max(1, cores / 2)
+            threads > 0 ? threads : max(1, cores)
         }
 
         public init() {}
