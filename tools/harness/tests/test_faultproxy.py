@@ -11,6 +11,7 @@ from typing import Optional
 import pytest
 
 from helpers import Server
+from sluice_harness.faultproxy import _read_exact as _read
 
 
 def api_versions(port: int, correlation: int) -> Optional[int]:
@@ -27,16 +28,6 @@ def api_versions(port: int, correlation: int) -> Optional[int]:
             return None if answer is None else struct.unpack(">i", answer[:4])[0]
     except (ConnectionResetError, BrokenPipeError):
         return None
-
-
-def _read(s: socket.socket, n: int) -> Optional[bytes]:
-    data = b""
-    while len(data) < n:
-        chunk = s.recv(n - len(data))
-        if not chunk:
-            return None
-        data += chunk
-    return data
 
 
 @pytest.fixture
