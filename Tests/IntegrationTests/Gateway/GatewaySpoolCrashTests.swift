@@ -52,12 +52,6 @@ struct GatewaySpoolCrashTests {
         case swallowResponses
     }
 
-    /// A Tansu broker behind a relay: Tansu advertises the relay's port, so every
-    /// connection goes through it, and an outage of the relay stops the acks.
-    static func brokerBehindRelay() async throws -> (tansu: TansuBroker, relay: FaultProxy) {
-        try await FaultProxy.inFrontOfTansu()
-    }
-
     /// Loads `sluiced` (spool on or off), kills it with SIGKILL once `killAfter` calls are
     /// buffered, restarts it on the same spool, produces a few new calls per partition,
     /// and reads the topic back.
@@ -224,7 +218,7 @@ struct GatewaySpoolCrashTests {
     // is stated, not asserted.
     @Test("spool on: every buffered call of 100,000 is in Kafka after kill -9 and a restart, in call order per partition, before new calls")
     func killAndReplay() async throws {
-        let (tansu, relay) = try await Self.brokerBehindRelay()
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
         defer { relay.stop() }
         try await tansu.createTopic("spool-on", partitions: Int(Self.partitions))
@@ -246,7 +240,7 @@ struct GatewaySpoolCrashTests {
 
     @Test("fsync = none: a crash of sluiced (not of the host) loses nothing either")
     func killAndReplayWithoutFsync() async throws {
-        let (tansu, relay) = try await Self.brokerBehindRelay()
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
         defer { relay.stop() }
         try await tansu.createTopic("spool-none", partitions: Int(Self.partitions))

@@ -18,7 +18,7 @@ struct GatewaySpoolExactlyOnceTests {
 
     @Test("batches Tansu wrote but whose acks died with sluiced are resent as sent: every buffered call in Kafka exactly once, in call order")
     func noDuplicates() async throws {
-        let (tansu, relay) = try await C.brokerBehindRelay()
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
         defer { relay.stop() }
         try await tansu.createTopic("eos", partitions: Int(C.partitions))
@@ -41,7 +41,7 @@ struct GatewaySpoolExactlyOnceTests {
 
     @Test("the spool's producer ids unknown to Tansu: the resend is refused, replayed at least once, the calls in doubt counted, nothing lost")
     func fallBackWhenTheIdentityIsUnusable() async throws {
-        let (tansu, relay) = try await C.brokerBehindRelay()
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
         defer { relay.stop() }
         try await tansu.createTopic("eos-fallback", partitions: Int(C.partitions))
@@ -66,7 +66,7 @@ struct GatewaySpoolExactlyOnceTests {
 
     @Test("restarted with idempotence off: nothing can be resent as sent; every call sent before the crash is counted in doubt, nothing lost")
     func fallBackWithoutIdempotence() async throws {
-        let (tansu, relay) = try await C.brokerBehindRelay()
+        let (tansu, relay) = try await FaultProxy.inFrontOfTansu()
         defer { tansu.stop() }
         defer { relay.stop() }
         try await tansu.createTopic("eos-off", partitions: Int(C.partitions))

@@ -11,7 +11,7 @@ import Foundation
 /// can be taken by another test's process in between (CI saw EADDRINUSE).
 final class FaultProxy: Sendable {
     private struct Hello: Decodable { var listen: String }
-    private struct Stats: Decodable { var connections: Int, requests: Int, dropped: Int, swallowed: Int, refused: Int }
+    private struct Stats: Decodable { var connections: Int, requests: Int, dropped: Int, swallowed: Int }
 
     /// "127.0.0.1:PORT" where the proxy listens.
     let listen: String
@@ -24,11 +24,9 @@ final class FaultProxy: Sendable {
         self.listen = listen
     }
 
-    /// Starts a relay on a free port, to `target` ("HOST:PORT"); without one, connections
-    /// are reset until `setTarget`.
-    static func start(target: String? = nil) async throws -> FaultProxy {
-        let server = try await HarnessServer.launch(
-            name: "faultproxy", arguments: ["faultproxy"] + (target.map { ["--target", $0] } ?? []), startupTimeout: 30)
+    /// Starts a relay on a free port; connections are reset until `setTarget`.
+    static func start() async throws -> FaultProxy {
+        let server = try await HarnessServer.launch(name: "faultproxy", arguments: ["faultproxy"], startupTimeout: 30)
         return FaultProxy(server: server, listen: try server.decodeHello(Hello.self).listen)
     }
 
@@ -72,12 +70,6 @@ final class FaultProxy: Sendable {
     func swallowedCount() async throws -> Int {
         let reply = try await server.request("stats")
         return try JSONDecoder().decode(Stats.self, from: reply).swallowed
-    }
-
-    /// How many connections were reset (before a target, or while down).
-    func refusedCount() async throws -> Int {
-        let reply = try await server.request("stats")
-        return try JSONDecoder().decode(Stats.self, from: reply).refused
     }
 
     /// How many responses were dropped so far.

@@ -123,8 +123,7 @@ class Proxy:
         with self.lock:
             self.down = bool(req.get("on", True))
             closing = list(self.open) if self.down else []
-            self.open.difference_update(closing)
-        for conn in closing:
+        for conn in closing:  # each forgets itself
             conn.close()
         return {"ok": True, "closed": len(closing)}
 
