@@ -109,8 +109,30 @@ public final class SpoolLog {
     }
 
     /// Reads what a spool directory holds without changing or locking it.
+    ///
+    /// A running daemon may delete a done segment while this reads the files one by one;
+    /// the report would then count that segment's calls beside the calls admitted into
+    /// the room its deletion freed, more than the spool ever held at once. A scan during
+    /// which a segment went is read again (up to `attempts` scans); the other changes a
+    /// daemon makes (appends to the last segment, a new segment) leave a scan a state the
+    /// spool was in or one missing the newest calls.
     public static func inspect(directory: String) throws(SpoolError) -> SpoolReport {
-        try load(directory, repair: false).report
+        try inspect(directory: directory, attempts: 16, afterReadingFile: nil)
+    }
+
+    /// `inspect`, with a hook run after each file a scan reads (tests: a daemon's work
+    /// in the middle of a scan).
+    static func inspect(
+        directory: String, attempts: Int, afterReadingFile: ((_ scan: Int, _ file: Int) -> Void)?
+    ) throws(SpoolError) -> SpoolReport {
+        var scans = 1
+        var loaded = try load(directory, repair: false) { afterReadingFile?(1, $0) }
+        while loaded.segmentVanished && scans < attempts {
+            scans += 1
+            let scan = scans
+            loaded = try load(directory, repair: false) { afterReadingFile?(scan, $0) }
+        }
+        return loaded.report
     }
 
     private init(options: SpoolOptions, loaded: Loaded, lock: Int32) {
@@ -405,9 +427,13 @@ public final class SpoolLog {
         var segments: [Segment]
         var pending: [SpooledCall]
         var plan: SpoolReplayPlan
+        /// A segment listed at the start of the scan was gone at its end.
+        var segmentVanished = false
     }
 
-    private static func load(_ directory: String, repair: Bool) throws(SpoolError) -> Loaded {
+    private static func load(
+        _ directory: String, repair: Bool, afterReadingFile: (Int) -> Void = { _ in }
+    ) throws(SpoolError) -> Loaded {
         var report = SpoolReport()
         let names = try SpoolFiles.list(directory).compactMap { name -> (UInt64, String)? in
             guard name.hasSuffix(".spool"), name.utf8.count == 26, let n = UInt64(name.prefix(20)) else { return nil }
@@ -422,6 +448,7 @@ public final class SpoolLog {
             let path = directory + "/" + name
             // Without the lock (inspect) a running daemon may delete a done segment.
             guard let data = try SpoolFiles.readFileIfPresent(path) else { continue }
+            afterReadingFile(index)
             let scan = SpoolFrame.scan(data)
             var size = data.readableBytes
             report.corruptEntries += scan.corruptRegions
@@ -487,7 +514,12 @@ public final class SpoolLog {
         report.resendCalls = plan.resendCalls
         report.inDoubtCalls = plan.inDoubtCalls
         report.producerIdentities = plan.identities
-        return Loaded(report: report, segments: segments, pending: pending, plan: plan)
+        var vanished = false
+        if !repair {
+            let after = Set(try SpoolFiles.list(directory))
+            vanished = names.contains { !after.contains($0.1) }
+        }
+        return Loaded(report: report, segments: segments, pending: pending, plan: plan, segmentVanished: vanished)
     }
 
     // MARK: helpers

@@ -135,6 +135,70 @@ struct SpoolLogTests {
         log.close()
     }
 
+    /// A daemon deleting a done segment in the middle of an `inspect` scan, and filling
+    /// the room it freed: one scan would count the deleted segment's calls beside the new
+    /// ones, past `maxBytes`; `inspect` reads again and reports a state the spool was in.
+    @Test("inspect reads again when a segment is deleted during its scan, and reports no more call bytes than max_bytes")
+    func inspectDuringSegmentDeletion() throws {
+        let maxBytes = 3000
+        /// A spool of two segments: the first (about 1000 bytes of calls, from an earlier
+        /// start) and the active one, large enough to take the room the first frees.
+        func spool(in dir: TemporaryDirectory) throws -> (SpoolLog, first: [UInt64], daemon: (Int, Int) -> Void) {
+            var next = 0
+            do {
+                let earlier = try SpoolLog.open(SpoolOptions(directory: dir.path))
+                while earlier.bytesOnDisk + earlier.uncommittedBytes < 1000 {
+                    _ = try earlier.append(call(next))
+                    next += 1
+                }
+                try earlier.commit()
+                earlier.close()
+            }
+            let log = try SpoolLog.open(SpoolOptions(directory: dir.path, maxBytes: maxBytes, segmentBytes: 1 << 20))
+            let first = log.takeRecovered().map(\.sequence)
+            func fill() throws {
+                while (try? log.append(call(next))) != nil { next += 1 }
+                try log.commit()
+            }
+            try fill()
+            #expect(dir.segments().count == 2)
+            var ran = false
+            // What the daemon does between the scan's first and second file: the first
+            // segment's calls are acked (the segment goes) and new calls take the room.
+            let daemon: (Int, Int) -> Void = { _, file in
+                guard file == 0, !ran else { return }
+                ran = true
+                log.markDone(first)
+                try? log.commit()
+                try? fill()
+            }
+            return (log, first, daemon)
+        }
+
+        let tornDir = TemporaryDirectory()
+        defer { tornDir.remove() }
+        let (tornLog, tornFirst, tornDaemon) = try spool(in: tornDir)
+        #expect(!tornFirst.isEmpty)
+        let torn = try SpoolLog.inspect(directory: tornDir.path, attempts: 1, afterReadingFile: tornDaemon)
+        // The single scan is torn: the check below would fail without the second read.
+        #expect(tornDir.segments().count == 1)
+        #expect(torn.bytes - torn.markBytes > maxBytes)
+        tornLog.close()
+
+        let dir = TemporaryDirectory()
+        defer { dir.remove() }
+        let (log, _, daemon) = try spool(in: dir)
+        var scans = Set<Int>()
+        let report = try SpoolLog.inspect(directory: dir.path, attempts: 16) { scan, file in
+            scans.insert(scan)
+            daemon(scan, file)
+        }
+        #expect(scans == [1, 2])
+        #expect(report.bytes - report.markBytes <= maxBytes)
+        #expect(report.bytes == log.bytesOnDisk)
+        log.close()
+    }
+
     @Test("a bit flip in a middle entry skips that entry only and counts it; a flipped length too")
     func corruptMiddleEntry() throws {
         let dir = TemporaryDirectory()
