@@ -134,6 +134,36 @@ struct ConnectionStateMachineTests {
         #expect(d.receive(Driver.produce(5)).submissions.count == 1)
     }
 
+    /// A produce call is entered in the call table before it is checked: every refusal
+    /// must take it out again, or the ref would stay taken and the call counted.
+    @Test("a produce call refused at once (empty topic, no records, not authorized, shutting down) leaves its ref free and counts nothing")
+    func refusedCallsLeaveNoEntry() {
+        var d = Driver(permissions: TopicPermissions(patterns: ["orders.*"]))
+        let refused: [(SluiceRequest, SluiceReply.ErrorCode)] = [
+            (Driver.produce(1, topic: ""), .invalidRequest),
+            (SluiceRequest(ref: 1, kind: .produce(.init(topic: "orders.a", partitioning: .unset, records: []))), .invalidRequest),
+            (Driver.produce(1, topic: "payments"), .notAuthorized),
+        ]
+        for (request, code) in refused {
+            let a = d.receive(request)
+            #expect(a.failures == [code])
+            #expect(a.submissions.isEmpty)
+            #expect(d.machine.unfinishedCalls == 0)
+        }
+        #expect(d.receive(Driver.produce(1, topic: "orders.a")).submissions.count == 1)
+        #expect(d.machine.unfinishedCalls == 1)
+        _ = d.machine.shutdownStarted()
+        let draining = d.receive(Driver.produce(2, topic: "orders.a", noAck: true))
+        #expect(draining.failures == [.shuttingDown])
+        #expect(d.machine.unfinishedCalls == 1 && d.machine.unfinishedNoAckCalls == 0)
+        // The refused duplicate leaves the first call's entry as it was.
+        #expect(d.receive(Driver.produce(1, topic: "orders.b")).failures == [.duplicateRef])
+        _ = d.machine.submitted(ref: 1, .success(0))
+        let done = d.machine.outcome(ref: 1, .success(7))
+        #expect(done.replies.last == SluiceReply(ref: 1, kind: .acked(.init(partition: 0, baseOffset: 7))))
+        #expect(d.machine.unfinishedCalls == 0)
+    }
+
     @Test("no kind, empty topic, no records: INVALID_REQUEST with the ref, naming the problem")
     func invalidRequests() {
         var d = Driver()

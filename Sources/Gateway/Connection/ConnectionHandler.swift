@@ -32,9 +32,19 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var sink: CallSink?
     @exclusivity(unchecked) private var metrics: ConnectionMetrics
     private var timers: [UInt64: Scheduled<Void>] = [:]
+    /// Replies not yet written. Kept from flush to flush: once SwiftNIO has written a
+    /// flush's bytes (at once, unless the socket is full) the buffer is this handler's
+    /// alone again and is reused, where a new one per event was a 4 KiB allocation, and
+    /// in glibc every allocation of that size first consolidates the freed small chunks
+    /// (about 2.5% of the gateway's CPU at one record per call).
     @exclusivity(unchecked) private var pendingOut: ByteBuffer?
+    /// A reply buffer grown past this is not kept (a connection's idle memory).
+    private static let keptOutCapacity = 64 * 1024
     /// Produce calls decided during the current event, handed over at its end.
     @exclusivity(unchecked) private var submissions: [CallRequest] = []
+    /// How many calls the last hand-over carried: the next one's array is allocated at
+    /// that size at once instead of growing call by call.
+    private var lastSubmissionCount = 0
     /// The input's frames.
     @exclusivity(unchecked) private var frames: InboundFrames
     /// Where requests are unpacked, reused from frame to frame.
@@ -230,6 +240,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 if pendingOut == nil { pendingOut = context.channel.allocator.buffer(capacity: 4096) }
                 SluiceCodec.encodeReply(reply, into: &pendingOut!)
             case .submit(let s):
+                if submissions.isEmpty { submissions.reserveCapacity(lastSubmissionCount) }
                 submissions.append(CallRequest(ref: s.ref, topic: s.topic, partition: s.partition, records: s.records))
             case .fetchMetadata(let ref, let topic):
                 fetchMetadata(ref: ref, topic: topic, context: context)
@@ -258,6 +269,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private func endOfEvent(_ context: ChannelHandlerContext) {
         if !submissions.isEmpty, let sink {
             let batch = submissions
+            lastSubmissionCount = batch.count
             submissions = []
             // May deliver events synchronously (engine on this loop), which performs
             // more actions and comes back here: the batch is taken first.
@@ -268,9 +280,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func flushNow(_ context: ChannelHandlerContext) {
-        guard let out = pendingOut, out.readableBytes > 0 else { return }
-        pendingOut = nil
-        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        guard let readable = pendingOut?.readableBytes, readable > 0 else { return }
+        context.writeAndFlush(wrapOutboundOut(pendingOut!), promise: nil)
+        if pendingOut!.capacity > Self.keptOutCapacity {
+            pendingOut = nil
+        } else {
+            // Unique again if the bytes were written; if not, a fresh buffer (no copy).
+            pendingOut!.clear()
+        }
     }
 
     private func closeAfterFlush(_ context: ChannelHandlerContext) {

@@ -381,6 +381,9 @@ package struct ConnectionStateMachine {
     /// their outcomes are observed (metrics) and their memory freed.
     package mutating func engine(_ events: [CallEvent]) -> [Action] {
         var actions: [Action] = []
+        // Up to three actions per event (observations and the reply), allocated once: a
+        // delivery may carry hundreds of events.
+        actions.reserveCapacity(3 * events.count + 2)
         // One clock reading for the delivery: its events arrived together.
         deliveryTime = clock.now()
         defer { deliveryTime = nil }
@@ -435,21 +438,22 @@ package struct ConnectionStateMachine {
             }
         case .failure(let error):
             // Refused: even a ProduceNoAck call gets this reply.
-            finish(ref: ref, .failure(error), rejectedAtOnce: true, into: &actions)
+            calls.remove(at: index)
+            finish(ref: ref, call, .failure(error), rejectedAtOnce: true, into: &actions)
         }
     }
 
     private mutating func outcome(
         ref: UInt64, _ result: Result<Int64, ProduceError>, timing: BrokerTiming?, into actions: inout [Action]
     ) {
-        guard let call = calls[ref] else { return }
+        guard let call = calls.removeValue(forKey: ref) else { return }
         if !call.phase.isAdmitted {
             // The engine always says `buffered` first; should it not, the call still ends.
             if call.phase == .held { heldCount -= 1 }
             unadmitted -= 1
             unadmittedBytes -= call.byteSize
         }
-        finish(ref: ref, result, timing: timing, into: &actions)
+        finish(ref: ref, call, result, timing: timing, into: &actions)
     }
 
     /// The answer to `fetchMetadata`.
@@ -511,26 +515,41 @@ package struct ConnectionStateMachine {
             fail(ref: 0, .invalidRequest, "\(kind) call to topic \(produce.topic) has ref 0; produce refs must be non-zero", into: &actions)
             return
         }
-        if let existing = calls[ref] {
+        var bytes = 0
+        for r in produce.records {
+            bytes += (r.key?.readableBytes ?? 0) + (r.value?.readableBytes ?? 0)
+            for h in r.headers { bytes += h.key.utf8.count + (h.value?.readableBytes ?? 0) }
+        }
+        // Entered before it is checked, so that the common case hashes the ref once: a
+        // duplicate gets its entry back, and a call refused below is taken out again.
+        let entry = Call(
+            topic: produce.topic, noAck: noAck, receivedAt: readTime ?? clock.now(), recordCount: produce.records.count,
+            byteSize: bytes, phase: .submitted)
+        if let existing = calls.updateValue(entry, forKey: ref) {
+            calls[ref] = existing
             fail(
                 ref: ref, .duplicateRef, "ref \(ref) already names an unfinished call (topic \(existing.topic)) on this connection",
                 into: &actions)
             return
         }
+        func refuse(_ code: SluiceReply.ErrorCode, _ message: String, into actions: inout [Action]) {
+            calls.removeValue(forKey: ref)
+            fail(ref: ref, code, message, into: &actions)
+        }
         if draining {
-            fail(ref: ref, .shuttingDown, "the gateway is shutting down; call \(ref) to topic \(produce.topic) was not taken", into: &actions)
+            refuse(.shuttingDown, "the gateway is shutting down; call \(ref) to topic \(produce.topic) was not taken", into: &actions)
             return
         }
         guard !produce.topic.isEmpty else {
-            fail(ref: ref, .invalidRequest, "\(kind) call \(ref) has an empty topic", into: &actions)
+            refuse(.invalidRequest, "\(kind) call \(ref) has an empty topic", into: &actions)
             return
         }
         guard !produce.records.isEmpty else {
-            fail(ref: ref, .invalidRequest, "\(kind) call \(ref) to topic \(produce.topic) has no records", into: &actions)
+            refuse(.invalidRequest, "\(kind) call \(ref) to topic \(produce.topic) has no records", into: &actions)
             return
         }
         guard permissions.allows(produce.topic) else {
-            fail(ref: ref, .notAuthorized, "peer \(peerDescription) may not produce to topic \(produce.topic)", into: &actions)
+            refuse(.notAuthorized, "peer \(peerDescription) may not produce to topic \(produce.topic)", into: &actions)
             return
         }
         let partition: PartitionChoice
@@ -546,13 +565,6 @@ package struct ConnectionStateMachine {
         }
         // An outcome remembered under this ref (reused) needs no forgetting: SyncWait
         // looks at unfinished calls first, and this call's outcome replaces it.
-        var bytes = 0
-        for r in records {
-            bytes += (r.key?.readableBytes ?? 0) + (r.value?.readableBytes ?? 0)
-            for h in r.headers { bytes += h.key.utf8.count + (h.value?.readableBytes ?? 0) }
-        }
-        calls[ref] = Call(
-            topic: produce.topic, noAck: noAck, receivedAt: readTime ?? clock.now(), recordCount: records.count, byteSize: bytes, phase: .submitted)
         if noAck { unfinishedNoAck += 1 }
         unadmitted += 1
         unadmittedBytes += bytes
@@ -593,11 +605,11 @@ package struct ConnectionStateMachine {
     }
 
     /// Ends a call: its final reply (unless ProduceNoAck), the SyncWaits, the memory.
+    /// The call's end; `call` was taken out of `calls`.
     private mutating func finish(
-        ref: UInt64, _ result: Result<Int64, ProduceError>, rejectedAtOnce: Bool = false, timing: BrokerTiming? = nil,
+        ref: UInt64, _ call: Call, _ result: Result<Int64, ProduceError>, rejectedAtOnce: Bool = false, timing: BrokerTiming? = nil,
         into actions: inout [Action]
     ) {
-        guard let call = calls.removeValue(forKey: ref) else { return }
         if call.noAck { unfinishedNoAck -= 1 }
         let outcome: SluiceReply.SyncOutcome
         switch result {

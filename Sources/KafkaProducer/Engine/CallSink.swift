@@ -78,6 +78,9 @@ package final class CallSink: Sendable {
 struct SinkState {
     /// Events not yet delivered.
     var events: [CallEvent] = []
+    /// How many events the last delivery carried: the next one's array is allocated at
+    /// that size at once instead of growing event by event.
+    var lastCount = 0
     /// Whether the sink is in the outbox's list of sinks to deliver to.
     var scheduled = false
     /// The call that holds this sink's calls, if one waits (for room or for metadata).
@@ -107,6 +110,7 @@ final class EngineOutbox: Sendable {
     /// Adds an event for `sink`; it is delivered at the end of this tick.
     func emit(_ event: CallEvent, to sink: CallSink) {
         let first = sink.engine.withValue { s -> Bool in
+            if s.events.isEmpty { s.events.reserveCapacity(s.lastCount) }
             s.events.append(event)
             defer { s.scheduled = true }
             return !s.scheduled
@@ -139,6 +143,7 @@ final class EngineOutbox: Sendable {
         for sink in sinks {
             let events = sink.engine.withValue { s -> [CallEvent] in
                 s.scheduled = false
+                s.lastCount = s.events.count
                 defer { s.events = [] }
                 return s.events
             }

@@ -607,20 +607,26 @@ package struct PartitionBuffer<Call: PartitionCall> {
     /// delivery timeout (calls that piled up during an outage would otherwise be sealed
     /// with one about to expire, and fail with it just as the broker is back).
     private mutating func sealNextBatch() -> SealedBatch<Call> {
-        var calls: [Call] = []
         var bytes = 0
         var records = 0
         let first = buffer[bufferHead].bufferedAt
         let expiresAt = first + deliveryTimeout
         let youngest = first + maxBatchAgeSpread
-        while bufferCallCount > 0 {
-            let call = buffer[bufferHead].call
-            if !calls.isEmpty && (bytes + call.byteSize > settings.maxBatchSize || buffer[bufferHead].bufferedAt > youngest) { break }
-            calls.append(call)
-            bytes += call.byteSize
-            records += call.recordCount
-            bufferHead += 1
+        // Which calls go in is decided first and the array allocated once at its size:
+        // grown append by append, its larger steps (a batch of hundreds of calls) were
+        // allocations that each made glibc consolidate every freed small chunk first.
+        var end = bufferHead
+        while end < buffer.count {
+            let entry = buffer[end]
+            if end > bufferHead && (bytes + entry.call.byteSize > settings.maxBatchSize || entry.bufferedAt > youngest) { break }
+            bytes += entry.call.byteSize
+            records += entry.call.recordCount
+            end += 1
         }
+        var calls: [Call] = []
+        calls.reserveCapacity(end - bufferHead)
+        for i in bufferHead..<end { calls.append(buffer[i].call) }
+        bufferHead = end
         compactBuffer()
         var baseSequence: Int32 = -1
         if idempotent {
