@@ -40,7 +40,25 @@ public enum SluiceCodec {
     ///   stamps it"), so that stamping does not copy the records later (0: left as 0).
     /// - Parameter arena: where protobuf-c unpacks the message (reset before returning);
     ///   nil: the system allocator.
+    ///
+    /// Produce calls of the common shape are read without protobuf-c (`decodeProduceFast`,
+    /// the same result); everything else goes through protobuf-c.
     public static func decodeRequest(
+        _ frame: ByteBuffer,
+        allocator: ByteBufferAllocator = ByteBufferAllocator(),
+        defaultTimestamp: Int64 = 0,
+        arena: UnpackArena? = nil
+    ) throws(SluiceProtocolError) -> SluiceRequest {
+        if let request = decodeProduceFast(frame, allocator: allocator, defaultTimestamp: defaultTimestamp) {
+            return request
+        }
+        return try decodeRequestWithProtobufC(frame, allocator: allocator, defaultTimestamp: defaultTimestamp, arena: arena)
+    }
+
+    /// `decodeRequest` with protobuf-c only, never the fast path (tests and the fuzz
+    /// target check that the two agree).
+    @_spi(Testing)
+    public static func decodeRequestWithProtobufC(
         _ frame: ByteBuffer,
         allocator: ByteBufferAllocator = ByteBufferAllocator(),
         defaultTimestamp: Int64 = 0,

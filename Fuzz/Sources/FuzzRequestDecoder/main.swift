@@ -5,7 +5,9 @@
 // Each input is checked three ways, and any disagreement traps (a finding):
 // 1. The whole input as one frame's payload: decodeRequest and decodeReply must return
 //    or throw, never crash; a decoded request re-encoded with encodeRequest must decode
-//    to the same value (decode . encode . decode == decode).
+//    to the same value (decode . encode . decode == decode); decodeRequest (which reads
+//    common produce calls without protobuf-c) must agree with decodeRequestWithProtobufC:
+//    the same request, or both throwing.
 // 2. The input as a byte stream: SluiceFraming.readFrame splits it into frames (with a
 //    small max_frame_bytes so the too-large path is reached), each decoded as in 1.
 // 3. The same stream through KafkaWire's LengthPrefixedFrameDecoder in an
@@ -15,7 +17,7 @@
 import KafkaWire
 import NIOCore
 import NIOEmbedded
-import SluiceProtocol
+@_spi(Testing) import SluiceProtocol
 
 /// Small so that inputs reach the FRAME_TOO_LARGE path cheaply.
 let maxFrameBytes = 4096
@@ -73,9 +75,13 @@ func checkPayload(_ payload: ByteBuffer) {
     let pooled = try? SluiceCodec.decodeRequest(payload, arena: arena)
     guard let request = try? SluiceCodec.decodeRequest(payload) else {
         precondition(pooled == nil, "decoding with the arena succeeded where the system allocator failed")
+        precondition(
+            (try? SluiceCodec.decodeRequestWithProtobufC(payload)) == nil, "protobuf-c decoded what decodeRequest refused")
         return
     }
     precondition(pooled == request, "decoding with the arena gave another request")
+    precondition(
+        (try? SluiceCodec.decodeRequestWithProtobufC(payload)) == request, "the produce fast path and protobuf-c disagree")
     var encoded = ByteBuffer()
     do {
         try SluiceCodec.encodeRequest(request, into: &encoded)
