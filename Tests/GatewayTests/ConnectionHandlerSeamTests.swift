@@ -23,6 +23,9 @@ final class ScriptedEngine: CallEngine, Sendable {
 
     func partitionCount(topic: String) async throws(ProduceError) -> Int { 4 }
 
+    /// Drops the sinks it was handed (as the engine does once their calls ended).
+    func forgetSinks() { handed.withLockedValue { $0.removeAll() } }
+
     /// The hand-overs so far, each a batch of calls.
     var batches: [[CallRequest]] { handed.withLockedValue { $0.map(\.requests) } }
     var sink: CallSink? { handed.withLockedValue { $0.last?.sink } }
@@ -44,11 +47,17 @@ final class FlushCounter: ChannelOutboundHandler, Sendable {
     }
 }
 
+/// A weak reference, to see whether an object was freed.
+final class Weak<T: AnyObject> {
+    weak var value: T?
+}
+
 /// A ConnectionHandler on an EmbeddedChannel over a scripted engine.
 struct Seam {
     let channel = EmbeddedChannel()
     let engine: ScriptedEngine
     let counter = FlushCounter()
+    let handler = Weak<ConnectionHandler>()
 
     init(limits: ConnectionStateMachine.Limits = .init()) throws {
         engine = ScriptedEngine(eventLoop: channel.eventLoop)
@@ -58,7 +67,9 @@ struct Seam {
             producer: producer, engine: engine, metrics: .none, logger: Logger(label: "test"), version: "test 1.0",
             limits: limits, maxFrameBytes: 1 << 20, clock: ManualClock().clock, authorization: Authorization(.init()))
         try channel.pipeline.syncOperations.addHandler(counter)
-        try channel.pipeline.syncOperations.addHandler(ConnectionHandler(shared: shared, peer: nil))
+        let connection = ConnectionHandler(shared: shared, peer: nil)
+        handler.value = connection
+        try channel.pipeline.syncOperations.addHandler(connection)
         try channel.connect(to: SocketAddress(ipAddress: "127.0.0.1", port: 1)).wait()
     }
 
@@ -152,6 +163,32 @@ struct ConnectionHandlerSeamTests {
         let replies = try seam.replies()
         #expect(replies.map(\.ref) == [1, 2, 3])
         #expect(replies.last?.kind == .pong(version: "test 1.0"))
+    }
+
+    @Test("a closed connection's handler is freed: at once without calls, else once its last call has its outcome")
+    func closedConnectionIsFreed() throws {
+        let idle = try Seam()
+        try idle.channel.close().wait()
+        idle.channel.embeddedEventLoop.run()
+        #expect(idle.handler.value == nil)
+
+        let seam = try Seam()
+        try seam.read([Seam.produce(1, partition: 0), Seam.produce(2, partition: 1)])
+        do {
+            let sink = try #require(seam.engine.sink)
+            sink.deliverNow([.buffered(ref: 1, partition: 0), .buffered(ref: 2, partition: 1)])
+            try seam.channel.close().wait()
+            seam.channel.embeddedEventLoop.run()
+            seam.engine.forgetSinks()
+            // Its calls still end there (their outcomes are counted), so it is kept.
+            #expect(seam.handler.value != nil)
+            sink.deliverNow([.outcome(ref: 1, .success(0))])
+            #expect(seam.handler.value != nil)
+            sink.deliverNow([.outcome(ref: 2, .success(0))])
+        }
+        // The sink, the engine's last hold on it, is gone: so is the handler (the two
+        // held each other, and every closed connection's handler stayed in memory).
+        #expect(seam.handler.value == nil)
     }
 
     @Test("drain: new calls are refused SHUTTING_DOWN, the connection closes once the last call has its outcome")

@@ -29,6 +29,11 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var context: ChannelHandlerContext?
     /// This channel's loop (its latency histogram), also after the context is gone.
     private var loop: (any EventLoop)?
+    /// Where the engine sends this connection's events. The sink's closure holds this
+    /// handler (the calls of a closed connection still end here), so the two form a cycle
+    /// that `releaseSinkIfDone` breaks once the channel is gone and no call is unfinished;
+    /// without that, every connection's handler, with its call table and outcome ring,
+    /// stayed in memory after it closed.
     private var sink: CallSink?
     @exclusivity(unchecked) private var metrics: ConnectionMetrics
     private var timers: [UInt64: Scheduled<Void>] = [:]
@@ -91,6 +96,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        releaseSinkIfDone()
+    }
+
+    /// Lets the sink go once nothing more can come through it: the channel is gone and
+    /// every call has its outcome.
+    private func releaseSinkIfDone() {
+        guard context == nil, machine.unfinishedCalls == 0, submissions.isEmpty else { return }
+        sink = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -231,6 +244,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             guard let loop else { return }
             for case .observe(let observation) in actions { metrics.observe(observation, loop: loop) }
             metrics.flush()
+            releaseSinkIfDone()
             return
         }
         for action in actions {
