@@ -7,9 +7,10 @@ import NIOCore
 ///
 /// The fast path takes a strict subset of the encodings of `Request { ref, produce |
 /// produce_no_ack }`: each field at most once (records and headers repeated), any order,
-/// nothing unknown, every string valid UTF-8 without NUL, a known partitioner, varints of
-/// at most ten bytes. Anything else, valid or not, gives nil and goes to protobuf-c
-/// (`decodeRequestWithProtobufC`), which decides it as before. Within the subset the two
+/// nothing unknown, every string valid UTF-8 without NUL, a known partitioner, values of
+/// at most ten bytes, tags and lengths of at most five. Anything else, valid or not,
+/// gives nil and goes to protobuf-c (`decodeRequestWithProtobufC`), which decides it as
+/// before. Within the subset the two
 /// give the same request, byte for byte (tested over random requests, and checked by the
 /// fuzz target on every input); outside it they cannot disagree, since only protobuf-c
 /// answers.
@@ -267,7 +268,8 @@ extension SluiceCodec {
 }
 
 /// Reads protobuf fields from a range of bytes; nil for anything the fast path does not
-/// take (a varint longer than ten bytes or past 64 bits, a length past the range).
+/// take (a value varint longer than ten bytes or past 64 bits, a tag or length prefix
+/// longer than five bytes or past 32 bits, a length past the range).
 struct ProtoReader {
     private let bytes: UnsafeRawBufferPointer
     private var index: Int
@@ -296,13 +298,21 @@ struct ProtoReader {
         return nil
     }
 
+    /// A varint of at most five bytes and 32 bits: protobuf-c reads tags and length
+    /// prefixes no longer than that (longer ones, even of small values, are malformed).
+    private mutating func varint32() -> UInt64? {
+        let start = index
+        guard let value = varint(), index - start <= 5, value <= UInt64(UInt32.max) else { return nil }
+        return value
+    }
+
     mutating func tag() -> (field: UInt64, wireType: UInt64)? {
-        guard let tag = varint() else { return nil }
+        guard let tag = varint32() else { return nil }
         return (tag >> 3, tag & 7)
     }
 
     mutating func lengthDelimited() -> Range<Int>? {
-        guard let length = varint(), length <= UInt64(end - index) else { return nil }
+        guard let length = varint32(), length <= UInt64(end - index) else { return nil }
         let range = index..<(index + Int(length))
         index = range.upperBound
         return range

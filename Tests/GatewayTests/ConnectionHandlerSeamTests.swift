@@ -47,6 +47,20 @@ final class FlushCounter: ChannelOutboundHandler, Sendable {
     }
 }
 
+/// Calls back into the handlers behind it from inside the first flush, as SwiftNIO does
+/// when a write crosses the high watermark (`channelWritabilityChanged`).
+final class WritabilityInsideFlush: ChannelOutboundHandler, @unchecked Sendable {
+    typealias OutboundIn = ByteBuffer
+    private var fired = false
+
+    func flush(context: ChannelHandlerContext) {
+        context.flush()
+        guard !fired else { return }
+        fired = true
+        context.fireChannelWritabilityChanged()
+    }
+}
+
 /// A weak reference, to see whether an object was freed.
 final class Weak<T: AnyObject> {
     weak var value: T?
@@ -59,7 +73,7 @@ struct Seam {
     let counter = FlushCounter()
     let handler = Weak<ConnectionHandler>()
 
-    init(limits: ConnectionStateMachine.Limits = .init()) throws {
+    init(limits: ConnectionStateMachine.Limits = .init(), inFront: (any ChannelHandler & Sendable)? = nil) throws {
         engine = ScriptedEngine(eventLoop: channel.eventLoop)
         let producer = Producer(
             configuration: ProducerConfiguration(bootstrap: [BrokerAddress("127.0.0.1:1")!]), eventLoop: channel.eventLoop)
@@ -67,6 +81,7 @@ struct Seam {
             producer: producer, engine: engine, metrics: .none, logger: Logger(label: "test"), version: "test 1.0",
             limits: limits, maxFrameBytes: 1 << 20, clock: ManualClock().clock, authorization: Authorization(.init()))
         try channel.pipeline.syncOperations.addHandler(counter)
+        if let inFront { try channel.pipeline.syncOperations.addHandler(inFront) }
         let connection = ConnectionHandler(shared: shared, peer: nil)
         handler.value = connection
         try channel.pipeline.syncOperations.addHandler(connection)
@@ -163,6 +178,16 @@ struct ConnectionHandlerSeamTests {
         let replies = try seam.replies()
         #expect(replies.map(\.ref) == [1, 2, 3])
         #expect(replies.last?.kind == .pong(version: "test 1.0"))
+    }
+
+    @Test("a flush that SwiftNIO re-enters (writability changing inside the write) sends each reply once")
+    func reentrantFlushSendsOnce() throws {
+        let seam = try Seam(inFront: WritabilityInsideFlush())
+        try seam.read([Seam.produce(1, partition: 0), SluiceRequest(ref: 2, kind: .ping)])
+        let sink = try #require(seam.engine.sink)
+        sink.deliverNow([.buffered(ref: 1, partition: 0)])
+        sink.deliverNow([.outcome(ref: 1, .success(3))])
+        #expect(try seam.replies().map(\.ref) == [1, 2, 1])
     }
 
     @Test("a closed connection's handler is freed: at once without calls, else once its last call has its outcome")

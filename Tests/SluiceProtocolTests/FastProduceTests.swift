@@ -113,7 +113,7 @@ struct FastProduceTests {
         return ByteBuffer(bytes: w.bytes)
     }
 
-    @Test("encodings the fast path leaves to protobuf-c: a repeated field, an unknown field, both partitioning members, an unknown partitioner, a NUL or invalid UTF-8 in the topic, an 11-byte varint, another kind")
+    @Test("encodings the fast path leaves to protobuf-c: a repeated field, an unknown field, both partitioning members, an unknown partitioner, a NUL or invalid UTF-8 in the topic, an 11-byte varint, a 6-byte tag or length, another kind")
     func declined() throws {
         var cases: [(String, ByteBuffer)] = []
         var dupRef = PBWriter()
@@ -132,6 +132,10 @@ struct FastProduceTests {
         longVarint.bytes.append(contentsOf: [0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00])
         longVarint.message(2) { p in p.string(1, "t") }
         cases.append(("11-byte varint", ByteBuffer(bytes: longVarint.bytes)))
+        // protobuf-c reads tags and length prefixes of at most five bytes: these two,
+        // small values in six, are malformed to it.
+        cases.append(("6-byte tag", ByteBuffer(bytes: bytes(hex: "88 80 80 80 80 00 07 12 05 0A 01 74 22 00"))))
+        cases.append(("6-byte length", ByteBuffer(bytes: bytes(hex: "08 07 12 85 80 80 80 80 00 0A 01 74 22 00"))))
         var twoKinds = PBWriter()
         twoKinds.message(2) { p in p.string(1, "t") }
         twoKinds.message(3) { p in p.string(1, "t") }
@@ -174,6 +178,12 @@ struct FastProduceTests {
                 ProducerRecord(key: nil, value: ByteBuffer(), headers: [], timestamp: 8),
             ])
         #expect(fast == SluiceRequest(ref: 99, kind: .produce(expected)))
+
+        // A five-byte tag and a five-byte length, as long as protobuf-c reads them.
+        let fiveByte = ByteBuffer(bytes: bytes(hex: "88 80 80 80 00 07 12 85 80 80 80 00 0A 01 74 22 00"))
+        let taken = try #require(Self.fast(fiveByte))
+        #expect(taken == (try Self.slow(fiveByte)))
+        #expect(taken.ref == 7)
 
         var noTopic = PBWriter()
         noTopic.message(3) { p in p.message(4) { r in r.bytes(2, [1]) } }

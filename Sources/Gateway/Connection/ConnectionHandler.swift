@@ -294,13 +294,16 @@ final class ConnectionHandler: ChannelDuplexHandler {
     }
 
     private func flushNow(_ context: ChannelHandlerContext) {
-        guard let readable = pendingOut?.readableBytes, readable > 0 else { return }
-        context.writeAndFlush(wrapOutboundOut(pendingOut!), promise: nil)
-        if pendingOut!.capacity > Self.keptOutCapacity {
-            pendingOut = nil
-        } else {
+        guard var out = pendingOut, out.readableBytes > 0 else { return }
+        // Taken out before the write: SwiftNIO may call back into this handler inside it
+        // (writability crossing the high watermark, a write error closing the channel),
+        // and a flush from there must not find these bytes still pending.
+        pendingOut = nil
+        context.writeAndFlush(wrapOutboundOut(out), promise: nil)
+        if pendingOut == nil && out.capacity <= Self.keptOutCapacity {
             // Unique again if the bytes were written; if not, a fresh buffer (no copy).
-            pendingOut!.clear()
+            out.clear()
+            pendingOut = out
         }
     }
 
