@@ -220,13 +220,7 @@ extension SluiceCodec {
     private static func forEachRecord(
         _ bytes: UnsafeRawBufferPointer, _ produce: Range<Int>, _ body: (RecordFields) -> Void
     ) {
-        var reader = ProtoReader(bytes, produce)
-        while !reader.isAtEnd, let tag = reader.tag() {
-            guard tag.field == 4 else {
-                reader.skip(wireType: tag.wireType)
-                continue
-            }
-            guard let range = reader.lengthDelimited() else { return }
+        forEachField4(bytes, produce) { range in
             var fields = RecordFields(range: range)
             var record = ProtoReader(bytes, range)
             while !record.isAtEnd, let t = record.tag() {
@@ -245,13 +239,7 @@ extension SluiceCodec {
     private static func forEachHeader(
         _ bytes: UnsafeRawBufferPointer, _ record: Range<Int>, _ body: (Range<Int>?, Range<Int>?) -> Void
     ) {
-        var reader = ProtoReader(bytes, record)
-        while !reader.isAtEnd, let tag = reader.tag() {
-            guard tag.field == 4 else {
-                reader.skip(wireType: tag.wireType)
-                continue
-            }
-            guard let range = reader.lengthDelimited() else { return }
+        forEachField4(bytes, record) { range in
             var key: Range<Int>?
             var value: Range<Int>?
             var header = ProtoReader(bytes, range)
@@ -263,6 +251,22 @@ extension SluiceCodec {
                 }
             }
             body(key, value)
+        }
+    }
+
+    /// Calls `body` with the range of each field 4 of a checked message, in order: the
+    /// records of a Produce, the headers of a Record.
+    private static func forEachField4(
+        _ bytes: UnsafeRawBufferPointer, _ message: Range<Int>, _ body: (Range<Int>) -> Void
+    ) {
+        var reader = ProtoReader(bytes, message)
+        while !reader.isAtEnd, let tag = reader.tag() {
+            guard tag.field == 4 else {
+                reader.skip(wireType: tag.wireType)
+                continue
+            }
+            guard let range = reader.lengthDelimited() else { return }
+            body(range)
         }
     }
 }
