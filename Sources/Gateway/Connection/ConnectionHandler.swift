@@ -81,7 +81,10 @@ final class ConnectionHandler: ChannelDuplexHandler {
         self.logger = logger
         self.metrics = ConnectionMetrics(shared.metrics, peerUid: peer?.uid)
         self.frames = InboundFrames(maxFrameBytes: shared.maxFrameBytes)
+        shared.handlerCreated()
     }
+
+    deinit { shared.handlerFreed() }
 
     // MARK: channel events
 

@@ -16,6 +16,17 @@ package final class GatewayShared: Sendable {
     package let authorization: Authorization
     /// Where the gateway's shutdown is; connections accepted late read it.
     let phase = NIOLockedValueBox(Phase.serving)
+    /// Connection handlers in memory (taken once when a connection opens and once when
+    /// its handler is freed, not per call).
+    private let handlers = NIOLockedValueBox(0)
+
+    /// Connection handlers in memory: the open connections, and the closed ones whose
+    /// calls have not all ended yet. Nothing more: a closed connection whose calls all
+    /// ended is freed.
+    package var handlersInMemory: Int { handlers.withLockedValue { $0 } }
+
+    func handlerCreated() { handlers.withLockedValue { $0 += 1 } }
+    func handlerFreed() { handlers.withLockedValue { $0 -= 1 } }
 
     enum Phase: Sendable { case serving, draining, closing }
 

@@ -489,8 +489,15 @@ package struct PartitionBuffer<Call: PartitionCall> {
         actions.append(.wakeUp(at: due))
     }
 
+    /// Drops the entries before `bufferHead` (already in batches) once they are most of
+    /// the array, and all of them once it is drained: each holds its call, whose records
+    /// and whose client's sink (a closed connection's whole handler) would otherwise stay
+    /// in memory until the partition's next calls.
     private mutating func compactBuffer() {
-        if bufferHead > 64 && bufferHead * 2 > buffer.count {
+        if bufferHead == buffer.count {
+            buffer.removeAll(keepingCapacity: true)
+            bufferHead = 0
+        } else if bufferHead > 64 && bufferHead * 2 > buffer.count {
             buffer.removeFirst(bufferHead)
             bufferHead = 0
         }
@@ -543,7 +550,11 @@ package struct PartitionBuffer<Call: PartitionCall> {
             buffer.append(Entry(call: call, bufferedAt: now))
             actions.append(.buffered(call))
         }
-        if pendingHead > 64 && pendingHead * 2 > pending.count {
+        // As `compactBuffer`.
+        if pendingHead == pending.count {
+            pending.removeAll(keepingCapacity: true)
+            pendingHead = 0
+        } else if pendingHead > 64 && pendingHead * 2 > pending.count {
             pending.removeFirst(pendingHead)
             pendingHead = 0
         }

@@ -133,6 +133,7 @@ struct GatewayWriteAndCloseTests {
         try await client.send((1...calls).map {
             S.produce(UInt64($0), topic: "burst", partition: Int32($0 % 2), records: [S.record("b\($0)")], noAck: noAck)
         })
+        #expect(app.server.shared.handlersInMemory >= 1)
         await client.close()
         let consumed = try await Consumer.readAll(bootstrap: tansu.bootstrap, topic: "burst", expect: calls + 2, idleMs: 5000, timeoutS: 60)
         let values = Set(consumed.compactMap(\.valueString))
@@ -143,6 +144,11 @@ struct GatewayWriteAndCloseTests {
             await app.producer.flush()
             let text = app.registry.emitToString()
             return Self.sum(text, "sluice_calls_total") == Double(calls + 2) && Self.sum(text, "sluice_acks_total") == Double(calls + 2)
+        }
+        // And nothing of the two closed connections stays in memory once their calls
+        // ended (the handler and its engine sink held each other, before).
+        try await waitUntil(timeout: 10, "the closed connections' handlers freed") {
+            app.server.shared.handlersInMemory == 0
         }
         await app.shutdown()
     }

@@ -366,3 +366,49 @@ struct Harness {
         #expect(h.producerIdResets == 1)
     }
 }
+
+/// A call holding an object, to see whether the buffer still holds the call.
+private final class CallToken {}
+
+private struct TokenCall: PartitionCall {
+    let token: CallToken
+    var byteSize: Int { 100 }
+    var recordCount: Int { 1 }
+}
+
+private final class WeakToken {
+    weak var value: CallToken?
+    init(_ value: CallToken) { self.value = value }
+}
+
+@Suite struct PartitionBufferRetentionTests {
+    /// A partition producer's call holds its client's sink, and through it a closed
+    /// connection's whole handler: a drained buffer must not keep any.
+    @Test("once its calls are sealed and acked, a drained buffer holds none of them")
+    func drainedBufferHoldsNoCalls() {
+        var buffer = PartitionBuffer<TokenCall>(settings: ProducerSettings(), idempotent: false)
+        let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var refs: [WeakToken] = []
+        var sent: [UInt64] = []
+        func perform(_ actions: [PartitionBuffer<TokenCall>.Action]) {
+            for case .send(let batch) in actions {
+                buffer.written(attemptId: batch.attemptId)
+                sent.append(batch.attemptId)
+            }
+        }
+        do {
+            // One on the wire (the default on-wire limit), two behind it in the buffer.
+            for _ in 0..<3 {
+                let token = CallToken()
+                refs.append(WeakToken(token))
+                perform(buffer.enqueue(TokenCall(token: token), now: now))
+            }
+            #expect(sent.count == 1)
+            perform(buffer.sendCompleted(attemptId: sent[0], outcome: .success(baseOffset: 0), now: now))
+            #expect(sent.count == 2)
+            perform(buffer.sendCompleted(attemptId: sent[1], outcome: .success(baseOffset: 1), now: now))
+        }
+        #expect(buffer.isEmpty)
+        #expect(refs.allSatisfy { $0.value == nil }, "calls still held: \(refs.filter { $0.value != nil }.count)")
+    }
+}
