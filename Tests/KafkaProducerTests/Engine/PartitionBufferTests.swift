@@ -411,4 +411,37 @@ private final class WeakToken {
         #expect(buffer.isEmpty)
         #expect(refs.allSatisfy { $0.value == nil }, "calls still held: \(refs.filter { $0.value != nil }.count)")
     }
+
+    @Test("calls held for room and moved into the buffer later are not kept either")
+    func drainedPendingHoldsNoCalls() {
+        var settings = ProducerSettings()
+        settings.partitionBufferLimit = 1
+        var buffer = PartitionBuffer<TokenCall>(settings: settings, idempotent: false)
+        let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+        var refs: [WeakToken] = []
+        var sent: [UInt64] = []
+        func perform(_ actions: [PartitionBuffer<TokenCall>.Action]) {
+            for case .send(let batch) in actions {
+                buffer.written(attemptId: batch.attemptId)
+                sent.append(batch.attemptId)
+            }
+        }
+        do {
+            // One on the wire, one in the buffer, one held for room.
+            for _ in 0..<3 {
+                let token = CallToken()
+                refs.append(WeakToken(token))
+                perform(buffer.enqueue(TokenCall(token: token), now: now))
+            }
+            #expect(buffer.pendingCount == 1)
+            var answered = 0
+            while answered < sent.count {
+                perform(buffer.sendCompleted(attemptId: sent[answered], outcome: .success(baseOffset: Int64(answered)), now: now))
+                answered += 1
+            }
+            #expect(answered == 3)
+        }
+        #expect(buffer.isEmpty)
+        #expect(refs.allSatisfy { $0.value == nil }, "calls still held: \(refs.filter { $0.value != nil }.count)")
+    }
 }
