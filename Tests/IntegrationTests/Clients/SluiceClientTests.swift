@@ -2,6 +2,7 @@ import Foundation
 import Gateway
 import NIOConcurrencyHelpers
 import NIOCore
+import NIOPosix
 import SluiceClient
 import Testing
 
@@ -160,8 +161,16 @@ struct SluiceClientTests {
         // A peer outside allowed_uids is refused at connect, with the gateway's code.
         let other = try await T.sluiced(bootstrap: tansu.bootstrap, config: "[security]\nallowed_uids = [\(uid + 4242)]\n")
         defer { other.stop() }
-        let refused = await clientError { try await SluiceClient.connect(path: other.socket) }
+        // On a loop of its own, with time to spare: CI once saw this handshake go
+        // unanswered for 5 s while another suite drove 50,000 calls through the shared
+        // loops of this process (the refusal was logged by sluiced at once).
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
+        var isolated = SluiceClient.Configuration()
+        isolated.eventLoopGroup = group
+        isolated.connectTimeout = .seconds(15)
+        let refused = await clientError { try await SluiceClient.connect(path: other.socket, configuration: isolated) }
         #expect(refused?.code == .notAuthorized, "\(String(describing: refused))")
+        try? await group.shutdownGracefully()
         let nobody = await clientError { try await SluiceClient.connect(path: other.socket + ".none") }
         #expect(nobody?.code == .connectFailed && nobody?.message.contains(other.socket + ".none") == true)
     }
