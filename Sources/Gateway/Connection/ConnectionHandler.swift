@@ -39,9 +39,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     private var timers: [UInt64: Scheduled<Void>] = [:]
     /// Replies not yet written. Kept from flush to flush: once SwiftNIO has written a
     /// flush's bytes (at once, unless the socket is full) the buffer is this handler's
-    /// alone again and is reused, where a new one per event was a 4 KiB allocation, and
-    /// in glibc every allocation of that size first consolidates the freed small chunks
-    /// (about 2.5% of the gateway's CPU at one record per call).
+    /// alone again and is reused, where a new one per event was a 4 KiB allocation (and
+    /// in glibc an allocation of that size first consolidates the freed small chunks).
     @exclusivity(unchecked) private var pendingOut: ByteBuffer?
     /// A reply buffer grown past this is not kept (a connection's idle memory).
     private static let keptOutCapacity = 64 * 1024

@@ -381,67 +381,70 @@ private final class WeakToken {
     init(_ value: CallToken) { self.value = value }
 }
 
+/// A buffer of `TokenCall`s whose sends are written at once, with weak references to
+/// every call's token.
+private struct RetentionRig {
+    var buffer: PartitionBuffer<TokenCall>
+    let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
+    var refs: [WeakToken] = []
+    var sent: [UInt64] = []
+
+    init(_ settings: ProducerSettings = ProducerSettings()) {
+        buffer = PartitionBuffer(settings: settings, idempotent: false)
+    }
+
+    mutating func perform(_ actions: [PartitionBuffer<TokenCall>.Action]) {
+        for case .send(let batch) in actions {
+            buffer.written(attemptId: batch.attemptId)
+            sent.append(batch.attemptId)
+        }
+    }
+
+    /// Enqueues a call whose token only the buffer holds.
+    mutating func produce() {
+        let token = CallToken()
+        refs.append(WeakToken(token))
+        perform(buffer.enqueue(TokenCall(token: token), now: now))
+    }
+
+    mutating func ack(_ index: Int) {
+        perform(buffer.sendCompleted(attemptId: sent[index], outcome: .success(baseOffset: Int64(index)), now: now))
+    }
+
+    var held: Int { refs.filter { $0.value != nil }.count }
+}
+
 @Suite struct PartitionBufferRetentionTests {
     /// A partition producer's call holds its client's sink, and through it a closed
     /// connection's whole handler: a drained buffer must not keep any.
     @Test("once its calls are sealed and acked, a drained buffer holds none of them")
     func drainedBufferHoldsNoCalls() {
-        var buffer = PartitionBuffer<TokenCall>(settings: ProducerSettings(), idempotent: false)
-        let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
-        var refs: [WeakToken] = []
-        var sent: [UInt64] = []
-        func perform(_ actions: [PartitionBuffer<TokenCall>.Action]) {
-            for case .send(let batch) in actions {
-                buffer.written(attemptId: batch.attemptId)
-                sent.append(batch.attemptId)
-            }
-        }
-        do {
-            // One on the wire (the default on-wire limit), two behind it in the buffer.
-            for _ in 0..<3 {
-                let token = CallToken()
-                refs.append(WeakToken(token))
-                perform(buffer.enqueue(TokenCall(token: token), now: now))
-            }
-            #expect(sent.count == 1)
-            perform(buffer.sendCompleted(attemptId: sent[0], outcome: .success(baseOffset: 0), now: now))
-            #expect(sent.count == 2)
-            perform(buffer.sendCompleted(attemptId: sent[1], outcome: .success(baseOffset: 1), now: now))
-        }
-        #expect(buffer.isEmpty)
-        #expect(refs.allSatisfy { $0.value == nil }, "calls still held: \(refs.filter { $0.value != nil }.count)")
+        var rig = RetentionRig()
+        // One on the wire (the default on-wire limit), two behind it in the buffer.
+        for _ in 0..<3 { rig.produce() }
+        #expect(rig.sent.count == 1)
+        rig.ack(0)
+        #expect(rig.sent.count == 2)
+        rig.ack(1)
+        #expect(rig.buffer.isEmpty)
+        #expect(rig.refs.allSatisfy { $0.value == nil }, "calls still held: \(rig.held)")
     }
 
     @Test("calls held for room and moved into the buffer later are not kept either")
     func drainedPendingHoldsNoCalls() {
         var settings = ProducerSettings()
         settings.partitionBufferLimit = 1
-        var buffer = PartitionBuffer<TokenCall>(settings: settings, idempotent: false)
-        let now = NIODeadline.uptimeNanoseconds(1_000_000_000)
-        var refs: [WeakToken] = []
-        var sent: [UInt64] = []
-        func perform(_ actions: [PartitionBuffer<TokenCall>.Action]) {
-            for case .send(let batch) in actions {
-                buffer.written(attemptId: batch.attemptId)
-                sent.append(batch.attemptId)
-            }
+        var rig = RetentionRig(settings)
+        // One on the wire, one in the buffer, one held for room.
+        for _ in 0..<3 { rig.produce() }
+        #expect(rig.buffer.pendingCount == 1)
+        var answered = 0
+        while answered < rig.sent.count {
+            rig.ack(answered)
+            answered += 1
         }
-        do {
-            // One on the wire, one in the buffer, one held for room.
-            for _ in 0..<3 {
-                let token = CallToken()
-                refs.append(WeakToken(token))
-                perform(buffer.enqueue(TokenCall(token: token), now: now))
-            }
-            #expect(buffer.pendingCount == 1)
-            var answered = 0
-            while answered < sent.count {
-                perform(buffer.sendCompleted(attemptId: sent[answered], outcome: .success(baseOffset: Int64(answered)), now: now))
-                answered += 1
-            }
-            #expect(answered == 3)
-        }
-        #expect(buffer.isEmpty)
-        #expect(refs.allSatisfy { $0.value == nil }, "calls still held: \(refs.filter { $0.value != nil }.count)")
+        #expect(answered == 3)
+        #expect(rig.buffer.isEmpty)
+        #expect(rig.refs.allSatisfy { $0.value == nil }, "calls still held: \(rig.held)")
     }
 }
