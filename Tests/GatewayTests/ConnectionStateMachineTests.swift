@@ -37,7 +37,7 @@ extension Array where Element == ConnectionStateMachine.Action {
     var replies: [SluiceReply] {
         compactMap { if case .write(let r) = $0 { return r } else { return nil } }
     }
-    var submissions: [ConnectionStateMachine.Submission] {
+    var submissions: [CallRequest] {
         compactMap { if case .submit(let s) = $0 { return s } else { return nil } }
     }
     var reads: Int { filter { if case .read = $0 { return true } else { return false } }.count }
@@ -84,7 +84,6 @@ struct ConnectionStateMachineTests {
         #expect(s.count == 1)
         #expect(s.first?.topic == "orders")
         #expect(s.first?.partition == .explicit(3))
-        #expect(s.first?.noAck == false)
         #expect(s.first?.records.map(\.timestamp) == [d.clock.wallMilliseconds, 123])
         let a2 = d.machine.submitted(ref: 1, .success(3))
         #expect(a2.replies == [SluiceReply(ref: 1, kind: .buffered(partition: 3))])

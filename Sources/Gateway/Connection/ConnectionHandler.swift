@@ -164,11 +164,14 @@ final class ConnectionHandler: ChannelDuplexHandler {
             // Timestamp 0 is stamped at decoding (stamping later would copy the records).
             let request = try SluiceCodec.decodeRequest(
                 frame, allocator: context.channel.allocator, defaultTimestamp: readWallMilliseconds, arena: arena)
-            machine.received(request, into: &readActions)
-            // Inside a read nothing performed here re-enters this handler (calls and
-            // replies wait for the read's end), so the array can be reused.
-            perform(readActions)
-            readActions.removeAll(keepingCapacity: true)
+            // Taken out while performed (a swap, no copy): performing moves the actions
+            // out of it, and the property is then free should anything re-enter.
+            var actions: [ConnectionStateMachine.Action] = []
+            swap(&actions, &readActions)
+            machine.received(request, into: &actions)
+            perform(&actions)
+            actions.removeAll(keepingCapacity: true)
+            swap(&actions, &readActions)
         } catch {
             perform(machine.undecodable(error))
         }
@@ -240,8 +243,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
 
     /// Performs the actions of one event; at its end (or at the end of the read), hands
     /// the calls over and writes the replies with one flush.
-    private func perform(_ actions: [ConnectionStateMachine.Action]) {
-        guard let context else {
+    private func perform(_ actions: consuming [ConnectionStateMachine.Action]) {
+        var actions = consume actions
+        perform(&actions)
+    }
+
+    /// The same, moving each action out of `actions` (left holding `.read`s) instead of
+    /// copying it: a copy retained every reply, record array and topic it carried and
+    /// released them again with the array, the largest share of this handler's
+    /// retain/release traffic at one record per call.
+    private func perform(_ actions: inout [ConnectionStateMachine.Action]) {
+        guard let context, let loop else {
             // The channel is gone; its calls still end in the engine and are counted.
             guard let loop else { return }
             for case .observe(let observation) in actions { metrics.observe(observation, loop: loop) }
@@ -249,15 +261,17 @@ final class ConnectionHandler: ChannelDuplexHandler {
             releaseSinkIfDone()
             return
         }
-        for action in actions {
-            switch action {
+        for i in actions.indices {
+            var action = ConnectionStateMachine.Action.read
+            swap(&action, &actions[i])
+            switch consume action {
             case .write(let reply):
                 if closing { continue }
                 if pendingOut == nil { pendingOut = context.channel.allocator.buffer(capacity: 4096) }
                 SluiceCodec.encodeReply(reply, into: &pendingOut!)
-            case .submit(let s):
+            case .submit(let request):
                 if submissions.isEmpty { submissions.reserveCapacity(lastSubmissionCount) }
-                submissions.append(CallRequest(ref: s.ref, topic: s.topic, partition: s.partition, records: s.records))
+                submissions.append(request)
             case .fetchMetadata(let ref, let topic):
                 fetchMetadata(ref: ref, topic: topic, context: context)
             case .startTimer(let id, let deadline):
@@ -276,7 +290,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 flushNow(context)
                 closeAfterFlush(context)
             case .observe(let observation):
-                metrics.observe(observation, loop: context.eventLoop)
+                metrics.observe(observation, loop: loop)
             }
         }
         if !reading { endOfEvent(context) }

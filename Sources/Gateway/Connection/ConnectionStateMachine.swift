@@ -57,14 +57,6 @@ package struct ConnectionStateMachine {
     /// A produce call to hand to the engine; answer with the engine's events
     /// (`engine(_:)`: held, buffered or refused, outcome), or one at a time with
     /// `submitted(ref:_:)` and `outcome(ref:_:)`.
-    package struct Submission: Sendable {
-        package var ref: UInt64
-        package var topic: String
-        package var partition: PartitionChoice
-        package var records: [ProducerRecord]
-        package var noAck: Bool
-    }
-
     /// Something for the metrics.
     package enum Observation: Sendable, Equatable {
         /// A request was read (kind: produce, produce_no_ack, sync_wait, ping, metadata,
@@ -87,7 +79,7 @@ package struct ConnectionStateMachine {
         case write(SluiceReply)
         /// Hand this call to the engine (the handler hands the calls of one event over
         /// together, in order).
-        case submit(Submission)
+        case submit(CallRequest)
         /// Ask the engine for a topic's partition count; answer with `metadataResult`.
         case fetchMetadata(ref: UInt64, topic: String)
         /// Call `timerFired(id)` at `deadline`.
@@ -515,10 +507,17 @@ package struct ConnectionStateMachine {
             fail(ref: 0, .invalidRequest, "\(kind) call to topic \(produce.topic) has ref 0; produce refs must be non-zero", into: &actions)
             return
         }
+        // By index, not `for r in`: an iterator hands out copies, a retain and release of
+        // each record's key, value and headers (a tenth of this function's cost at one
+        // record per call, counted with uprobes on swift_retain).
         var bytes = 0
-        for r in produce.records {
-            bytes += (r.key?.readableBytes ?? 0) + (r.value?.readableBytes ?? 0)
-            for h in r.headers { bytes += h.key.utf8.count + (h.value?.readableBytes ?? 0) }
+        var unstamped = false
+        for i in produce.records.indices {
+            bytes += (produce.records[i].key?.readableBytes ?? 0) + (produce.records[i].value?.readableBytes ?? 0)
+            if !produce.records[i].headers.isEmpty {
+                for h in produce.records[i].headers { bytes += h.key.utf8.count + (h.value?.readableBytes ?? 0) }
+            }
+            if produce.records[i].timestamp == 0 { unstamped = true }
         }
         // Entered before it is checked, so that the common case hashes the ref once: a
         // duplicate gets its entry back, and a call refused below is taken out again.
@@ -559,7 +558,7 @@ package struct ConnectionStateMachine {
         case .partitioner(.hash), .unset: partition = .partitioner(.hash)
         }
         var records = produce.records
-        if records.contains(where: { $0.timestamp == 0 }) {
+        if unstamped {
             let now = clock.wallMilliseconds()
             for i in records.indices where records[i].timestamp == 0 { records[i].timestamp = now }
         }
@@ -568,7 +567,7 @@ package struct ConnectionStateMachine {
         if noAck { unfinishedNoAck += 1 }
         unadmitted += 1
         unadmittedBytes += bytes
-        actions.append(.submit(Submission(ref: ref, topic: produce.topic, partition: partition, records: records, noAck: noAck)))
+        actions.append(.submit(CallRequest(ref: ref, topic: produce.topic, partition: partition, records: records)))
     }
 
     /// Handles what was read behind produce calls not yet admitted, in order: produce

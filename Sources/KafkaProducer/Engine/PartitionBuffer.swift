@@ -236,9 +236,13 @@ package struct PartitionBuffer<Call: PartitionCall> {
 
     /// A caller produces a call; the actions are appended to `actions` (which a caller
     /// may reuse from call to call: one array allocation less per call).
-    package mutating func enqueue(_ call: Call, now: NIODeadline, into actions: inout [Action]) {
+    /// Returns whether the call went into the buffer at once (its `.buffered` is among
+    /// the actions); false when it waits for room.
+    @discardableResult
+    package mutating func enqueue(_ call: Call, now: NIODeadline, into actions: inout [Action]) -> Bool {
         expire(now: now, into: &actions)
-        if pendingCount == 0 && bufferCallCount < settings.partitionBufferLimit {
+        let bufferedNow = pendingCount == 0 && bufferCallCount < settings.partitionBufferLimit
+        if bufferedNow {
             buffer.append(Entry(call: call, bufferedAt: now))
             actions.append(.buffered(call))
         } else {
@@ -246,6 +250,7 @@ package struct PartitionBuffer<Call: PartitionCall> {
         }
         trySend(now: now, into: &actions)
         scheduleWakeUp(now: now, into: &actions)
+        return bufferedNow
     }
 
     /// A wake-up asked for by `.wakeUp` came (or any other moment worth re-checking).
@@ -626,19 +631,38 @@ package struct PartitionBuffer<Call: PartitionCall> {
         // Which calls go in is decided first and the array allocated once at its size:
         // grown append by append, its larger steps (a batch of hundreds of calls) were
         // allocations that each made glibc consolidate every freed small chunk first.
+        // The entries' fields are read in place: a copy of an entry retains its call's
+        // references and releases them again.
         var end = bufferHead
         while end < buffer.count {
-            let entry = buffer[end]
-            if end > bufferHead && (bytes + entry.call.byteSize > settings.maxBatchSize || entry.bufferedAt > youngest) { break }
-            bytes += entry.call.byteSize
-            records += entry.call.recordCount
+            let size = buffer[end].call.byteSize
+            if end > bufferHead && (bytes + size > settings.maxBatchSize || buffer[end].bufferedAt > youngest) { break }
+            bytes += size
+            records += buffer[end].call.recordCount
             end += 1
         }
-        var calls: [Call] = []
-        calls.reserveCapacity(end - bufferHead)
-        for i in bufferHead..<end { calls.append(buffer[i].call) }
-        bufferHead = end
-        compactBuffer()
+        let calls: [Call]
+        if end == buffer.count {
+            // The batch takes the rest of the buffer (the common case): its calls are
+            // moved out from the back, no retain or release, and what is left before the
+            // head (already sealed) is let go with them.
+            let count = end - bufferHead
+            calls = [Call](unsafeUninitializedCapacity: count) { storage, initialized in
+                for i in stride(from: count - 1, through: 0, by: -1) {
+                    (storage.baseAddress! + i).initialize(to: buffer.removeLast().call)
+                }
+                initialized = count
+            }
+            buffer.removeAll(keepingCapacity: true)
+            bufferHead = 0
+        } else {
+            var copied: [Call] = []
+            copied.reserveCapacity(end - bufferHead)
+            for i in bufferHead..<end { copied.append(buffer[i].call) }
+            calls = copied
+            bufferHead = end
+            compactBuffer()
+        }
         var baseSequence: Int32 = -1
         if idempotent {
             baseSequence = nextSequence

@@ -97,16 +97,15 @@ actor PartitionProducer {
             actions.removeAll(keepingCapacity: true)
             enqueueActions = actions
         }
-        buffer.enqueue(call, now: now, into: &actions)
-        // Buffered at once, its `.buffered` comes first; only a held call is remembered
-        // (the common case hashes nothing).
-        if case .buffered(let first)? = actions.first, first.id == call.id {
-            perform(actions)
+        // Only a held call is remembered (the common case hashes nothing).
+        let id = call.id
+        if buffer.enqueue(call, now: now, into: &actions) {
+            perform(&actions)
             return true
         }
-        held.insert(call.id)
-        perform(actions)
-        return !held.contains(call.id)
+        held.insert(id)
+        perform(&actions)
+        return !held.contains(id)
     }
 
     /// After a restart, resends the batches that were on the wire when the process died
@@ -146,7 +145,15 @@ actor PartitionProducer {
 
     // MARK: performing actions
 
-    private func perform(_ actions: [PartitionBuffer<ProduceCall>.Action]) {
+    private func perform(_ actions: consuming [PartitionBuffer<ProduceCall>.Action]) {
+        var actions = consume actions
+        perform(&actions)
+    }
+
+    /// The same, moving each action out of `actions` instead of copying it (a copy
+    /// retained the call's records and sink, or the batch's calls, and released them
+    /// again with the array). What is left in `actions` are placeholders.
+    private func perform(_ actions: inout [PartitionBuffer<ProduceCall>.Action]) {
         // Holders released by these actions; the core admits what waited behind them
         // once this partition is done performing (re-entering it midway could send a
         // later batch before an earlier one).
@@ -155,8 +162,11 @@ actor PartitionProducer {
         // entered the buffer (room for calls waiting in the spool).
         var spoolDone: [UInt64] = []
         var spoolRoom = false
-        for action in actions {
-            switch action {
+        for i in actions.indices {
+            // Any payload-free case serves as the placeholder; it is never performed.
+            var action = PartitionBuffer<ProduceCall>.Action.refreshMetadata
+            swap(&action, &actions[i])
+            switch consume action {
             case .buffered(let call):
                 let wasHeld = !held.isEmpty && held.remove(call.id) != nil
                 if call.spoolSequence == nil {
