@@ -43,6 +43,8 @@ struct RecordBytes {
     private var first: ByteBuffer
     /// Empty for small calls (no allocation).
     private var more: [ByteBuffer] = []
+    /// `first` is bytes of a `RecordSlab` block, written without copy-on-write.
+    private var inSlab = false
     /// Which buffer `slice` takes from: 0 is `first`, n is `more[n - 1]`.
     private var reading = 0
 
@@ -53,6 +55,24 @@ struct RecordBytes {
         self.parts = []
         self.remaining = total
         self.first = allocator.buffer(capacity: total)
+    }
+
+    /// A call of at most `RecordSlab.maxSharedBytes` bytes, in a block it shares with
+    /// other calls of the connection.
+    init(small total: Int, slab: RecordSlab, allocator: ByteBufferAllocator) {
+        precondition(total <= RecordSlab.maxSharedBytes)
+        self.allocator = allocator
+        self.parts = []
+        self.remaining = total
+        self.first = slab.take(total)
+        self.inSlab = true
+    }
+
+    /// One buffer for a small call: in `slab`'s blocks if it is given and the call small
+    /// enough to share one, else a buffer of its own.
+    static func small(_ total: Int, slab: RecordSlab?, allocator: ByteBufferAllocator) -> RecordBytes {
+        if let slab, total <= RecordSlab.maxSharedBytes { return RecordBytes(small: total, slab: slab, allocator: allocator) }
+        return RecordBytes(small: total, allocator: allocator)
     }
 
     /// Buffers for a call whose non-empty parts have these lengths, in order.
@@ -67,7 +87,11 @@ struct RecordBytes {
     /// Copies the next non-empty part (empty ones are skipped).
     mutating func write(_ bytes: UnsafeRawBufferPointer) {
         guard !bytes.isEmpty else { return }
-        if more.isEmpty, first.writableBytes >= bytes.count {
+        if inSlab {
+            // Within what was taken from the block: past it are the next call's bytes.
+            precondition(bytes.count <= remaining)
+            RecordSlab.write(bytes, into: &first)
+        } else if more.isEmpty, first.writableBytes >= bytes.count {
             first.writeBytes(bytes)
         } else {
             if more.isEmpty || more[more.count - 1].writableBytes < bytes.count {

@@ -17,15 +17,15 @@ import NIOCore
 extension SluiceCodec {
     /// The request, if `frame` is a produce call the fast path takes; nil otherwise.
     static func decodeProduceFast(
-        _ frame: ByteBuffer, allocator: ByteBufferAllocator, defaultTimestamp: Int64
+        _ frame: ByteBuffer, allocator: ByteBufferAllocator, defaultTimestamp: Int64, slab: RecordSlab? = nil
     ) -> SluiceRequest? {
         frame.withUnsafeReadableBytes { bytes in
-            fastProduce(bytes, allocator: allocator, defaultTimestamp: defaultTimestamp)
+            fastProduce(bytes, allocator: allocator, defaultTimestamp: defaultTimestamp, slab: slab)
         }
     }
 
     private static func fastProduce(
-        _ bytes: UnsafeRawBufferPointer, allocator: ByteBufferAllocator, defaultTimestamp: Int64
+        _ bytes: UnsafeRawBufferPointer, allocator: ByteBufferAllocator, defaultTimestamp: Int64, slab: RecordSlab?
     ) -> SluiceRequest? {
         // The Request: ref and one produce kind.
         var request = ProtoReader(bytes, 0..<bytes.count)
@@ -90,7 +90,7 @@ extension SluiceCodec {
         // the records as slices in the same order.
         var recordBytes: RecordBytes
         if total <= RecordBytes.tailBytes {
-            recordBytes = RecordBytes(small: total, allocator: allocator)
+            recordBytes = RecordBytes.small(total, slab: slab, allocator: allocator)
         } else {
             var parts: [Int] = []
             parts.reserveCapacity(recordCount * 2)

@@ -40,6 +40,8 @@ public enum SluiceCodec {
     ///   stamps it"), so that stamping does not copy the records later (0: left as 0).
     /// - Parameter arena: where protobuf-c unpacks the message (reset before returning);
     ///   nil: the system allocator.
+    /// - Parameter slab: where the record bytes of small calls go, several calls to a
+    ///   block (`RecordSlab`); nil: a buffer per call.
     ///
     /// Produce calls of the common shape are read without protobuf-c (`decodeProduceFast`,
     /// the same result); everything else goes through protobuf-c.
@@ -47,12 +49,14 @@ public enum SluiceCodec {
         _ frame: ByteBuffer,
         allocator: ByteBufferAllocator = ByteBufferAllocator(),
         defaultTimestamp: Int64 = 0,
-        arena: UnpackArena? = nil
+        arena: UnpackArena? = nil,
+        slab: RecordSlab? = nil
     ) throws(SluiceProtocolError) -> SluiceRequest {
-        if let request = decodeProduceFast(frame, allocator: allocator, defaultTimestamp: defaultTimestamp) {
+        if let request = decodeProduceFast(frame, allocator: allocator, defaultTimestamp: defaultTimestamp, slab: slab) {
             return request
         }
-        return try decodeRequestWithProtobufC(frame, allocator: allocator, defaultTimestamp: defaultTimestamp, arena: arena)
+        return try decodeRequestWithProtobufC(
+            frame, allocator: allocator, defaultTimestamp: defaultTimestamp, arena: arena, slab: slab)
     }
 
     /// `decodeRequest` with protobuf-c only, never the fast path (tests and the fuzz
@@ -62,7 +66,8 @@ public enum SluiceCodec {
         _ frame: ByteBuffer,
         allocator: ByteBufferAllocator = ByteBufferAllocator(),
         defaultTimestamp: Int64 = 0,
-        arena: UnpackArena? = nil
+        arena: UnpackArena? = nil,
+        slab: RecordSlab? = nil
     ) throws(SluiceProtocolError) -> SluiceRequest {
         // The message is freed (or the arena reset) on every path below.
         let unpacked = frame.withUnsafeReadableBytes { raw in
@@ -84,11 +89,11 @@ public enum SluiceCodec {
         switch message.pointee.kind_case {
         case SLUICE__V1__REQUEST__KIND_PRODUCE:
             return SluiceRequest(
-                ref: ref, kind: .produce(try produce(message.pointee.produce, ref: ref, allocator: allocator, defaultTimestamp: defaultTimestamp)))
+                ref: ref, kind: .produce(try produce(message.pointee.produce, ref: ref, allocator: allocator, defaultTimestamp: defaultTimestamp, slab: slab)))
         case SLUICE__V1__REQUEST__KIND_PRODUCE_NO_ACK:
             return SluiceRequest(
                 ref: ref,
-                kind: .produceNoAck(try produce(message.pointee.produce_no_ack, ref: ref, allocator: allocator, defaultTimestamp: defaultTimestamp)))
+                kind: .produceNoAck(try produce(message.pointee.produce_no_ack, ref: ref, allocator: allocator, defaultTimestamp: defaultTimestamp, slab: slab)))
         case SLUICE__V1__REQUEST__KIND_SYNC_WAIT:
             guard let wait = message.pointee.sync_wait else { throw missing("SyncWait", ref: ref) }
             return SluiceRequest(ref: ref, kind: .syncWait(timeoutMs: wait.pointee.timeout_ms))
@@ -108,7 +113,8 @@ public enum SluiceCodec {
         _ pointer: UnsafeMutablePointer<Sluice__V1__Produce>?,
         ref: UInt64,
         allocator: ByteBufferAllocator,
-        defaultTimestamp: Int64
+        defaultTimestamp: Int64,
+        slab: RecordSlab?
     ) throws(SluiceProtocolError) -> SluiceRequest.Produce {
         guard let produce = pointer?.pointee else { throw missing("Produce", ref: ref) }
         let topic = try string(produce.topic, "Produce.topic", ref: ref)
@@ -151,7 +157,7 @@ public enum SluiceCodec {
         // allow without wasting more than a little (RecordBytes).
         var bytes: RecordBytes
         if total <= RecordBytes.tailBytes {
-            bytes = RecordBytes(small: total, allocator: allocator)
+            bytes = RecordBytes.small(total, slab: slab, allocator: allocator)
         } else {
             var parts: [Int] = []
             parts.reserveCapacity(count * 2)

@@ -68,18 +68,20 @@ public func fuzzRequestDecoder(_ start: UnsafeRawPointer?, _ count: Int) -> CInt
 }
 
 /// Decodes one payload; a request that decodes must survive a re-encode unchanged.
-/// The gateway's way: one arena reused for every payload (it must give the same result).
+/// The gateway's way: one arena reused for every payload, and small calls' record bytes
+/// in shared blocks (it must give the same result).
 nonisolated(unsafe) let arena = UnpackArena(initialBytes: 256)
+nonisolated(unsafe) let slab = RecordSlab()
 
 func checkPayload(_ payload: ByteBuffer) {
-    let pooled = try? SluiceCodec.decodeRequest(payload, arena: arena)
+    let pooled = try? SluiceCodec.decodeRequest(payload, arena: arena, slab: slab)
     guard let request = try? SluiceCodec.decodeRequest(payload) else {
-        precondition(pooled == nil, "decoding with the arena succeeded where the system allocator failed")
+        precondition(pooled == nil, "decoding with the arena and slab succeeded where the system allocator failed")
         precondition(
             (try? SluiceCodec.decodeRequestWithProtobufC(payload)) == nil, "protobuf-c decoded what decodeRequest refused")
         return
     }
-    precondition(pooled == request, "decoding with the arena gave another request")
+    precondition(pooled == request, "decoding with the arena and slab gave another request")
     precondition(
         (try? SluiceCodec.decodeRequestWithProtobufC(payload)) == request, "the produce fast path and protobuf-c disagree")
     var encoded = ByteBuffer()

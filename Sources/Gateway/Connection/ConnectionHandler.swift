@@ -53,6 +53,12 @@ final class ConnectionHandler: ChannelDuplexHandler {
     @exclusivity(unchecked) private var frames: InboundFrames
     /// Where requests are unpacked, reused from frame to frame.
     private let arena = UnpackArena()
+    /// Where small calls' record bytes go, several calls to a block (set with the
+    /// channel's allocator in `handlerAdded`).
+    private var slab: RecordSlab?
+    /// The channel's allocator, taken once: reaching it through the context per frame
+    /// retained and released the channel each time.
+    private var allocator = ByteBufferAllocator()
     /// The actions of one frame, reused from frame to frame.
     @exclusivity(unchecked) private var readActions: [ConnectionStateMachine.Action] = []
     /// Inside a read (between the first `channelRead` and `channelReadComplete`):
@@ -90,6 +96,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.loop = context.eventLoop
+        self.allocator = context.channel.allocator
+        self.slab = RecordSlab(allocator: allocator)
         let bound = NIOLoopBound(self, eventLoop: context.eventLoop)
         sink = CallSink(loop: context.eventLoop, engineLoop: shared.engine.eventLoop) { events in
             bound.value.delivered(events)
@@ -155,15 +163,15 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 perform(machine.frameTooLarge(claimed: error.claimed))
                 return
             }
-            decode(frame, context: context)
+            decode(frame)
         }
     }
 
-    private func decode(_ frame: ByteBuffer, context: ChannelHandlerContext) {
+    private func decode(_ frame: ByteBuffer) {
         do {
             // Timestamp 0 is stamped at decoding (stamping later would copy the records).
             let request = try SluiceCodec.decodeRequest(
-                frame, allocator: context.channel.allocator, defaultTimestamp: readWallMilliseconds, arena: arena)
+                frame, allocator: allocator, defaultTimestamp: readWallMilliseconds, arena: arena, slab: slab)
             // Taken out while performed (a swap, no copy): performing moves the actions
             // out of it, and the property is then free should anything re-enter.
             var actions: [ConnectionStateMachine.Action] = []
@@ -267,7 +275,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             switch consume action {
             case .write(let reply):
                 if closing { continue }
-                if pendingOut == nil { pendingOut = context.channel.allocator.buffer(capacity: 4096) }
+                if pendingOut == nil { pendingOut = allocator.buffer(capacity: 4096) }
                 SluiceCodec.encodeReply(reply, into: &pendingOut!)
             case .submit(let request):
                 if submissions.isEmpty { submissions.reserveCapacity(lastSubmissionCount) }
