@@ -112,22 +112,30 @@ extension SluiceCodec {
             copy(record.value)
             forEachHeader(bytes, record.range) { _, value in copy(value) }
         }
-        var records: [ProducerRecord] = []
-        records.reserveCapacity(recordCount)
-        forEachRecord(bytes, body) { record in
-            let keyLength = record.key?.count ?? 0
-            let key = keyLength == 0 ? nil : recordBytes.slice(length: keyLength)
-            let value = recordBytes.slice(length: record.value?.count ?? 0)
-            var headers: [RecordHeader] = []
-            forEachHeader(bytes, record.range) { key, value in
-                // Checked in the first pass.
-                let name = key.flatMap { checkedString(bytes, $0) } ?? ""
-                headers.append(RecordHeader(key: name, value: recordBytes.slice(length: value?.count ?? 0)))
+        // Each record is built in its place in the array: appended from inside the
+        // closure, it was copied in and the original destroyed (a retain and release of
+        // its value, key and headers, counted with uprobes).
+        let records = [ProducerRecord](unsafeUninitializedCapacity: recordCount) { storage, initialized in
+            forEachRecord(bytes, body) { record in
+                // The same fields the first pass counted.
+                precondition(initialized < recordCount)
+                let keyLength = record.key?.count ?? 0
+                let at = storage.baseAddress! + initialized
+                // Slices straight into the initializer (through locals they were retained
+                // once more and released), the headers added after: their bytes follow
+                // the value's.
+                at.initialize(
+                    to: ProducerRecord(
+                        key: keyLength == 0 ? nil : recordBytes.slice(length: keyLength),
+                        value: recordBytes.slice(length: record.value?.count ?? 0), headers: [],
+                        timestamp: record.timestamp == 0 ? defaultTimestamp : record.timestamp))
+                initialized += 1
+                forEachHeader(bytes, record.range) { key, value in
+                    // Checked in the first pass.
+                    let name = key.flatMap { checkedString(bytes, $0) } ?? ""
+                    at.pointee.headers.append(RecordHeader(key: name, value: recordBytes.slice(length: value?.count ?? 0)))
+                }
             }
-            records.append(
-                ProducerRecord(
-                    key: key, value: value, headers: headers,
-                    timestamp: record.timestamp == 0 ? defaultTimestamp : record.timestamp))
         }
         return makeRequest(ref, noAck, topic, partitioning, records)
     }
