@@ -71,7 +71,10 @@ struct RecordBytes {
     /// One buffer for a small call: in `slab`'s blocks if it is given and the call small
     /// enough to share one, else a buffer of its own.
     static func small(_ total: Int, slab: RecordSlab?, allocator: ByteBufferAllocator) -> RecordBytes {
-        if let slab, total <= RecordSlab.maxSharedBytes { return RecordBytes(small: total, slab: slab, allocator: allocator) }
+        // A call without record bytes takes nothing from a block (it would keep one).
+        if let slab, total > 0, total <= RecordSlab.maxSharedBytes {
+            return RecordBytes(small: total, slab: slab, allocator: allocator)
+        }
         return RecordBytes(small: total, allocator: allocator)
     }
 

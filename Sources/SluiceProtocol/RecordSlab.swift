@@ -33,29 +33,36 @@ public final class RecordSlab {
     public static let maxSharedBytes = 256
 
     private let allocator: ByteBufferAllocator
-    /// The current block. Its writer index marks what has been handed out.
+    /// The current block; its own indices stay at 0 (`handedOut` says what is taken, so
+    /// that no buffer ever claims bytes as readable before they are written).
     private var block: ByteBuffer
+    private var handedOut = 0
 
     public init(allocator: ByteBufferAllocator = ByteBufferAllocator()) {
         self.allocator = allocator
         self.block = allocator.buffer(capacity: 0)
     }
 
-    /// `count` bytes of a block (`count <= maxSharedBytes`), as an empty buffer whose
-    /// writable bytes start there: write them with `RecordSlab.write`, then slice them.
+    /// `count` bytes of a block (`0 < count <= maxSharedBytes`), as a buffer with
+    /// nothing readable whose writable bytes start there: write exactly those bytes with
+    /// `RecordSlab.write`, then slice them.
     func take(_ count: Int) -> ByteBuffer {
-        precondition(count <= Self.maxSharedBytes)
-        if block.capacity - block.writerIndex < count {
+        precondition(count > 0 && count <= Self.maxSharedBytes)
+        if block.capacity - handedOut < count {
             block = allocator.buffer(capacity: Self.blockBytes)
+            handedOut = 0
         }
         var taken = block
-        taken.moveReaderIndex(to: taken.writerIndex)
-        block.moveWriterIndex(forwardBy: count)
+        // Over bytes earlier calls wrote: both indices at the first byte taken.
+        taken.moveWriterIndex(forwardBy: handedOut)
+        taken.moveReaderIndex(forwardBy: handedOut)
+        handedOut += count
         return taken
     }
 
-    /// Appends `bytes` to a buffer that `take` gave, within the bytes it took, without
-    /// copying the block.
+    /// Appends `bytes` to a buffer that `take` gave, without copying the block. The
+    /// caller keeps within the bytes it took (`RecordBytes` counts them): past them are
+    /// the next call's.
     static func write(_ bytes: UnsafeRawBufferPointer, into taken: inout ByteBuffer) {
         guard !bytes.isEmpty else { return }
         precondition(taken.writerIndex + bytes.count <= taken.capacity)

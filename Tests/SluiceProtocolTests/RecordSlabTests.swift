@@ -82,20 +82,20 @@ struct RecordSlabTests {
         #expect(large == Self.produce(ref: 2, values: [Self.value(2, length: RecordSlab.maxSharedBytes + 1)]))
     }
 
-    @Test("writing to one call's record copies it (copy-on-write): the calls sharing its block keep their bytes")
-    func writesStayWithTheirHolder() throws {
+    @Test("a call of exactly maxSharedBytes shares; a block filled to its last byte hands the next call a new one")
+    func boundaries() throws {
         let slab = RecordSlab()
-        let first = try SluiceCodec.decodeRequest(payload(of: Self.produce(ref: 1, values: [[1, 2, 3]])), slab: slab)
-        let second = try SluiceCodec.decodeRequest(payload(of: Self.produce(ref: 2, values: [[4, 5, 6]])), slab: slab)
-        var value = Self.records(first)[0].value!
-        value.setBytes([9, 9, 9], at: value.readerIndex)
-        value.writeBytes([7, 7])
-        #expect(Array(value.readableBytesView) == [9, 9, 9, 7, 7])
-        #expect(Array(Self.records(first)[0].value!.readableBytesView) == [1, 2, 3])
-        #expect(Array(Self.records(second)[0].value!.readableBytesView) == [4, 5, 6])
-        // And the slab goes on after it.
-        let third = try SluiceCodec.decodeRequest(payload(of: Self.produce(ref: 3, values: [[8]])), slab: slab)
-        #expect(Array(Self.records(third)[0].value!.readableBytesView) == [8])
-        #expect(Array(Self.records(second)[0].value!.readableBytesView) == [4, 5, 6])
+        let length = RecordSlab.maxSharedBytes
+        var addresses: [UInt] = []
+        // Four calls of 256 bytes fill a 1 KiB block exactly; the fifth starts another.
+        for i in 0..<5 {
+            let sent = Self.produce(ref: UInt64(i + 1), values: [Self.value(i, length: length)])
+            let got = try SluiceCodec.decodeRequest(payload(of: sent), slab: slab)
+            #expect(got == sent)
+            addresses.append(Self.address(Self.records(got)[0].value!))
+        }
+        for i in 1..<4 { #expect(addresses[i] == addresses[i - 1] + UInt(length), "call \(i) in the first block") }
+        #expect(addresses[4] != addresses[3] + UInt(length), "the first block is full")
+        #expect(RecordSlab.blockBytes == 4 * length, "the arithmetic above")
     }
 }

@@ -270,6 +270,9 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         for i in actions.indices {
+            // The placeholder left in the array: a case without a payload. It would ask
+            // for a read if performed, but it never is: each index is taken once, and
+            // the array is this call's alone.
             var action = ConnectionStateMachine.Action.read
             swap(&action, &actions[i])
             switch consume action {

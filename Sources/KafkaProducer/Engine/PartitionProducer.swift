@@ -163,7 +163,9 @@ actor PartitionProducer {
         var spoolDone: [UInt64] = []
         var spoolRoom = false
         for i in actions.indices {
-            // Any payload-free case serves as the placeholder; it is never performed.
+            // The placeholder left in the array: a case without a payload (nothing to
+            // retain). It would have effects if performed, but it never is: each index
+            // is taken once, and the array is this call's alone.
             var action = PartitionBuffer<ProduceCall>.Action.refreshMetadata
             swap(&action, &actions[i])
             switch consume action {

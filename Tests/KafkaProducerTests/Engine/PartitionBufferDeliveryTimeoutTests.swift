@@ -33,6 +33,35 @@ import Testing
         #expect(h.buffer.isEmpty)
     }
 
+    /// The partition producer asks `enqueue` whether the call went into the buffer
+    /// (it remembers only held calls): the answer must not depend on what else the
+    /// same `enqueue` decided first, here an expired call's failure.
+    @Test func enqueueSaysWhetherTheCallWasBufferedAtOnce() {
+        var h = Harness {
+            $0.deliveryTimeoutMs = 1_000
+            $0.maxLingerMs = 600_000
+            $0.partitionBufferLimit = 2
+        }
+        h.produce(1)
+        h.now = h.now + .milliseconds(1_000)  // call 1's deadline, no tick in between
+        var actions: [PartitionBuffer<TestCall>.Action] = []
+        #expect(h.buffer.enqueue(TestCall(id: 2), now: h.now, into: &actions))
+        guard case .failed(let expired, _)? = actions.first else {
+            Issue.record("the expired call's failure should come first: \(actions)")
+            return
+        }
+        #expect(expired.map(\.id) == [1])
+        h.perform(actions)
+        #expect(h.released == [1, 2])
+        actions = []
+        #expect(h.buffer.enqueue(TestCall(id: 3), now: h.now, into: &actions))
+        h.perform(actions)
+        actions = []
+        #expect(!h.buffer.enqueue(TestCall(id: 4), now: h.now, into: &actions), "the buffer holds 2 and 3: 4 waits for room")
+        h.perform(actions)
+        #expect(h.released == [1, 2, 3])
+    }
+
     @Test func heldCallsStartTheirClockWhenBuffered() {
         var h = Harness {
             $0.deliveryTimeoutMs = 1_000
