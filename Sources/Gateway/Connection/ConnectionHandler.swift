@@ -256,7 +256,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
         perform(&actions)
     }
 
-    /// The same, moving each action out of `actions` (left holding `.read`s) instead of
+    /// The same, moving each action out of `actions` (left holding `.taken`) instead of
     /// copying it: a copy retained every reply, record array and topic it carried and
     /// released them again with the array, the largest share of this handler's
     /// retain/release traffic at one record per call.
@@ -270,10 +270,7 @@ final class ConnectionHandler: ChannelDuplexHandler {
             return
         }
         for i in actions.indices {
-            // The placeholder left in the array: a case without a payload. It would ask
-            // for a read if performed, but it never is: each index is taken once, and
-            // the array is this call's alone.
-            var action = ConnectionStateMachine.Action.read
+            var action = ConnectionStateMachine.Action.taken
             swap(&action, &actions[i])
             switch consume action {
             case .write(let reply):
@@ -302,6 +299,8 @@ final class ConnectionHandler: ChannelDuplexHandler {
                 closeAfterFlush(context)
             case .observe(let observation):
                 metrics.observe(observation, loop: loop)
+            case .taken:
+                break
             }
         }
         if !reading { endOfEvent(context) }

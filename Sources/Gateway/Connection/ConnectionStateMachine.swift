@@ -90,6 +90,9 @@ package struct ConnectionStateMachine {
         /// Flush what was written, then close the connection.
         case close
         case observe(Observation)
+        /// Never decided by the machine: what the handler leaves in a slot of an action
+        /// array it moved the action out of (no payload, so moving costs no retain).
+        case taken
     }
 
     // MARK: state

@@ -165,6 +165,9 @@ package struct PartitionBuffer<Call: PartitionCall> {
         /// old producer id (the broker lost or refused it): their calls are numbered
         /// afresh under a new one, so each may now be in Kafka twice (at least once).
         case replayFellBack([Call])
+        /// Never decided by the buffer: what a performer leaves in a slot of an action
+        /// array it moved the action out of (no payload, so moving costs no retain).
+        case taken
     }
 
     /// A call with the time it entered the buffer (for linger).

@@ -163,10 +163,7 @@ actor PartitionProducer {
         var spoolDone: [UInt64] = []
         var spoolRoom = false
         for i in actions.indices {
-            // The placeholder left in the array: a case without a payload (nothing to
-            // retain). It would have effects if performed, but it never is: each index
-            // is taken once, and the array is this call's alone.
-            var action = PartitionBuffer<ProduceCall>.Action.refreshMetadata
+            var action = PartitionBuffer<ProduceCall>.Action.taken
             swap(&action, &actions[i])
             switch consume action {
             case .buffered(let call):
@@ -227,6 +224,8 @@ actor PartitionProducer {
             case .withdraw(let attemptId):
                 // Expired while a route was looked for: never written.
                 waitingForRoute.removeAll { $0.attemptId == attemptId }
+            case .taken:
+                break
             case .refreshMetadata:
                 statistics.update { $0.retries += 1 }
                 connection = nil

@@ -54,6 +54,7 @@ struct Harness {
             case .refreshMetadata: metadataRefreshes += 1
             case .resetProducerId: producerIdResets += 1
             case .replayFellBack(let calls): fellBack += calls.map(\.id)
+            case .taken: Issue.record("the buffer decided .taken, which only performers leave behind")
             }
         }
     }
