@@ -40,16 +40,39 @@ struct StickyPartitioningTests {
         // whatever the machine's load: calls of one millisecond share a batch when they
         // share a partition. Without it, batch sizes follow how slowly sends complete,
         // which the load decides.
+        // The same calls go to the random partitioner (what keyless calls did before),
+        // interleaved with the sticky ones in runs of 1,000: a batch's size also follows
+        // the rate of calls, so the two must see the same load (run one after the other,
+        // a CI run once saw the load fall between them and random batches nearly as full).
         let linger: (inout ProducerConfiguration) -> Void = { $0.defaults.maxLingerMs = 1 }
         let sticky = EngineSupport.producer(bootstrap: broker.bootstrap, linger)
-        await sticky.start()
-        let (placed, stickyStats) = try await Self.produce(sticky, topic: "sticky", count: calls, choice: .partitioner(.hash))
-        await sticky.shutdown()
-
-        // The same calls to the random partitioner (what keyless calls did before).
         let random = EngineSupport.producer(bootstrap: broker.bootstrap, linger)
+        await sticky.start()
         await random.start()
-        let (_, randomStats) = try await Self.produce(random, topic: "scattered", count: calls, choice: .partitioner(.random))
+        let stickyOutcomes = EngineSupport.Outcomes()
+        let randomOutcomes = EngineSupport.Outcomes()
+        let value = String(repeating: "v", count: 100)
+        var placed: [Int32] = []
+        placed.reserveCapacity(calls)
+        for start in stride(from: 0, to: calls, by: 1_000) {
+            let run = start..<min(calls, start + 1_000)
+            for i in run {
+                let record = EngineSupport.record(nil, value)
+                placed.append(try await sticky.produce(topic: "sticky", partition: .partitioner(.hash), records: [record]) { stickyOutcomes.record(i, $0) })
+            }
+            for i in run {
+                let record = EngineSupport.record(nil, value)
+                _ = try await random.produce(topic: "scattered", partition: .partitioner(.random), records: [record]) { randomOutcomes.record(i, $0) }
+            }
+        }
+        for outcomes in [stickyOutcomes, randomOutcomes] {
+            #expect(await outcomes.wait(for: calls, seconds: 120))
+            let failed = outcomes.all.values.filter { if case .failure = $0 { return true } else { return false } }
+            #expect(failed.isEmpty, "\(failed.prefix(3))")
+        }
+        let stickyStats = sticky.statistics.snapshot()
+        let randomStats = random.statistics.snapshot()
+        await sticky.shutdown()
         await random.shutdown()
 
         let consumed = try await Consumer.readAll(bootstrap: broker.bootstrap, topic: "sticky", expect: calls, idleMs: 5000, timeoutS: 120)
