@@ -152,7 +152,7 @@ actor PartitionProducer {
 
     /// The same, moving each action out of `actions` instead of copying it (a copy
     /// retained the call's records and sink, or the batch's calls, and released them
-    /// again with the array). What is left in `actions` are placeholders.
+    /// again with the array). What is left in `actions` is `.taken` in every slot.
     private func perform(_ actions: inout [PartitionBuffer<ProduceCall>.Action]) {
         // Holders released by these actions; the core admits what waited behind them
         // once this partition is done performing (re-entering it midway could send a
