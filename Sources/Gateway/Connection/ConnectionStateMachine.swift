@@ -305,7 +305,7 @@ package struct ConnectionStateMachine {
 
     /// The same, appending to `actions` (the handler reuses one array for all the frames
     /// of a read instead of allocating one per frame).
-    package mutating func received(_ request: SluiceRequest, into actions: inout [Action]) {
+    package mutating func received(_ request: consuming SluiceRequest, into actions: inout [Action]) {
         input(.request(request), into: &actions)
     }
 
@@ -318,7 +318,7 @@ package struct ConnectionStateMachine {
         return actions
     }
 
-    private mutating func input(_ input: Input, into actions: inout [Action]) {
+    private mutating func input(_ input: consuming Input, into actions: inout [Action]) {
         guard lifecycle == .open else { return }
         if !backlog.isEmpty || (unadmitted > 0 && !input.isProduce) {
             backlog.append(input)
@@ -327,8 +327,8 @@ package struct ConnectionStateMachine {
         handle(input, into: &actions)
     }
 
-    private mutating func handle(_ input: Input, into actions: inout [Action]) {
-        switch input {
+    private mutating func handle(_ input: consuming Input, into actions: inout [Action]) {
+        switch consume input {
         case .request(let request):
             handle(request, into: &actions)
         case .undecodable(let error):
@@ -340,7 +340,7 @@ package struct ConnectionStateMachine {
         }
     }
 
-    private mutating func handle(_ request: SluiceRequest, into actions: inout [Action]) {
+    private mutating func handle(_ request: consuming SluiceRequest, into actions: inout [Action]) {
         let ref = request.ref
         switch request.kind {
         case .unset:
@@ -504,7 +504,7 @@ package struct ConnectionStateMachine {
 
     // MARK: internals
 
-    private mutating func accept(ref: UInt64, _ produce: SluiceRequest.Produce, noAck: Bool, into actions: inout [Action]) {
+    private mutating func accept(ref: UInt64, _ produce: consuming SluiceRequest.Produce, noAck: Bool, into actions: inout [Action]) {
         let kind = noAck ? "produce_no_ack" : "produce"
         guard ref != 0 else {
             fail(ref: 0, .invalidRequest, "\(kind) call to topic \(produce.topic) has ref 0; produce refs must be non-zero", into: &actions)
@@ -560,7 +560,10 @@ package struct ConnectionStateMachine {
         case .partitioner(.random): partition = .partitioner(.random)
         case .partitioner(.hash), .unset: partition = .partitioner(.hash)
         }
-        var records = produce.records
+        let topic = produce.topic
+        // Moved out, not copied: the request is dead after this (a retain and a release
+        // of the record array per call).
+        var records = (consume produce).records
         if unstamped {
             let now = clock.wallMilliseconds()
             for i in records.indices where records[i].timestamp == 0 { records[i].timestamp = now }
@@ -570,7 +573,7 @@ package struct ConnectionStateMachine {
         if noAck { unfinishedNoAck += 1 }
         unadmitted += 1
         unadmittedBytes += bytes
-        actions.append(.submit(CallRequest(ref: ref, topic: produce.topic, partition: partition, records: records)))
+        actions.append(.submit(CallRequest(ref: ref, topic: topic, partition: partition, records: consume records)))
     }
 
     /// Handles what was read behind produce calls not yet admitted, in order: produce
