@@ -419,7 +419,9 @@ package struct ConnectionStateMachine {
     private mutating func admitted(ref: UInt64, _ result: Result<Int32, ProduceError>, into actions: inout [Action]) {
         // One lookup: the call is changed in place.
         guard let index = calls.index(forKey: ref) else { return }
-        let call = calls.values[index]
+        // The element by index, not `calls.values[index]`: reading through the `values`
+        // view copies it, a retain and a release of the table's storage per call.
+        let call = calls[index].value
         guard !call.phase.isAdmitted else { return }
         if call.phase == .held { heldCount -= 1 }
         unadmitted -= 1

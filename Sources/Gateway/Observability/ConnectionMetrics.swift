@@ -27,8 +27,10 @@ struct ConnectionMetrics {
     private var codeIndex: [String: Int] = [:]
     /// Failure counts by code, the connection's own and its peer's.
     private var codes: [(own: Tally, peer: Tally)] = []
-    private var ackLatency: (any RecorderHandler)?
-    private var ackPhases: GatewayMetrics.AckPhaseTimers?
+    /// The loop's histograms, unretained: `metrics` keeps them alive, and a retained
+    /// reference loaded from `self` was retained and released around every value
+    /// recorded (three per ack).
+    private var histograms: Unmanaged<GatewayMetrics.AckHistograms>?
     private var peer: CallTally
     private let peerLabel: String
     /// Whether any count was added since the last flush.
@@ -58,12 +60,12 @@ struct ConnectionMetrics {
             topics[topicSlot(topic)].acks += 1
             peer.acks += 1
             dirty = true
-            if ackLatency == nil { ackLatency = metrics.ackLatency(loop: loop) }
-            ackLatency!.record(Self.seconds(latency.nanoseconds))
+            histograms(loop)._withUnsafeGuaranteedRef { $0.latency.record(Self.seconds(latency.nanoseconds)) }
         case .ackPhases(let gateway, let broker):
-            if ackPhases == nil { ackPhases = metrics.ackPhases(loop: loop) }
-            ackPhases!.gateway.record(Self.seconds(gateway.nanoseconds))
-            ackPhases!.broker.record(Self.seconds(broker.nanoseconds))
+            histograms(loop)._withUnsafeGuaranteedRef {
+                $0.gateway.record(Self.seconds(gateway.nanoseconds))
+                $0.broker.record(Self.seconds(broker.nanoseconds))
+            }
         case .failed(let code):
             let name = code.protoName
             let slot: Int
@@ -94,6 +96,13 @@ struct ConnectionMetrics {
             codes[i].own.flush()
             codes[i].peer.flush()
         }
+    }
+
+    private mutating func histograms(_ loop: any EventLoop) -> Unmanaged<GatewayMetrics.AckHistograms> {
+        if let histograms { return histograms }
+        let h = Unmanaged.passUnretained(metrics.ackHistograms(loop: loop))
+        histograms = h
+        return h
     }
 
     private mutating func topicSlot(_ name: String) -> Int {

@@ -44,8 +44,7 @@ package final class GatewayMetrics: Sendable {
     /// handlers themselves, not `Recorder`s: `Recorder.record` is generic and not
     /// inlinable, so each value went through an unspecialized conversion to `Double`
     /// (three histograms per ack, about 1% of the gateway's CPU at one record per call).
-    private let ackLatencyByLoop = NIOLockedValueBox([ObjectIdentifier: any RecorderHandler]())
-    private let ackPhasesByLoop = NIOLockedValueBox([ObjectIdentifier: AckPhaseTimers]())
+    private let ackHistogramsByLoop = NIOLockedValueBox([ObjectIdentifier: AckHistograms]())
     /// Counters by peer uid, bounded.
     let peers: PeerMetricsTable
     private let bufferPending: Gauge
@@ -68,10 +67,19 @@ package final class GatewayMetrics: Sendable {
         let acks: Counter
     }
 
-    /// The two parts of the ack latency, of one event loop.
-    struct AckPhaseTimers: Sendable {
+    /// The ack latency histograms of one event loop: the whole latency and its two parts.
+    /// Never freed while the `GatewayMetrics` lives (its table keeps them), which is what
+    /// lets a connection hold them unretained.
+    final class AckHistograms: Sendable {
+        let latency: any RecorderHandler
         let gateway: any RecorderHandler
         let broker: any RecorderHandler
+
+        init(latency: any RecorderHandler, gateway: any RecorderHandler, broker: any RecorderHandler) {
+            self.latency = latency
+            self.gateway = gateway
+            self.broker = broker
+        }
     }
 
     /// Buckets of the ack latency histograms, in seconds.
@@ -135,22 +143,13 @@ package final class GatewayMetrics: Sendable {
 
     // MARK: events
 
-    /// The ack latency histogram of the connections of one event loop.
-    func ackLatency(loop: any EventLoop) -> any RecorderHandler {
-        ackLatencyByLoop.withLockedValue { table in
-            if let t = table[ObjectIdentifier(loop)] { return t }
-            let t = factory.makeRecorder(label: "sluice_ack_latency_seconds", dimensions: [("loop", "\(table.count)")], aggregate: true)
-            table[ObjectIdentifier(loop)] = t
-            return t
-        }
-    }
-
-    /// The ack phase histograms of the connections of one event loop.
-    func ackPhases(loop: any EventLoop) -> AckPhaseTimers {
-        ackPhasesByLoop.withLockedValue { table in
+    /// The ack latency histograms of the connections of one event loop.
+    func ackHistograms(loop: any EventLoop) -> AckHistograms {
+        ackHistogramsByLoop.withLockedValue { table in
             if let t = table[ObjectIdentifier(loop)] { return t }
             let d = [("loop", "\(table.count)")]
-            let t = AckPhaseTimers(
+            let t = AckHistograms(
+                latency: factory.makeRecorder(label: "sluice_ack_latency_seconds", dimensions: d, aggregate: true),
                 gateway: factory.makeRecorder(label: "sluice_ack_gateway_seconds", dimensions: d, aggregate: true),
                 broker: factory.makeRecorder(label: "sluice_ack_broker_seconds", dimensions: d, aggregate: true))
             table[ObjectIdentifier(loop)] = t
